@@ -1,0 +1,34 @@
+"""The ``scapy-ike`` command: one subcommand per task, each a
+``main(argv=None) -> int``."""
+
+import importlib
+import sys
+
+from scapy_ike import __version__
+
+COMMANDS = {
+    "decode": ("scapy_ike.cli.decode", "dissect a capture, one line per packet"),
+}
+
+USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(
+    "  %-8s %s\n" % (name, text) for name, (_, text) in COMMANDS.items())
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print("scapy-ike", __version__)
+        return 0
+    if argv[0] not in COMMANDS:
+        print("scapy-ike: unknown command %r\n\n%s" % (argv[0], USAGE),
+              end="", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    try:
+        return module.main(argv[1:])
+    except BrokenPipeError:        # output piped into head(1) and the like
+        sys.stdout = None
+        return 0

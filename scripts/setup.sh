@@ -1,0 +1,39 @@
+# Sourced by the project's commands: Debian packages (when run as root)
+# and the project's own virtual environment in .venv.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${VENV:-$ROOT/.venv}
+
+# What the interop tests run: tshark, tcpdump, ike-scan, and strongSwan's
+# charon with swanctl, the openssl plugin, userspace ESP (kernel-libipsec)
+# and XAuth; iproute2/iptables build the test namespaces.
+TEST_DEBS="tshark tcpdump ike-scan iputils-ping iproute2 iptables procps
+  strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+  libcharon-extra-plugins libcharon-extauth-plugins"
+
+install_debs() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "not root: not installing ${missing[*]}; tests that need them skip" >&2
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+make_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV" 2>/dev/null || {
+            install_debs python3-venv python3-pip
+            python3 -m venv "$VENV"
+        }
+    fi
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test]"
+}

@@ -1,0 +1,46 @@
+"""Shared fixtures: the public test data beside the project, the project's
+own captures, and the real tools the interop tests need."""
+
+import gzip
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = ROOT.parent / "shared" / "testdata"
+PCAPS = Path(str(files("scapy_ike.pcaps")))
+
+
+def shared_file(*parts):
+    """A file of ../shared/testdata, or a skip saying it is absent."""
+    path = TESTDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip("public test data absent: %s (../shared/testdata)" % path)
+    return path
+
+
+def read_capture(path):
+    """Every packet of a pcap/pcapng capture, gzip or not."""
+    from scapy.utils import rdpcap
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path) as f:
+            return rdpcap(f)
+    return rdpcap(str(path))
+
+
+def need_tool(name):
+    """The path of a Debian-installed tool, or a skip saying it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip("%s is not installed (scripts/test.sh installs it as root)" % name)
+    return path
+
+
+@pytest.fixture
+def testdata():
+    if not TESTDATA.is_dir():
+        pytest.skip("public test data absent: %s" % TESTDATA)
+    return TESTDATA
