@@ -138,7 +138,7 @@ def test_malformed_reasons_are_specific():
     zero = next(isakmp_frames(shared_file("zeek-spicy-ipsec", "ipsec-ikev1-zero-length.pcap")))[2]
     assert malformed(zero) == [("ISAKMP", "length 0 is shorter than the header")]
     bad = next(isakmp_frames(shared_file("zeek-spicy-ipsec", "ipsec-ikev1-payload-bad-length.pcap")))[2]
-    assert malformed(bad) == [("ISAKMP Vendor ID", "length 3 below the minimum 4 of ISAKMP Vendor ID")]
+    assert malformed(bad) == [("ISAKMP payload", "ISAKMP Vendor ID length 3 below its minimum 4")]
     loop = next(isakmp_frames(shared_file("tcpdump", "malformed", "isakmp-pointer-loop.pcap")))[2]
     assert malformed(loop)[0] == ("ISAKMP", "length 0 is shorter than the header")
 

@@ -67,6 +67,7 @@ class AttributeSpace:
             enum = (values or {}).get(t)
             if enum is not None:
                 rev.update({v.name: int(v) for v in enum})
+                rev.update({v.name.replace("_", "-"): int(v) for v in enum})
             self.value_numbers[t] = rev
         self.variable = frozenset(int(t) for t in variable)
         self.addresses = frozenset(int(t) for t in addresses)
@@ -200,13 +201,14 @@ class ContextEnumField(ByteEnumField):
         return x
 
 
-def _mask_text(mask, family):
-    """``24`` for a contiguous mask, else the mask itself."""
-    try:
-        net = ipaddress.ip_network("%s/%s" % (family(0), family(mask)))
-        return str(net.prefixlen)
-    except ValueError:
-        return str(family(mask))
+def _mask_text(mask):
+    """``24`` for a contiguous mask, else the mask in address form."""
+    bits = len(mask) * 8
+    value = int.from_bytes(mask, "big")
+    ones = bin(value).count("1")
+    if value == ((1 << bits) - 1) ^ ((1 << (bits - ones)) - 1):
+        return str(ones)
+    return str(ipaddress.ip_address(mask))
 
 
 _ADDRESS_FORMS = {
@@ -249,7 +251,7 @@ class IdentDataField(StrLenField):
             return first
         second = m[size:]
         if joiner == "/":
-            return first + "/" + _mask_text(second, family)
+            return first + "/" + _mask_text(second)
         return first + "-" + str(family(second))
 
     def i2m(self, pkt, x):

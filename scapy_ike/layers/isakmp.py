@@ -167,21 +167,23 @@ class _IKEv1Layer:
         clone.malformed = self.malformed
         return clone
 
-    def next_payload_class(self, payload):
-        """The class of the payload that follows, by ``next_payload``."""
-        if self.malformed is not None:
+    def next_payload_class(self, payload, stop_when_malformed=True):
+        """The class of the payload that follows, by ``next_payload``; a
+        malformed payload ends the chain (its rest stays raw)."""
+        if stop_when_malformed and self.malformed is not None:
             return conf.raw_layer
         if not self.next_payload:
             return conf.padding_layer
         if _chain_length(self) > MAX_PAYLOADS:
-            self.malformed = "more than %d payloads" % MAX_PAYLOADS
+            self.malformed = self.malformed or "more than %d payloads" % MAX_PAYLOADS
             return conf.raw_layer
         np = self.next_payload
         if np in (PayloadType.NAT_D_OLD_DRAFT, PayloadType.NAT_OA_OLD_DRAFT) \
                 and not _nat_t_draft_context(self):
             return ISAKMP_payload
         if len(payload) < 4:
-            self.malformed = "%d bytes left, a payload header needs 4" % len(payload)
+            self.malformed = self.malformed or (
+                "%d bytes left, a payload header needs 4" % len(payload))
             return conf.raw_layer
         cls = Packet.guess_payload_class(self, payload)
         if not issubclass(cls, ISAKMP_payload):
@@ -197,11 +199,11 @@ class _IKEv1Layer:
             return
         cls = self.guess_payload_class(s)
         reason = None
-        if issubclass(cls, ISAKMP_payload) and cls.min_length > 4:
+        if issubclass(cls, ISAKMP_payload) and cls is not ISAKMP_payload:
             length = struct.unpack("!H", s[2:4])[0]
             if length < cls.min_length or len(s) < cls.min_length:
                 reason = "%s length %d below its minimum %d" % (
-                    cls.name, min(length, len(s)), cls.min_length)
+                    cls._name, min(length, len(s)), cls.min_length)
                 cls = ISAKMP_payload
         try:
             p = cls(s, _internal=1, _underlayer=self)
@@ -275,9 +277,9 @@ class ISAKMP(_IKEv1Layer, _scapy.ISAKMP):
         return s[:body], s[body:]
 
     def guess_payload_class(self, payload):
-        if self.flags & 1 and self.malformed is None:
+        if self.flags & 1:
             return ISAKMP_Encrypted
-        return self.next_payload_class(payload)
+        return self.next_payload_class(payload, stop_when_malformed=False)
 
     def mysummary(self):
         return self.sprintf("ISAKMP %ISAKMP.exch_type% %ISAKMP.init_cookie%"
@@ -690,6 +692,16 @@ def malformed(pkt):
             if getattr(layer, "malformed", None) is not None]
 
 
+def _generic_when_short(cls, _pkt=None, *args, **kargs):
+    """Bytes too short for a payload's fixed fields dissect as the generic
+    payload, so that nothing is lost."""
+    if _pkt is not None and len(_pkt) >= 4:
+        length = struct.unpack("!H", _pkt[2:4])[0]
+        if length < cls.min_length or len(_pkt) < cls.min_length:
+            return ISAKMP_payload
+    return cls
+
+
 def _redirect(ours):
     def dispatch_hook(cls, _pkt=None, *args, **kargs):
         if "dispatch_hook" in ours.__dict__:
@@ -704,6 +716,8 @@ def _bind():
     header's version dispatch reaches instead).  Scapy's classes of the same
     names build ours, so that a Scapy session whose ``ISAKMP`` name is
     Scapy's gets these layers too."""
+    for cls in PAYLOAD_CLASSES.values():
+        cls.dispatch_hook = classmethod(_generic_when_short)
     for ours in [ISAKMP, ISAKMP_payload] + list(PAYLOAD_CLASSES.values()):
         theirs = getattr(_scapy, ours.__name__, None)
         if theirs is not None and theirs is not ours:
