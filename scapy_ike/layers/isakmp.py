@@ -46,9 +46,11 @@ from scapy_ike.layers.fields import (
     AttributeSpace, AttributesField, ContextEnumField, IdentDataField,
 )
 
-MAX_PAYLOADS = 256
-"""Payloads dissected per chain before the rest is left raw; real messages
-carry fewer than 30, and the bound keeps hostile input from recursing."""
+MAX_PAYLOADS = 100
+"""Payloads nested in one message (transforms in their proposal count)
+before the rest is left raw: real messages carry fewer than 50, and Scapy
+dissects each payload one stack level deeper, so hostile input must not
+reach Python's recursion limit."""
 
 
 def _names(enum, legacy=None):
@@ -146,12 +148,12 @@ def _header(layer):
     return cur
 
 
-def _chain_length(layer):
+def _depth(layer):
     n = 0
     cur = layer
     while cur is not None:
         n += 1
-        cur = cur.underlayer
+        cur = cur.parent or cur.underlayer
     return n
 
 
@@ -174,7 +176,7 @@ class _IKEv1Layer:
             return conf.raw_layer
         if not self.next_payload:
             return conf.padding_layer
-        if _chain_length(self) > MAX_PAYLOADS:
+        if _depth(self) > MAX_PAYLOADS:
             self.malformed = self.malformed or "more than %d payloads" % MAX_PAYLOADS
             return conf.raw_layer
         np = self.next_payload
@@ -681,6 +683,8 @@ def iter_payloads(head):
                 yield from chain(layer.trans, PayloadType.TRANSFORM)
             ptype, layer = layer.next_payload, layer.payload
 
+    if not isinstance(head, _scapy.ISAKMP):      # ISAKMP_Truncated
+        return iter(())
     return chain(head.payload, head.next_payload)
 
 
