@@ -1,0 +1,41 @@
+"""The ``scapy-ike`` command and its ``decode`` subcommand."""
+
+import subprocess
+import sys
+
+from conftest import shared_file
+from scapy_ike.cli import main
+from scapy_ike.cli.decode import describe
+from scapy_ike.layers import isakmp as L
+
+
+def test_decode_one_line_per_packet(capsys):
+    capture = shared_file("tcpdump", "isakmp4500.pcap")
+    assert main(["decode", str(capture)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [int(line.split()[0]) for line in lines] == list(range(1, 36))
+
+
+def test_describe_names_payloads_and_flags():
+    from conftest import read_capture
+    packets = read_capture(shared_file("tcpdump", "ISAKMP_sa_setup.pcap"))
+    proto, info = describe(packets[2])
+    assert proto == "ISAKMP"
+    assert info.endswith("[KE Nonce VendorID VendorID VendorID VendorID NAT-D-OLD-DRAFT NAT-D-OLD-DRAFT]")
+    bad = read_capture(shared_file("zeek-spicy-ipsec", "ipsec-ikev1-zero-length.pcap"))[0]
+    assert describe(bad)[1].endswith("[malformed: ISAKMP: length 0 is shorter than the header]")
+    assert L.malformed(bad[L.ISAKMP])
+
+
+def test_bad_usage_and_unreadable_files(tmp_path, capsys):
+    assert main(["decode", str(tmp_path / "missing.pcap")]) == 2
+    assert main(["no-such-command"]) == 2
+    assert main([]) == 2
+    assert main(["--version"]) == 0
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_console_script_and_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "scapy_ike", "--version"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split()[0] == "scapy-ike"
