@@ -40,6 +40,7 @@ MALFORMED_CAPTURES = [
     "tcpdump/malformed/ikev1_id_ipv6_addr_subnet-oobr.pcap",
     "tcpdump/malformed/isakmp-various-oobr.pcap",
     "tcpdump/malformed/isakmpv1-attr-oobr.pcap",
+    "tcpdump/malformed/isakmp-no-none-np.pcapng",
     "zeek-spicy-ipsec/ipsec-ikev1-payload-bad-length.pcap",
     "zeek-spicy-ipsec/ipsec-ikev1-zero-length.pcap",
 ]
@@ -141,6 +142,27 @@ def test_malformed_reasons_are_specific():
     assert malformed(bad) == [("ISAKMP payload", "ISAKMP Vendor ID length 3 below its minimum 4")]
     loop = next(isakmp_frames(shared_file("tcpdump", "malformed", "isakmp-pointer-loop.pcap")))[2]
     assert malformed(loop)[0] == ("ISAKMP", "length 0 is shorter than the header")
+
+
+def test_chain_without_none_is_flagged():
+    """tcpdump's isakmp-no-none-np: the last notification of the declared
+    84 bytes announces another payload; the 2102 bytes after the declared
+    length are padding, not more notifications."""
+    head = next(isakmp_frames(shared_file("tcpdump", "malformed", "isakmp-no-none-np.pcapng")))[2]
+    notifies = [p for _, p in iter_payloads(head)]
+    assert [p.sprintf("%notify_msg_type%") for p in notifies] == ["INVALID-MAJOR-VERSION"] * 2
+    assert malformed(head) == [("ISAKMP Notify (Notification)",
+                                "next payload Notification announced, no bytes left")]
+    assert len(notifies[-1].payload.load) == 2102
+
+
+def test_well_formed_fuzzer_captures():
+    """A tcpdump crash reproducer that is well-formed ISAKMP: an ID payload
+    with 248 zero bytes of FQDN."""
+    head = next(isakmp_frames(shared_file("tcpdump", "malformed", "isakmp-identification-segfault.pcap")))[2]
+    assert malformed(head) == []
+    ident = head[ISAKMP_payload_ID]
+    assert (ident.IDtype, ident.IdentData) == (IdType.FQDN, bytes(248))
 
 
 def test_nat_t_old_draft_numbers():

@@ -198,6 +198,10 @@ class _IKEv1Layer:
         """Dissect the next payload; one too short for its own fixed fields
         is dissected as a generic payload and flagged."""
         if not s:
+            if self.next_payload:
+                self.malformed = self.malformed or (
+                    "next payload %s announced, no bytes left"
+                    % PAYLOAD_NAMES.get(self.next_payload, self.next_payload))
             return
         cls = self.guess_payload_class(s)
         reason = None
