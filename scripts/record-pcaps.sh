@@ -3,14 +3,15 @@
 #
 # Usage:  scripts/record-pcaps.sh [OUTDIR [NAME...]]
 #   OUTDIR  where the files go (default: the project's pcaps/ directory)
-#   NAME    only these captures (default: all of them, see CAPTURES below)
+#   NAME    only these captures (default: all of them, see ALL below)
 #
 # For every capture two strongSwan charons (5.9.8 from Debian 12) talk IKEv1
 # to each other, each in its own network namespace: the responder in <ns>-p
 # on 192.0.2.1 (inner 198.51.100.1), the initiator in <ns>-t on 192.0.2.2
-# (inner 198.51.100.2).  The initiator brings up Phase 1 + Quick Mode, pings
-# the responder's inner address 3 times through the tunnel, and is stopped
-# (it sends the DELETEs).  ESP is done in userspace (kernel-libipsec), so
+# (inner 198.51.100.2).  The initiator brings up Phase 1 + Quick Mode (in
+# Aggressive Mode: Phase 1, a 0.2 s pause, Quick Mode), pings the
+# responder's inner address 3 times through the tunnel, and is stopped (it
+# sends the DELETEs).  ESP is done in userspace (kernel-libipsec), so
 # every exchange floats to UDP 4500 and all ESP is ESP-in-UDP.  tcpdump runs
 # on the responder's veth.  Written per capture NAME:
 #   NAME.pcap                      the capture
@@ -32,7 +33,8 @@ set -euo pipefail
 PEER=${SWP_SCRIPT:-$(dirname "$0")/../../shared/peers/strongswan-peer.sh}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TRIES=3
-CAPTURES="mm-psk-aes128-sha1-modp2048 am-psk-aes256-sha256-ecp256 mm-psk-3des-md5-modp1024-pfs"
+ALL="mm-psk-aes128-sha1-modp2048 am-psk-aes256-sha256-ecp256 mm-psk-3des-md5-modp1024-pfs"
+CAPTURES=$ALL
 
 die() { echo "record-pcaps: $*" >&2; exit 1; }
 log() { echo "record-pcaps: $*" >&2; }
@@ -100,7 +102,7 @@ settings() {
     mm-psk-3des-md5-modp1024-pfs)
         PSK=scapy-ike-pfs IKE=3des-md5-modp1024 ESP=aes128-sha256-modp1024
         EXPECT="$mm $qm $esp $del" ;;
-    *) die "unknown capture $1 (known: $CAPTURES)" ;;
+    *) die "unknown capture $1 (known: $ALL)" ;;
     esac
 }
 
@@ -139,7 +141,16 @@ record() {
         ${I_ID:+SWP_LOCAL_ID=$I_ID} ${R_ID:+SWP_REMOTE_ID=$R_ID} \
         timeout 60 bash "$PEER" start "$i" > "$d/i.env" || { log "$name: initiator start failed"; return 1; }
 
-    peer initiate "$i" 20 > "$d/initiate.out" 2>&1 \
+    if [ "$MODE" = aggressive ]; then
+        # Phase 1 first, Quick Mode after a pause: a charon initiator sends
+        # AM3 and QM1 back to back, and the responder sometimes handles QM1
+        # before AM3 ("ignoring QUICK_MODE request while phase 1 is
+        # incomplete"); QM1 is then retransmitted 2 s later
+        SWP_CHILD=none peer initiate "$i" 20 > "$d/initiate.out" 2>&1 \
+            || { cat "$d/initiate.out" >&2; log "$name: Phase 1 failed"; return 1; }
+        sleep 0.2
+    fi
+    peer initiate "$i" 20 >> "$d/initiate.out" 2>&1 \
         || { cat "$d/initiate.out" >&2; log "$name: initiate failed"; return 1; }
     timeout 20 bash "$PEER" exec "$r" ping -n -c 3 -i 0.2 -W 2 -I 198.51.100.2 198.51.100.1 \
         > "$d/ping.out" 2>&1 || { cat "$d/ping.out" >&2; log "$name: ping failed"; return 1; }
@@ -215,9 +226,8 @@ for name in $CAPTURES; do
         n=$((n + 1)); d="$WORK/$n"
         if record "$name" "$d"; then ok=1; break; fi
         # stop whatever this attempt left running before the next one
-        for x in "$d/i" "$d/r"; do
-            for y in "${STARTED[@]}"; do [ "$x" = "$y" ] && stop_dir "$x"; done
-        done
+        stop_dir "$d/i"
+        stop_dir "$d/r"
         log "$name: attempt $try of $TRIES failed"
     done
     [ $ok = 1 ] || die "$name: giving up after $TRIES attempts"

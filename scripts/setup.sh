@@ -35,5 +35,6 @@ make_venv() {
             python3 -m venv "$VENV"
         }
     fi
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test]"
+    # SCAPY_SPEC pins another Scapy of the supported range (CI tests the oldest too)
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[test]" ${SCAPY_SPEC:+"$SCAPY_SPEC"}
 }

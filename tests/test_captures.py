@@ -260,3 +260,17 @@ def test_nat_t_port_4500():
     assert {e.spi for e in esp} == {0xF4DC0AE5}
     assert [e.seq for e in esp][:3] == [1, 2, 3]
     assert keepalives and all(bytes(p[UDP].payload) == b"\xff" for p in keepalives)
+
+
+def test_project_captures_have_their_keys():
+    """Every capture in pcaps/ comes with both Wireshark key tables, the
+    key log and tshark's decrypted summary, and dissects cleanly."""
+    captures = sorted(PCAPS.glob("*.pcap"))
+    assert len(captures) >= 3
+    for capture in captures:
+        for suffix in (".ikev1_decryption_table", ".esp_sa", ".keys", ".tshark.txt"):
+            assert capture.with_suffix(suffix).stat().st_size > 0, (capture, suffix)
+        frames = list(isakmp_frames(capture))
+        assert len(frames) >= 8 and not any(malformed(h) for _, _, h in frames)
+        cookie = capture.with_suffix(".ikev1_decryption_table").read_text().split(",")[0].strip()
+        assert frames[0][2].init_cookie.hex() == cookie

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from scapy.layers import isakmp as scapy_isakmp
 from scapy.layers.inet import IP, UDP
 from scapy.utils import wrpcap
 
@@ -208,10 +209,12 @@ def test_scapy_own_classes_dissect_what_we_build():
     known = {PayloadType.SA: "ISAKMP_payload_SA", PayloadType.PROPOSAL: "ISAKMP_payload_SA",
              PayloadType.TRANSFORM: "ISAKMP_payload_SA", PayloadType.KE: "ISAKMP_payload_KE",
              PayloadType.ID: "ISAKMP_payload_ID", PayloadType.HASH: "ISAKMP_payload_Hash",
-             PayloadType.SIG: "ISAKMP_payload_SIG", PayloadType.NONCE: "ISAKMP_payload_Nonce",
+             PayloadType.NONCE: "ISAKMP_payload_Nonce",
              PayloadType.NOTIFICATION: "ISAKMP_payload_Notify",
              PayloadType.DELETE: "ISAKMP_payload_Delete",
              PayloadType.VENDOR_ID: "ISAKMP_payload_VendorID"}
+    if hasattr(scapy_isakmp, "ISAKMP_payload_SIG"):        # Scapy 2.6.2 and later
+        known[PayloadType.SIG] = "ISAKMP_payload_SIG"
     for ptype, (cls, length, body) in seen.items():
         ours = message(ptype)
         wire = bytes(ours.payload)

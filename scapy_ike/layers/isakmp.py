@@ -505,8 +505,8 @@ class ISAKMP_payload_Hash(ISAKMP_payload, _scapy.ISAKMP_payload_Hash):
     fields_desc = _HEADER + [XStrLenField("hash", b"", length_from=_body(4))]
 
 
-class ISAKMP_payload_SIG(ISAKMP_payload, _scapy.ISAKMP_payload_SIG):
-    """Signature payload (RFC 2408 3.12)."""
+class ISAKMP_payload_SIG(ISAKMP_payload, getattr(_scapy, "ISAKMP_payload_SIG", _scapy.ISAKMP_payload)):
+    """Signature payload (RFC 2408 3.12); Scapy has its own from 2.6.2."""
 
     name = "ISAKMP Signature"
     fields_desc = _HEADER + [XStrLenField("sig", b"", length_from=_body(4))]
