@@ -1,0 +1,157 @@
+"""The algorithm table: one frozen record per algorithm, carrying every
+name other tools give it and every size, so that proposals, ESP SAs, key
+logs and interop configurations all look up the same rows.
+
+Numbers come from :mod:`scapy_ike.constants`.  Names: ``name`` is
+strongSwan's proposal keyword (without the key size, see
+:func:`by_strongswan`), ``scapy`` the name in ``scapy.layers.ipsec``,
+``wireshark`` the label of Wireshark's ``esp_sa`` table, ``tcpdump`` the
+algorithm of ``tcpdump -E``.  Weak algorithms carry ``decrepit=True``: kept
+for interop and old captures, never offered by default.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from scapy_ike.constants import EspTransformId, IpsecAuthAlgorithm
+
+
+@dataclass(frozen=True)
+class Cipher:
+    """An ESP encryption algorithm (RFC 4303 3.2); AEAD ones integrity too."""
+
+    name: str                     # strongSwan keyword stem: "aes" -> aes128/aes256
+    esp_id: Optional[int]         # IPsec ESP transform identifier (RFC 2407 4.4.4)
+    scapy: Optional[str]
+    wireshark: Optional[str]
+    tcpdump: Optional[str]        # stem: "aes" -> aes128-cbc ... see tcpdump_names
+    key_sizes: Tuple[int, ...]    # bytes, without the salt
+    block_size: int               # CBC block, or 4 for stream and AEAD modes (RFC 4303 2.4)
+    iv_size: int
+    salt_size: int = 0            # RFC 3686 / 4106 / 4309 / 7634 nonce salt
+    icv_size: int = 0             # AEAD tag; 0 for plain ciphers
+    aead: bool = False
+    decrepit: bool = False
+    strongswan_sizes: Tuple[int, ...] = ()   # key sizes strongSwan spells in the keyword
+
+    def strongswan_name(self, key_size):
+        if self.aead:
+            return "%s%d%s%d" % (self.name[:3], key_size * 8, self.name[3:], self.icv_size * 8)
+        return self.name + (str(key_size * 8) if self.strongswan_sizes else "")
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """An ESP/AH integrity algorithm (RFC 4303 3.2)."""
+
+    name: str                     # strongSwan keyword
+    auth_id: Optional[int]        # IPsec authentication algorithm (RFC 2407 4.5)
+    scapy: Optional[str]
+    wireshark: Optional[str]
+    tcpdump: Optional[str]
+    key_size: int
+    icv_size: int
+    mac: str                      # "hmac-<hash>", "xcbc", "cmac"
+    decrepit: bool = False
+
+
+E = EspTransformId
+A = IpsecAuthAlgorithm
+
+CIPHERS = (
+    Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0),
+    Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16,
+           strongswan_sizes=(16, 24, 32)),
+    Cipher("aesctr", E.ESP_AES_CTR, "AES-CTR", "AES-CTR [RFC3686]", None, (16, 24, 32), 4, 8,
+           salt_size=4, strongswan_sizes=(16, 24, 32)),
+    Cipher("aesgcm8", E.ESP_AES_GCM_8, "AES-GCM", "AES-GCM with 8 octet ICV [RFC4106]", None,
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True),
+    Cipher("aesgcm12", E.ESP_AES_GCM_12, "AES-GCM", "AES-GCM with 12 octet ICV [RFC4106]", None,
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=12, aead=True),
+    Cipher("aesgcm16", E.ESP_AES_GCM_16, "AES-GCM", "AES-GCM with 16 octet ICV [RFC4106]", None,
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True),
+    Cipher("aesccm8", E.ESP_AES_CCM_8, "AES-CCM", None, None, (16, 24, 32), 4, 8,
+           salt_size=3, icv_size=8, aead=True),
+    Cipher("aesccm12", E.ESP_AES_CCM_12, "AES-CCM", None, None, (16, 24, 32), 4, 8,
+           salt_size=3, icv_size=12, aead=True),
+    Cipher("aesccm16", E.ESP_AES_CCM_16, "AES-CCM", None, None, (16, 24, 32), 4, 8,
+           salt_size=3, icv_size=16, aead=True),
+    Cipher("chacha20poly1305", None, "CHACHA20-POLY1305", "ChaCha20 with Poly1305 [RFC7634]",
+           None, (32,), 4, 8, salt_size=4, icv_size=16, aead=True),
+    Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC",
+           "NULL encryption with AES-GMAC [RFC4543]", None, (16, 24, 32), 4, 8,
+           salt_size=4, icv_size=16, aead=True),
+    Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True),
+    Cipher("3des", E.ESP_3DES, "3DES", "TripleDES-CBC [RFC2451]", "3des", (24,), 8, 8,
+           decrepit=True),
+    Cipher("blowfish", E.ESP_BLOWFISH, "Blowfish", "BLOWFISH-CBC [RFC2451]", "blowfish",
+           (16,), 8, 8, decrepit=True, strongswan_sizes=(16,)),
+    Cipher("cast128", E.ESP_CAST, "CAST", "CAST5-CBC [RFC2144]", "cast128", (16,), 8, 8,
+           decrepit=True),
+)
+
+INTEGRITIES = (
+    Integrity("null", None, "NULL", "NULL", None, 0, 0, "none"),
+    Integrity("md5", A.HMAC_MD5, "HMAC-MD5-96", "HMAC-MD5-96 [RFC2403]", "hmac96",
+              16, 12, "hmac-md5", decrepit=True),
+    Integrity("sha1", A.HMAC_SHA, "HMAC-SHA1-96", "HMAC-SHA-1-96 [RFC2404]", "hmac96",
+              20, 12, "hmac-sha1"),
+    Integrity("sha256", A.HMAC_SHA2_256, "SHA2-256-128", "HMAC-SHA-256-128 [RFC4868]", None,
+              32, 16, "hmac-sha256"),
+    Integrity("sha256_96", None, None, "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
+              None, 32, 12, "hmac-sha256"),
+    Integrity("sha384", A.HMAC_SHA2_384, "SHA2-384-192", "HMAC-SHA-384-192 [RFC4868]", None,
+              48, 24, "hmac-sha384"),
+    Integrity("sha512", A.HMAC_SHA2_512, "SHA2-512-256", "HMAC-SHA-512-256 [RFC4868]", None,
+              64, 32, "hmac-sha512"),
+    Integrity("aesxcbc", A.AES_XCBC_MAC, None, None, None, 16, 12, "xcbc"),
+    Integrity("aescmac", None, "AES-CMAC-96", None, None, 16, 12, "cmac"),
+)
+
+
+def _index(records, attr):
+    return {getattr(r, attr): r for r in records if getattr(r, attr) is not None}
+
+
+def cipher(name):
+    """The cipher called *name* by strongSwan (stem), Scapy or Wireshark."""
+    for table in (_index(CIPHERS, "name"), _index(CIPHERS, "wireshark")):
+        if name in table:
+            return table[name]
+    scapy = [c for c in CIPHERS if c.scapy == name]
+    if len(scapy) == 1:
+        return scapy[0]
+    raise KeyError("unknown cipher %r" % name)
+
+
+def integrity(name):
+    """The integrity algorithm called *name* by strongSwan, Scapy or
+    Wireshark."""
+    for attr in ("name", "scapy", "wireshark"):
+        table = _index(INTEGRITIES, attr)
+        if name in table:
+            return table[name]
+    raise KeyError("unknown integrity algorithm %r" % name)
+
+
+def cipher_by_esp_id(esp_id, icv_size=None):
+    for c in CIPHERS:
+        if c.esp_id == esp_id:
+            return c
+    raise KeyError("unknown ESP transform %r" % esp_id)
+
+
+def integrity_by_auth_id(auth_id):
+    for i in INTEGRITIES:
+        if i.auth_id == auth_id:
+            return i
+    raise KeyError("unknown IPsec authentication algorithm %r" % auth_id)
+
+
+def aead_by_scapy(name, icv_size):
+    """Scapy names AEAD ciphers without their ICV size (``AES-GCM`` with
+    ``icv_size=16``)."""
+    for c in CIPHERS:
+        if c.scapy == name and c.icv_size == icv_size:
+            return c
+    raise KeyError("unknown AEAD %r with a %d-byte ICV" % (name, icv_size))
