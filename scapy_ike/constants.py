@@ -464,6 +464,7 @@ class NotifyType(IntEnum):
     R_U_THERE = 36136
     R_U_THERE_ACK = 36137
     UNITY_LOAD_BALANCE = 40501
+    UNITY_UNKNOWN = 40502
     UNITY_GROUP_HASH = 40503
 
 
@@ -579,22 +580,23 @@ VENDOR_IDS = {
     _md5("FRAGMENTATION") + b"\x80\x00\x00\x00": "FRAGMENTATION",
     _md5("FRAGMENTATION") + b"\xc0\x00\x00\x00": "FRAGMENTATION",
     _md5("strongSwan"): "strongSwan",
-    _md5("Cisco VPN Concentrator")[:14]: "Cisco VPN Concentrator",
-    _md5("CISCO-IOS"): "Cisco IOS",
-    _md5("CISCO-DELETE-REASON"): "Cisco Delete Reason",
-    _md5("CISCO-DYNAMIC-ROUTE"): "Cisco Dynamic Route",
-    _md5("CISCO-GRE-MODE"): "Cisco GRE Mode",
-    _md5("CISCO:COPYRIGHT")[:12]: "Cisco Copyright",
+    bytes.fromhex("1f07f70eaa6514d3b0fa96542a500100"): "Cisco VPN Concentrator",
+    b"CISCO-DELETE-REASON": "Cisco Delete Reason",
+    b"CISCO-DYNAMIC-ROUTE": "Cisco Dynamic Route",
+    b"CISCO-GRE-MODE": "Cisco GRE Mode",
+    b"CISCOVPN-REV-02": "Cisco VPN Revision 2",
+    b"FLEXVPN-SUPPORTED": "Cisco FlexVPN",
+    b"CISCO(COPYRIGHT)&Copyright (c) 2009 Cisco Systems, Inc.": "Cisco Copyright",
     _md5("MS NT5 ISAKMPOAKLEY"): "Microsoft NT5 ISAKMPOAKLEY",
     _md5("Vid-Initial-Contact"): "Microsoft Vid-Initial-Contact",
     _md5("MS-Negotiation Discovery Capable"):
         "Microsoft MS-Negotiation Discovery Capable",
     _md5("IKE CGA version 1"): "Microsoft IKE CGA version 1",
-    _md5("MS-MamieExists"): "Microsoft MS-MamieExists",
 }
 """Well-known vendor IDs, most of them MD5 hashes of their source strings
-(RFC 3947 3.1, RFC 3706 5, the NAT-T and XAuth drafts).  Some vendors append
-version bytes: :func:`vendor_id_name` also matches by prefix."""
+(RFC 3947 3.1, RFC 3706 5, the NAT-T and XAuth drafts), Cisco's as plain
+text; checked against Wireshark's table.  Some vendors append version bytes:
+:func:`vendor_id_name` also matches by prefix."""
 
 
 def vendor_id_name(vid: bytes):
