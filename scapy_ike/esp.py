@@ -88,11 +88,66 @@ class Lifetime:
 
 class Opened(NamedTuple):
     """What :meth:`SecurityAssociation.open` gives: the 64-bit sequence
-    number, the next header, and the payload (without ESP padding)."""
+    number, the next header, the payload (without ESP padding), and the
+    pad length."""
 
     seq: int
     next_header: int
     payload: bytes
+    pad_length: int = 0
+
+
+class EspTransform(NamedTuple):
+    """A negotiated ESP transform: the algorithms KEYMAT is cut for
+    (RFC 2407 4.4.4 and 4.5)."""
+
+    cipher: registry.Cipher
+    key_size: int
+    integrity: registry.Integrity = registry.integrity("null")
+    tunnel: bool = True
+    udp_encap: bool = False
+
+    @property
+    def keymat_size(self):
+        """Encryption key, salt, then integrity key (RFC 2409 5.5)."""
+        return self.key_size + self.cipher.salt_size + self.integrity.key_size
+
+    @classmethod
+    def from_payload(cls, transform):
+        """The transform of a Quick Mode ESP proposal's Transform payload."""
+        from scapy_ike.constants import EncapsulationMode as Mode, IpsecAttribute as Attr
+        from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
+        values = {}
+        for name, value in transform.transforms:
+            number = IPSEC_ATTRIBUTES.type_number(name)
+            values[number] = IPSEC_ATTRIBUTES.value_number(number, value)
+        cipher = registry.cipher_by_esp_id(transform.transform_id)
+        bits = values.get(Attr.KEY_LENGTH)
+        if bits is None and len(cipher.key_sizes) > 1:
+            raise ValueError("%s needs a key length attribute" % cipher.name)
+        auth = values.get(Attr.AUTHENTICATION_ALGORITHM)
+        mode = values.get(Attr.ENCAPSULATION_MODE, Mode.TUNNEL)
+        return cls(cipher, bits // 8 if bits else cipher.key_sizes[0],
+                   registry.integrity_by_auth_id(auth) if auth else registry.integrity("null"),
+                   tunnel=mode in (Mode.TUNNEL, Mode.UDP_TUNNEL, Mode.UDP_TUNNEL_DRAFT),
+                   udp_encap=mode >= Mode.UDP_TUNNEL)
+
+    def security_association(self, spi, keymat, **kwargs):
+        """The SA for one direction from its KEYMAT (RFC 2409 5.5)."""
+        if len(keymat) < self.keymat_size:
+            raise ValueError("KEYMAT of %d bytes, %s needs %d"
+                             % (len(keymat), self, self.keymat_size))
+        split = self.key_size + self.cipher.salt_size
+        return SecurityAssociation(spi, crypt_algo=self.cipher.name, crypt_key=keymat[:split],
+                                   auth_algo=self.integrity.name,
+                                   auth_key=keymat[split:self.keymat_size], **kwargs)
+
+
+def sa_pair(transform, spi_out, keymat_out, spi_in, keymat_in, **kwargs):
+    """The outbound and inbound SAs that one Quick Mode made: each SPI with
+    the KEYMAT derived for it (RFC 2409 5.5)."""
+    return (transform.security_association(spi_out, keymat_out, **kwargs),
+            transform.security_association(spi_in, keymat_in, **kwargs))
 
 
 def _algorithms(crypt_algo, crypt_icv_size, auth_algo):
@@ -112,7 +167,8 @@ class SecurityAssociation:
     *crypt_algo* and *auth_algo* are Scapy's names (``"AES-CBC"``,
     ``"HMAC-SHA1-96"``), strongSwan's keywords or Wireshark's labels;
     *crypt_key* includes the salt for CTR, GCM, CCM and ChaCha20 as in
-    Scapy.  *tunnel_header* (a Scapy ``IP``/``IPv6``) selects tunnel mode
+    Scapy; HMAC keys may have any length (RFC 2104), though IKE makes them
+    the size the registry gives.  *tunnel_header* (a Scapy ``IP``/``IPv6``) selects tunnel mode
     for :meth:`encrypt`; *nat_t_header* (a Scapy ``UDP``) adds RFC 3948 UDP
     encapsulation.  *skip_icv* makes a decrypt-only SA for captures whose
     integrity key is unknown: that many ICV bytes are skipped unchecked and
@@ -131,7 +187,7 @@ class SecurityAssociation:
             raise ValueError("%s takes a key of %s bytes%s, not %d" % (
                 self.cipher.name, "/".join(map(str, self.cipher.key_sizes)),
                 " plus a %d-byte salt" % salt if salt else "", len(crypt_key)))
-        if len(auth_key) != self.integrity.key_size and self.integrity.key_size:
+        if len(auth_key) != self.integrity.key_size and not self.integrity.mac.startswith("hmac"):
             raise ValueError("%s takes a %d-byte key, not %d" % (
                 self.integrity.name, self.integrity.key_size, len(auth_key)))
         name = self.cipher.name
@@ -229,7 +285,7 @@ class SecurityAssociation:
         self._accept(seq)
         payload = plain[:-2 - pad]
         self._account(len(payload), "in")
-        return Opened(seq, next_header, payload)
+        return Opened(seq, next_header, payload, pad)
 
     # -- sequence numbers, replay window, lifetimes -------------------------
 

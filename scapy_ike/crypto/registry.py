@@ -134,7 +134,7 @@ def integrity(name):
     raise KeyError("unknown integrity algorithm %r" % name)
 
 
-def cipher_by_esp_id(esp_id, icv_size=None):
+def cipher_by_esp_id(esp_id):
     for c in CIPHERS:
         if c.esp_id == esp_id:
             return c
