@@ -5,7 +5,7 @@ import sys
 
 from conftest import shared_file
 from scapy_ike.cli import main
-from scapy_ike.cli.decode import describe
+from scapy_ike.decode.session import describe
 from scapy_ike.layers import isakmp as L
 
 
@@ -19,11 +19,11 @@ def test_decode_one_line_per_packet(capsys):
 def test_describe_names_payloads_and_flags():
     from conftest import read_capture
     packets = read_capture(shared_file("tcpdump", "ISAKMP_sa_setup.pcap"))
-    proto, info = describe(packets[2])
-    assert proto == "ISAKMP"
+    info = describe(packets[2])
+    assert info.startswith("ISAKMP 10.0.0.1:500 > 10.0.0.2:500 identity protection")
     assert info.endswith("[KE Nonce VendorID VendorID VendorID VendorID NAT-D-OLD-DRAFT NAT-D-OLD-DRAFT]")
     bad = read_capture(shared_file("zeek-spicy-ipsec", "ipsec-ikev1-zero-length.pcap"))[0]
-    assert describe(bad)[1].endswith("[malformed: ISAKMP: length 0 is shorter than the header]")
+    assert describe(bad).endswith("[malformed: ISAKMP: length 0 is shorter than the header]")
     assert L.malformed(bad[L.ISAKMP])
 
 

@@ -7,7 +7,7 @@ import sys
 from scapy_ike import __version__
 
 COMMANDS = {
-    "decode": ("scapy_ike.cli.decode", "dissect a capture, one line per packet"),
+    "decode": ("scapy_ike.cli.decode", "dissect a capture, decrypting ESP with the keys given"),
 }
 
 USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(

@@ -1,64 +1,47 @@
-"""``scapy-ike decode CAPTURE``: stream a capture and print one line per
-packet, like tshark's summary, with every IKEv1 payload named and
-malformed layers flagged."""
+"""``scapy-ike decode CAPTURE [--keys FILE]... [--json]``: stream a capture,
+one line per packet like tshark's summary, every IKEv1 payload named, ESP
+decrypted where keys match.
+
+Exit status: 0 when everything that had keys decrypted, 1 when some keyed
+packet failed (one message per SA on stderr), 2 for bad usage or an
+unreadable file.
+"""
 
 import argparse
+import json
 import sys
 
 from scapy.error import Scapy_Exception
-from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.ipsec import ESP, NAT_KEEPALIVE
 from scapy.utils import PcapReader
 
-from scapy_ike.layers.isakmp import (
-    EXCHANGE_NAMES, ISAKMP, ISAKMP_Encrypted, ISAKMP_Truncated,
-    PAYLOAD_NAMES, iter_payloads, malformed,
-)
+from scapy_ike.decode.keylog import KeyFileError, read_esp_keys
+from scapy_ike.decode.session import Session
 
 
-def describe(pkt):
-    """``(protocol, info)`` for one packet."""
-    head = pkt.getlayer(ISAKMP) or pkt.getlayer(ISAKMP_Truncated)
-    if isinstance(head, ISAKMP_Truncated):
-        return "ISAKMP", "[malformed: %s]" % head.malformed
-    if head is not None:
-        kinds = [PAYLOAD_NAMES.get(t, str(t)) for t, _ in iter_payloads(head)]
-        if head.haslayer(ISAKMP_Encrypted):
-            kinds.append("<encrypted %d bytes>" % len(head[ISAKMP_Encrypted].load))
-        info = "%s %s>%s id=%08x [%s]" % (
-            EXCHANGE_NAMES.get(head.exch_type, head.exch_type),
-            head.init_cookie.hex(), head.resp_cookie.hex(), head.id,
-            " ".join(kinds))
-        problems = malformed(head)
-        if problems:
-            info += " [malformed: %s]" % "; ".join(
-                "%s: %s" % p for p in problems)
-        return "ISAKMP", info
-    if pkt.haslayer(NAT_KEEPALIVE):
-        return "UDPENCAP", "NAT-keepalive"
-    if pkt.haslayer(ESP):
-        esp = pkt[ESP]
-        return "ESP", "ESP (SPI=0x%08x, seq=%d)" % (esp.spi, esp.seq)
-    return pkt.lastlayer().name, pkt.summary()
-
-
-def _addresses(pkt):
-    ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
-    if ip is None:
-        return "?", "?"
-    src, dst = ip.src, ip.dst
-    if pkt.haslayer(UDP):
-        src, dst = "%s:%d" % (src, pkt[UDP].sport), "%s:%d" % (dst, pkt[UDP].dport)
-    return src, dst
+def _keys(paths):
+    keys = []
+    for path in paths:
+        with open(path) as f:
+            keys += read_esp_keys(f.read())
+    return keys
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="scapy-ike decode",
-        description="Dissect a pcap or pcapng capture (gzip too), one line per packet.")
+        description="Dissect a pcap or pcapng capture (gzip too), one line per packet, "
+                    "decrypting ESP with the keys given.")
     parser.add_argument("capture", help="the capture file")
+    parser.add_argument("--keys", action="append", default=[], metavar="FILE",
+                        help="ESP keys: Wireshark's esp_sa table or tcpdump -E secrets "
+                             "(recognised from the content); may repeat")
+    parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     args = parser.parse_args(argv)
+    try:
+        session = Session(esp_keys=_keys(args.keys))
+    except (OSError, KeyFileError) as exc:
+        print("scapy-ike decode: %s" % exc, file=sys.stderr)
+        return 2
     try:
         reader = PcapReader(args.capture)
     except (OSError, Scapy_Exception) as exc:
@@ -66,7 +49,12 @@ def main(argv=None) -> int:
         return 2
     with reader:
         for number, pkt in enumerate(reader, 1):
-            proto, info = describe(pkt)
-            src, dst = _addresses(pkt)
-            print("%4d %.6f %s → %s %s %s" % (number, float(pkt.time), src, dst, proto, info))
-    return 0
+            record = session.decode(number, pkt)
+            if args.json:
+                print(json.dumps(record.to_json()))
+            else:
+                print("%4d %.6f %s" % (number, record.time, record.summary()))
+    for (src, dst, spi), count in sorted(session.failures.items()):
+        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
+              % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)
+    return 1 if session.failures else 0

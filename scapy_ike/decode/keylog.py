@@ -1,0 +1,221 @@
+"""ESP keys in the files users have, the format recognised from the content.
+
+Wireshark's ``esp_sa`` table (a UAT, Wireshark 4.0, as read by
+``epan/dissectors/packet-ipsec.c``) holds one CSV row per SA: protocol
+(``IPv4``/``IPv6``), source, destination, SPI, encryption, key,
+authentication, key.  An address may be ``*`` or a prefix (``10.0.0.0/8``)
+and the SPI ``*``.  The algorithms carry the registry's ``wireshark``
+labels, plus "ANY n bit authentication [no checking]": an ICV of n bits
+skipped unchecked, its key ignored.  For counter and AEAD modes the key
+ends with the salt (RFC 3686 5.1, RFC 4106 8.1, RFC 4543, RFC 7634).
+
+tcpdump's ``-E`` (tcpdump(1), ``print-esp.c``) takes ``spi@dst algo:secret``
+entries, one per line of a file or separated by commas on the command line;
+an entry without ``spi@dst`` applies to any SA.  The algorithm is a cipher
+(``3des-cbc``, ``aes256-cbc``, ... the registry's ``tcpdump`` stems), with
+``-hmac96`` when the packets end in a 96-bit ICV, which tcpdump skips
+unchecked.
+
+Both tools read a key as hex after ``0x``, and as the text itself
+otherwise.
+"""
+
+import csv
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from scapy_ike.crypto import registry
+from scapy_ike.esp import SecurityAssociation
+
+_PROTOCOLS = {"IPv4": 4, "IPv6": 6, "*": None}
+_WIRESHARK_CIPHERS = {c.wireshark: c for c in registry.CIPHERS if c.wireshark}
+_WIRESHARK_INTEGRITIES = {i.wireshark: i for i in registry.INTEGRITIES if i.wireshark}
+_NO_CHECKING = re.compile(r"ANY (64|96|128|192|256) bit authentication \[no checking\]")
+# tcpdump names a cipher by its stem and key size: "aes256" (-cbc), "3des" (-cbc), "none"
+_TCPDUMP_CIPHERS = {
+    c.tcpdump + (str(size * 8) if len(c.key_sizes) > 1 else ""): (c, size)
+    for c in registry.CIPHERS if c.tcpdump for size in c.key_sizes}
+_TCPDUMP_NAMES = ", ".join(stem + "-cbc" if size else stem
+                           for stem, (_, size) in _TCPDUMP_CIPHERS.items())
+_TCPDUMP_ICVS = {i.tcpdump: i.icv_size for i in registry.INTEGRITIES if i.tcpdump}
+_TCPDUMP_ENTRY = re.compile(r"(\S+@\S+\s+)?[\w-]+:")
+_NULL = registry.integrity("NULL")
+
+
+class KeyFileError(ValueError):
+    """A key line that cannot be read; ``line`` is its number, from 1."""
+
+    def __init__(self, line, message):
+        super().__init__("line %d: %s" % (line, message))
+        self.line = line
+
+
+@dataclass(frozen=True)
+class EspKey:
+    """One ESP SA's keys as a key file gives them."""
+
+    spi: Optional[int]              # None = wildcard "*"
+    src: Optional[str]              # None = wildcard; an address or prefix, normalised
+    dst: Optional[str]              # None = wildcard
+    crypt_algo: str                 # Scapy's name, as SecurityAssociation takes it
+    crypt_key: bytes                # key || salt for CTR, GCM, GMAC and ChaCha20
+    crypt_icv_size: Optional[int]   # the AEAD tag, else None
+    auth_algo: str                  # "NULL", Scapy's name, or else strongSwan's
+    auth_key: bytes
+    skip_icv: Optional[int]         # bytes of ICV to skip unchecked ("no checking", -hmac96)
+
+    def matches(self, src, dst, spi):
+        """Whether this key is for packets from *src* to *dst* with *spi*."""
+        return self.spi in (None, spi) and _within(src, self.src) and _within(dst, self.dst)
+
+    def security_association(self, **kwargs):
+        """A fresh SA to decrypt with; *kwargs* go to
+        :class:`~scapy_ike.esp.SecurityAssociation` (``replay_window``...,
+        and ``spi`` for a key of any SPI)."""
+        params = dict(spi=self.spi, crypt_algo=self.crypt_algo, crypt_key=self.crypt_key,
+                      crypt_icv_size=self.crypt_icv_size, auth_algo=self.auth_algo,
+                      auth_key=self.auth_key, skip_icv=self.skip_icv)
+        params.update(kwargs)
+        if params["spi"] is None:
+            raise ValueError("this key is for any SPI: give spi=")
+        return SecurityAssociation(**params)
+
+
+def read_esp_keys(text: str) -> list[EspKey]:
+    """The keys of a Wireshark ``esp_sa`` table or of tcpdump ``-E``
+    secrets, told apart by the first line that is not blank or a comment;
+    raises :class:`KeyFileError` for a line it cannot read."""
+    for number, line in _lines(text):
+        if line.startswith('"'):
+            return parse_esp_sa(text)
+        if _TCPDUMP_ENTRY.match(line):
+            return parse_tcpdump_secrets(text)
+        raise KeyFileError(number, "neither a Wireshark esp_sa row nor a tcpdump -E secret")
+    return []
+
+
+def parse_esp_sa(text: str) -> list[EspKey]:
+    """The rows of a Wireshark ``esp_sa`` table."""
+    keys = []
+    for number, line in _lines(text):
+        fields = next(csv.reader([line]))
+        if len(fields) != 8:
+            raise KeyFileError(number, "an esp_sa row has 8 fields, not %d" % len(fields))
+        protocol, src, dst, spi, encryption, crypt_key, authentication, auth_key = fields
+        if protocol not in _PROTOCOLS:
+            raise KeyFileError(number, "unknown protocol %r (IPv4 or IPv6)" % protocol)
+        cipher = _WIRESHARK_CIPHERS.get(encryption)
+        if cipher is None:
+            raise KeyFileError(number, "unknown encryption %r" % encryption)
+        unchecked = _NO_CHECKING.fullmatch(authentication)
+        integrity = _NULL if unchecked else _WIRESHARK_INTEGRITIES.get(authentication)
+        if integrity is None:
+            raise KeyFileError(number, "unknown authentication %r" % authentication)
+        version = _PROTOCOLS[protocol]
+        keys.append(_esp_key(
+            number, cipher, integrity,
+            spi=None if spi == "*" else _spi(spi, number),
+            src=_address(src, version, number), dst=_address(dst, version, number),
+            crypt_key=_secret(crypt_key, "encryption", number),
+            auth_key=b"" if unchecked else _secret(auth_key, "authentication", number),
+            skip_icv=int(unchecked.group(1)) // 8 if unchecked else None))
+    return keys
+
+
+def parse_tcpdump_secrets(text: str) -> list[EspKey]:
+    """The SAs of tcpdump ``-E``: a file of lines, or the command-line
+    argument with its entries separated by commas."""
+    return [_tcpdump_entry(entry, number)
+            for number, line in _lines(text) for entry in line.split(",") if entry.strip()]
+
+
+def _tcpdump_entry(entry, number):
+    """One ``[spi@dst] algo:secret`` entry."""
+    parts = entry.split(None, 1)
+    target, algo_secret = parts if len(parts) == 2 else (None, entry)
+    spi = dst = None
+    if target is not None:
+        spi_text, at, address = target.partition("@")
+        if not at:
+            raise KeyFileError(number, "expected spi@address, not %r" % target)
+        spi = _spi(spi_text, number)
+        try:
+            dst = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise KeyFileError(number, "bad address %r" % address) from None
+    algo, colon, secret = algo_secret.strip().partition(":")
+    if not colon:
+        raise KeyFileError(number, "expected algorithm:secret")
+    name = algo.lower()
+    stem, _, auth = name.rpartition("-")
+    skip_icv = _TCPDUMP_ICVS.get(auth)
+    name = (stem if skip_icv else name).removesuffix("-cbc")
+    if name not in _TCPDUMP_CIPHERS:
+        raise KeyFileError(number, "unknown algorithm %r; tcpdump -E takes %s, each with an "
+                           "optional -hmac96" % (algo, _TCPDUMP_NAMES))
+    cipher, size = _TCPDUMP_CIPHERS[name]
+    crypt_key = _secret(secret, "encryption", number)
+    if len(crypt_key) != size:
+        raise KeyFileError(number, "%s takes a %d-byte key, not %d" % (algo, size, len(crypt_key)))
+    return _esp_key(number, cipher, _NULL, spi=spi, src=None, dst=dst, crypt_key=crypt_key,
+                    auth_key=b"", skip_icv=skip_icv)
+
+
+def _lines(text):
+    """``(number, line)`` for each line that is not blank or a comment."""
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def _esp_key(number, cipher, integrity, **fields):
+    """The key, once a SecurityAssociation takes its algorithms and key
+    sizes."""
+    key = EspKey(crypt_algo=cipher.scapy, crypt_icv_size=cipher.icv_size if cipher.aead else None,
+                 auth_algo=integrity.scapy or integrity.name, **fields)
+    try:
+        key.security_association(spi=0)
+    except ValueError as error:
+        raise KeyFileError(number, str(error)) from None
+    return key
+
+
+def _spi(text, number):
+    """An SPI in decimal or 0x-hex, as both tools read it."""
+    try:
+        spi = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+    except ValueError:
+        raise KeyFileError(number, "bad SPI %r (decimal or 0x-hex)" % text) from None
+    if not 0 <= spi < 1 << 32:
+        raise KeyFileError(number, "SPI %r is not 32 bits" % text)
+    return spi
+
+
+def _address(text, version, number):
+    """None for ``*``, else the address or prefix in normal form."""
+    if text == "*":
+        return None
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise KeyFileError(number, "bad address %r (an address, a prefix or *)" % text) from None
+    if version and network.version != version:
+        raise KeyFileError(number, "%s is not an IPv%d address" % (text, version))
+    return str(network) if "/" in text else str(network.network_address)
+
+
+def _secret(text, what, number):
+    """A key: hex after ``0x``, else the text itself."""
+    if text[:2].lower() != "0x":
+        return text.encode()
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        raise KeyFileError(number, "the %s key is not whole bytes of hex" % what) from None
+
+
+def _within(address, pattern):
+    return pattern is None or ipaddress.ip_address(address) in ipaddress.ip_network(pattern)
