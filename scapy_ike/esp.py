@@ -190,6 +190,7 @@ class SecurityAssociation:
         if len(auth_key) != self.integrity.key_size and not self.integrity.mac.startswith("hmac"):
             raise ValueError("%s takes a %d-byte key, not %d" % (
                 self.integrity.name, self.integrity.key_size, len(auth_key)))
+        self.crypt_key, self.auth_key = crypt_key, auth_key   # for key logs
         name = self.cipher.name
         if self.cipher.aead:
             self._aead = Aead(name, key, self.salt, self.cipher.icv_size)

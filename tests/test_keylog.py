@@ -134,12 +134,12 @@ def test_text_keys_and_other_ciphers():
         '"IPv4","*","*","0x1","BLOWFISH-CBC [RFC2451]","sixteen byte key","NULL",""\n'
         '"IPv4","*","*","0x2","CAST5-CBC [RFC2144]","0x%s","ANY 256 bit authentication '
         '[no checking]","0xdeadbeef"\n'
-        '"IPv4","*","*","0x3","NULL encryption with AES-GMAC [RFC4543]","0x%s","NULL",""\n'
+        '"IPv4","*","*","0x3","AES-GCM with 8 octet ICV [RFC4106]","0x%s","NULL",""\n'
         % ("11" * 16, "22" * 20))
     assert [(k.crypt_algo, k.crypt_key, k.crypt_icv_size, k.skip_icv, k.auth_key)
             for k in keys] == [
         ("Blowfish", b"sixteen byte key", None, None, b""), ("CAST", H("11" * 16), None, 32, b""),
-        ("AES-NULL-GMAC", H("22" * 20), 16, None, b"")]
+        ("AES-GCM", H("22" * 20), 8, None, b"")]
 
 
 # -- tcpdump -E ----------------------------------------------------------------

@@ -3,10 +3,11 @@ name other tools give it and every size, so that proposals, ESP SAs, key
 logs and interop configurations all look up the same rows.
 
 Numbers come from :mod:`scapy_ike.constants`.  Names: ``name`` is
-strongSwan's proposal keyword (without the key size, see
-:func:`by_strongswan`), ``scapy`` the name in ``scapy.layers.ipsec``,
-``wireshark`` the label of Wireshark's ``esp_sa`` table, ``tcpdump`` the
-algorithm of ``tcpdump -E``.  Weak algorithms carry ``decrepit=True``: kept
+strongSwan's proposal keyword (without the key size: ``aes`` for
+aes128/aes256), ``scapy`` the name in
+``scapy.layers.ipsec``, ``wireshark`` the label of Wireshark's ``esp_sa``
+table (4.0 has none for ChaCha20 and GMAC), ``tcpdump`` the algorithm stem
+of ``tcpdump -E``.  Weak algorithms carry ``decrepit=True``: kept
 for interop and old captures, never offered by default.
 """
 
@@ -32,12 +33,6 @@ class Cipher:
     icv_size: int = 0             # AEAD tag; 0 for plain ciphers
     aead: bool = False
     decrepit: bool = False
-    strongswan_sizes: Tuple[int, ...] = ()   # key sizes strongSwan spells in the keyword
-
-    def strongswan_name(self, key_size):
-        if self.aead:
-            return "%s%d%s%d" % (self.name[:3], key_size * 8, self.name[3:], self.icv_size * 8)
-        return self.name + (str(key_size * 8) if self.strongswan_sizes else "")
 
 
 @dataclass(frozen=True)
@@ -60,10 +55,9 @@ A = IpsecAuthAlgorithm
 
 CIPHERS = (
     Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0),
-    Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16,
-           strongswan_sizes=(16, 24, 32)),
+    Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16),
     Cipher("aesctr", E.ESP_AES_CTR, "AES-CTR", "AES-CTR [RFC3686]", None, (16, 24, 32), 4, 8,
-           salt_size=4, strongswan_sizes=(16, 24, 32)),
+           salt_size=4),
     Cipher("aesgcm8", E.ESP_AES_GCM_8, "AES-GCM", "AES-GCM with 8 octet ICV [RFC4106]", None,
            (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True),
     Cipher("aesgcm12", E.ESP_AES_GCM_12, "AES-GCM", "AES-GCM with 12 octet ICV [RFC4106]", None,
@@ -76,16 +70,15 @@ CIPHERS = (
            salt_size=3, icv_size=12, aead=True),
     Cipher("aesccm16", E.ESP_AES_CCM_16, "AES-CCM", None, None, (16, 24, 32), 4, 8,
            salt_size=3, icv_size=16, aead=True),
-    Cipher("chacha20poly1305", None, "CHACHA20-POLY1305", "ChaCha20 with Poly1305 [RFC7634]",
-           None, (32,), 4, 8, salt_size=4, icv_size=16, aead=True),
-    Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC",
-           "NULL encryption with AES-GMAC [RFC4543]", None, (16, 24, 32), 4, 8,
+    Cipher("chacha20poly1305", None, "CHACHA20-POLY1305", None, None, (32,), 4, 8,
            salt_size=4, icv_size=16, aead=True),
+    Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC", None, None,
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True),
     Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True),
     Cipher("3des", E.ESP_3DES, "3DES", "TripleDES-CBC [RFC2451]", "3des", (24,), 8, 8,
            decrepit=True),
     Cipher("blowfish", E.ESP_BLOWFISH, "Blowfish", "BLOWFISH-CBC [RFC2451]", "blowfish",
-           (16,), 8, 8, decrepit=True, strongswan_sizes=(16,)),
+           (16,), 8, 8, decrepit=True),
     Cipher("cast128", E.ESP_CAST, "CAST", "CAST5-CBC [RFC2144]", "cast128", (16,), 8, 8,
            decrepit=True),
 )

@@ -124,6 +124,18 @@ def parse_esp_sa(text: str) -> list[EspKey]:
     return keys
 
 
+def esp_sa_row(sa, src, dst):
+    """The Wireshark ``esp_sa`` row of *sa* for packets from *src* to
+    *dst*, so that tshark decrypts what we encrypted."""
+    family = "IPv6" if ":" in src else "IPv4"
+    if sa.cipher.wireshark is None or sa.integrity.wireshark is None:
+        raise ValueError("Wireshark has no label for %s/%s" % (sa.cipher.name, sa.integrity.name))
+    fields = [family, src, dst, "0x%08x" % sa.spi, sa.cipher.wireshark,
+              "0x" + sa.crypt_key.hex(), sa.integrity.wireshark,
+              "0x" + sa.auth_key.hex() if sa.auth_key else ""]
+    return ",".join('"%s"' % f for f in fields)
+
+
 def parse_tcpdump_secrets(text: str) -> list[EspKey]:
     """The SAs of tcpdump ``-E``: a file of lines, or the command-line
     argument with its entries separated by commas."""
