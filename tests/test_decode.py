@@ -44,6 +44,19 @@ def decode(capture, key_text):
 
 
 @pytest.mark.parametrize("name", sorted(KEYS))
+def test_decode_command(name, tmp_path, capsys):
+    """The command itself: exit status 0, every keyed ESP packet decrypted."""
+    folder, file = name.split("/")
+    keys = tmp_path / "keys"
+    keys.write_text(KEYS[name]())
+    assert main(["decode", str(shared_file(folder, file)), "--keys", str(keys), "--json"]) == 0
+    objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = read_tsv(shared_file("expected", file + ".tshark-fields.tsv"))
+    assert [o["decrypted"] for o in objects] == [
+        True if row["esp.pad_len"] else None for row in expected.values()]
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
 def test_decrypts_like_tshark(name):
     """Every ESP layer: SPI, sequence number, pad length, next header and
     the inner addresses, as in expected/*.tsv."""
