@@ -1,5 +1,5 @@
-"""Weak block ciphers, kept for interop and old captures only (never
-offered by default): DES, 3DES, Blowfish and CAST-128.
+"""Weak or rare block ciphers, kept for interop and old captures only
+(never offered by default): DES, 3DES, Blowfish, CAST-128 and Camellia.
 
 ``cryptography`` keeps them in its own decrepit corner and has no single
 DES, which is 3DES with the key repeated (k1 = k2 = k3 gives
@@ -18,4 +18,6 @@ def block_algorithm(name, key):
         return algorithms.Blowfish(key)
     if name == "cast128":
         return algorithms.CAST5(key)
+    if name == "camellia":
+        return algorithms.Camellia(key)
     raise KeyError("no decrepit cipher %r" % name)

@@ -14,7 +14,9 @@ for interop and old captures, never offered by default.
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from scapy_ike.constants import EspTransformId, IpsecAuthAlgorithm
+from scapy_ike.constants import (
+    EncryptionAlgorithm, EspTransformId, HashAlgorithm, IpsecAuthAlgorithm,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Cipher:
     icv_size: int = 0             # AEAD tag; 0 for plain ciphers
     aead: bool = False
     decrepit: bool = False
+    ike_id: Optional[int] = None  # Oakley encryption algorithm (RFC 2409 Appendix A)
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,33 @@ class Integrity:
     decrepit: bool = False
 
 
+@dataclass(frozen=True)
+class Hash:
+    """A Phase 1 hash, whose HMAC is the prf (RFC 2409 4, Appendix A)."""
+
+    name: str                     # strongSwan keyword and hashlib name
+    ike_id: int                   # Oakley hash algorithm
+    scapy: str                    # Scapy's Oakley attribute value name
+    digest_size: int
+    decrepit: bool = False
+
+
 E = EspTransformId
 A = IpsecAuthAlgorithm
+O = EncryptionAlgorithm
+
+HASHES = (
+    Hash("md5", HashAlgorithm.MD5, "MD5", 16, decrepit=True),
+    Hash("sha1", HashAlgorithm.SHA, "SHA", 20),
+    Hash("sha256", HashAlgorithm.SHA2_256, "SHA2-256", 32),
+    Hash("sha384", HashAlgorithm.SHA2_384, "SHA2-384", 48),
+    Hash("sha512", HashAlgorithm.SHA2_512, "SHA2-512", 64),
+)
 
 CIPHERS = (
     Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0),
-    Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16),
+    Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16,
+           ike_id=O.AES_CBC),
     Cipher("aesctr", E.ESP_AES_CTR, "AES-CTR", "AES-CTR [RFC3686]", None, (16, 24, 32), 4, 8,
            salt_size=4),
     Cipher("aesgcm8", E.ESP_AES_GCM_8, "AES-GCM", "AES-GCM with 8 octet ICV [RFC4106]", None,
@@ -74,13 +98,16 @@ CIPHERS = (
            salt_size=4, icv_size=16, aead=True),
     Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC", None, None,
            (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True),
-    Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True),
+    Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True,
+           ike_id=O.DES_CBC),
     Cipher("3des", E.ESP_3DES, "3DES", "TripleDES-CBC [RFC2451]", "3des", (24,), 8, 8,
-           decrepit=True),
+           decrepit=True, ike_id=O.TRIPLE_DES_CBC),
     Cipher("blowfish", E.ESP_BLOWFISH, "Blowfish", "BLOWFISH-CBC [RFC2451]", "blowfish",
-           (16,), 8, 8, decrepit=True),
+           (16,), 8, 8, decrepit=True, ike_id=O.BLOWFISH_CBC),
     Cipher("cast128", E.ESP_CAST, "CAST", "CAST5-CBC [RFC2144]", "cast128", (16,), 8, 8,
-           decrepit=True),
+           decrepit=True, ike_id=O.CAST_CBC),
+    Cipher("camellia", E.ESP_CAMELLIA, None, None, None, (16, 24, 32), 16, 16,
+           decrepit=True, ike_id=O.CAMELLIA_CBC),
 )
 
 INTEGRITIES = (
@@ -125,6 +152,22 @@ def integrity(name):
         if name in table:
             return table[name]
     raise KeyError("unknown integrity algorithm %r" % name)
+
+
+def hash_algorithm(name_or_id):
+    """A Phase 1 hash by strongSwan name, Scapy name or Oakley value."""
+    for h in HASHES:
+        if name_or_id in (h.name, h.scapy, h.ike_id):
+            return h
+    raise KeyError("unknown hash %r" % (name_or_id,))
+
+
+def cipher_by_ike_id(ike_id):
+    """A Phase 1 cipher by its Oakley value."""
+    for c in CIPHERS:
+        if c.ike_id == ike_id:
+            return c
+    raise KeyError("unknown Phase 1 encryption algorithm %r" % (ike_id,))
 
 
 def cipher_by_esp_id(esp_id):
