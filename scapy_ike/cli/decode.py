@@ -1,6 +1,8 @@
-"""``scapy-ike decode CAPTURE [--keys FILE]... [--json]``: stream a capture,
-one line per packet like tshark's summary, every IKEv1 payload named, ESP
-decrypted where keys match.
+"""``scapy-ike decode CAPTURE [--keys FILE]... [--psk TEXT] [--gxy HEX]...
+[--keylog-out FILE] [--json]``: stream a capture, one line per packet like
+tshark's summary, every IKEv1 payload named, IKE and ESP decrypted where
+keys are known or can be derived (from the PSK and g^xy: the whole session,
+ESP included, through Quick Mode's KEYMAT).
 
 Exit status: 0 when everything that had keys decrypted, 1 when some keyed
 packet failed (one message per SA on stderr), 2 for bad usage or an
@@ -14,16 +16,33 @@ import sys
 from scapy.error import Scapy_Exception
 from scapy.utils import PcapReader
 
-from scapy_ike.decode.keylog import KeyFileError, read_esp_keys
+from scapy_ike.cli.common import hex_bytes, secret
+from scapy_ike.decode.ike import IkeTracker
+from scapy_ike.decode.keylog import (
+    KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
+)
 from scapy_ike.decode.session import Session
 
 
 def _keys(paths):
-    keys = []
+    keys = Keys([], [])
     for path in paths:
         with open(path) as f:
-            keys += read_esp_keys(f.read())
+            keys += read_keys(f.read())
     return keys
+
+
+def write_key_logs(path, session):
+    """The key log at *path*, with Wireshark's ``ikev1_decryption_table``
+    and ``esp_sa`` beside it (*path*.ikev1_decryption_table, *path*.esp_sa)."""
+    sas = [t.sa for t in session.ike.sas.values() if t.sa.ka is not None]
+    with open(path, "w") as f:
+        f.writelines(key_log_line(sa) + "\n" for sa in sas)
+    with open(path + ".ikev1_decryption_table", "w") as f:
+        f.writelines(ikev1_decryption_table_row(sa) + "\n" for sa in sas)
+    with open(path + ".esp_sa", "w") as f:
+        f.writelines(esp_sa_row(sa, src, dst) + "\n" for (src, dst, _), sa
+                     in session.esp_sas() if sa.cipher.wireshark and sa.integrity.wireshark)
 
 
 def main(argv=None) -> int:
@@ -35,10 +54,19 @@ def main(argv=None) -> int:
     parser.add_argument("--keys", action="append", default=[], metavar="FILE",
                         help="ESP keys: Wireshark's esp_sa table or tcpdump -E secrets "
                              "(recognised from the content); may repeat")
+    parser.add_argument("--psk", type=secret, help="the pre-shared key (0x... for hex)")
+    parser.add_argument("--gxy", type=hex_bytes, action="append", default=[], metavar="HEX",
+                        help="a Diffie-Hellman shared secret g^xy (Phase 1, or Quick Mode's "
+                             "with PFS); may repeat")
+    parser.add_argument("--keylog-out", metavar="FILE",
+                        help="write the keys used: a key log, and FILE.ikev1_decryption_table "
+                             "and FILE.esp_sa for Wireshark")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     args = parser.parse_args(argv)
     try:
-        session = Session(esp_keys=_keys(args.keys))
+        keys = _keys(args.keys)
+        tracker = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=args.gxy)
+        session = Session(esp_keys=keys.esp, ike=tracker)
     except (OSError, KeyFileError) as exc:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)
         return 2
@@ -54,6 +82,8 @@ def main(argv=None) -> int:
                 print(json.dumps(record.to_json()))
             else:
                 print("%4d %.6f %s" % (number, record.time, record.summary()))
+    if args.keylog_out:
+        write_key_logs(args.keylog_out, session)
     for (src, dst, spi), count in sorted(session.failures.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
               % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)

@@ -36,6 +36,7 @@ class Cipher:
     aead: bool = False
     decrepit: bool = False
     ike_id: Optional[int] = None  # Oakley encryption algorithm (RFC 2409 Appendix A)
+    charon: Optional[str] = None  # charon's log name, without the key size
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Integrity:
     icv_size: int
     mac: str                      # "hmac-<hash>", "xcbc", "cmac"
     decrepit: bool = False
+    charon: Optional[str] = None  # charon's log name
 
 
 @dataclass(frozen=True)
@@ -77,55 +79,55 @@ HASHES = (
 )
 
 CIPHERS = (
-    Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0),
+    Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0, charon="NULL"),
     Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16,
-           ike_id=O.AES_CBC),
+           ike_id=O.AES_CBC, charon="AES_CBC"),
     Cipher("aesctr", E.ESP_AES_CTR, "AES-CTR", "AES-CTR [RFC3686]", None, (16, 24, 32), 4, 8,
-           salt_size=4),
+           salt_size=4, charon="AES_CTR"),
     Cipher("aesgcm8", E.ESP_AES_GCM_8, "AES-GCM", "AES-GCM with 8 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True, charon="AES_GCM_8"),
     Cipher("aesgcm12", E.ESP_AES_GCM_12, "AES-GCM", "AES-GCM with 12 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=12, aead=True),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=12, aead=True, charon="AES_GCM_12"),
     Cipher("aesgcm16", E.ESP_AES_GCM_16, "AES-GCM", "AES-GCM with 16 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="AES_GCM_16"),
     Cipher("aesccm8", E.ESP_AES_CCM_8, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=8, aead=True),
+           salt_size=3, icv_size=8, aead=True, charon="AES_CCM_8"),
     Cipher("aesccm12", E.ESP_AES_CCM_12, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=12, aead=True),
+           salt_size=3, icv_size=12, aead=True, charon="AES_CCM_12"),
     Cipher("aesccm16", E.ESP_AES_CCM_16, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=16, aead=True),
+           salt_size=3, icv_size=16, aead=True, charon="AES_CCM_16"),
     Cipher("chacha20poly1305", None, "CHACHA20-POLY1305", None, None, (32,), 4, 8,
-           salt_size=4, icv_size=16, aead=True),
+           salt_size=4, icv_size=16, aead=True, charon="CHACHA20_POLY1305"),
     Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC", None, None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="NULL_AES_GMAC"),
     Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True,
-           ike_id=O.DES_CBC),
+           ike_id=O.DES_CBC, charon="DES_CBC"),
     Cipher("3des", E.ESP_3DES, "3DES", "TripleDES-CBC [RFC2451]", "3des", (24,), 8, 8,
-           decrepit=True, ike_id=O.TRIPLE_DES_CBC),
+           decrepit=True, ike_id=O.TRIPLE_DES_CBC, charon="3DES_CBC"),
     Cipher("blowfish", E.ESP_BLOWFISH, "Blowfish", "BLOWFISH-CBC [RFC2451]", "blowfish",
-           (16,), 8, 8, decrepit=True, ike_id=O.BLOWFISH_CBC),
+           (16,), 8, 8, decrepit=True, ike_id=O.BLOWFISH_CBC, charon="BLOWFISH_CBC"),
     Cipher("cast128", E.ESP_CAST, "CAST", "CAST5-CBC [RFC2144]", "cast128", (16,), 8, 8,
-           decrepit=True, ike_id=O.CAST_CBC),
+           decrepit=True, ike_id=O.CAST_CBC, charon="CAST_CBC"),
     Cipher("camellia", E.ESP_CAMELLIA, None, None, None, (16, 24, 32), 16, 16,
-           decrepit=True, ike_id=O.CAMELLIA_CBC),
+           decrepit=True, ike_id=O.CAMELLIA_CBC, charon="CAMELLIA_CBC"),
 )
 
 INTEGRITIES = (
-    Integrity("null", None, "NULL", "NULL", None, 0, 0, "none"),
+    Integrity("null", None, "NULL", "NULL", None, 0, 0, "none", charon="none"),
     Integrity("md5", A.HMAC_MD5, "HMAC-MD5-96", "HMAC-MD5-96 [RFC2403]", "hmac96",
-              16, 12, "hmac-md5", decrepit=True),
+              16, 12, "hmac-md5", decrepit=True, charon="HMAC_MD5_96"),
     Integrity("sha1", A.HMAC_SHA, "HMAC-SHA1-96", "HMAC-SHA-1-96 [RFC2404]", "hmac96",
-              20, 12, "hmac-sha1"),
+              20, 12, "hmac-sha1", charon="HMAC_SHA1_96"),
     Integrity("sha256", A.HMAC_SHA2_256, "SHA2-256-128", "HMAC-SHA-256-128 [RFC4868]", None,
-              32, 16, "hmac-sha256"),
+              32, 16, "hmac-sha256", charon="HMAC_SHA2_256_128"),
     Integrity("sha256_96", None, None, "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
-              None, 32, 12, "hmac-sha256"),
+              None, 32, 12, "hmac-sha256", charon="HMAC_SHA2_256_96"),
     Integrity("sha384", A.HMAC_SHA2_384, "SHA2-384-192", "HMAC-SHA-384-192 [RFC4868]", None,
-              48, 24, "hmac-sha384"),
+              48, 24, "hmac-sha384", charon="HMAC_SHA2_384_192"),
     Integrity("sha512", A.HMAC_SHA2_512, "SHA2-512-256", "HMAC-SHA-512-256 [RFC4868]", None,
-              64, 32, "hmac-sha512"),
-    Integrity("aesxcbc", A.AES_XCBC_MAC, None, None, None, 16, 12, "xcbc"),
-    Integrity("aescmac", None, "AES-CMAC-96", None, None, 16, 12, "cmac"),
+              64, 32, "hmac-sha512", charon="HMAC_SHA2_512_256"),
+    Integrity("aesxcbc", A.AES_XCBC_MAC, None, None, None, 16, 12, "xcbc", charon="AES_XCBC_96"),
+    Integrity("aescmac", None, "AES-CMAC-96", None, None, 16, 12, "cmac", charon="AES_CMAC_96"),
 )
 
 
@@ -168,6 +170,21 @@ def cipher_by_ike_id(ike_id):
         if c.ike_id == ike_id:
             return c
     raise KeyError("unknown Phase 1 encryption algorithm %r" % (ike_id,))
+
+
+def by_charon(name):
+    """The cipher and key size, or the integrity algorithm, that charon's
+    log calls *name* (``AES_CBC_256``, ``AES_GCM_16_128``, ``HMAC_SHA1_96``)."""
+    for i in INTEGRITIES:
+        if i.charon == name:
+            return i, None
+    stem, _, bits = name.rpartition("_")
+    for c in CIPHERS:
+        if c.charon == name:
+            return c, c.key_sizes[0]
+        if c.charon == stem and bits.isdigit() and int(bits) // 8 in c.key_sizes:
+            return c, int(bits) // 8
+    raise KeyError("unknown charon algorithm %r" % name)
 
 
 def cipher_by_esp_id(esp_id):

@@ -18,6 +18,13 @@ unchecked.
 
 Both tools read a key as hex after ``0x``, and as the text itself
 otherwise.
+
+IKE keys come in Wireshark's ``ikev1_decryption_table`` (``initiator
+cookie,Ka`` in hex, one SA a line) and in this project's key log, whose
+lines are those charon's secrets give: ``ike icookie= rcookie= g_xy=
+skeyid= skeyid_d= skeyid_a= skeyid_e= ka= iv=`` and ``esp spi= src= dst=
+enc= encr_key= integ= integ_key=`` (charon's algorithm names, hex values).
+Both are written too, so that tshark decrypts what was decrypted here.
 """
 
 import csv
@@ -42,6 +49,10 @@ _TCPDUMP_NAMES = ", ".join(stem + "-cbc" if size else stem
 _TCPDUMP_ICVS = {i.tcpdump: i.icv_size for i in registry.INTEGRITIES if i.tcpdump}
 _TCPDUMP_ENTRY = re.compile(r"(\S+@\S+\s+)?[\w-]+:")
 _NULL = registry.integrity("NULL")
+
+
+_IKE_TABLE_ROW = re.compile(r"[0-9a-fA-F]{16},[0-9a-fA-F]*$")
+_KEY_LOG_ROW = re.compile(r"(ike|esp|qm) \S+=")
 
 
 class KeyFileError(ValueError):
@@ -81,6 +92,105 @@ class EspKey:
         if params["spi"] is None:
             raise ValueError("this key is for any SPI: give spi=")
         return SecurityAssociation(**params)
+
+
+@dataclass(frozen=True)
+class IkeKey:
+    """One IKE SA's secrets as a key file gives them; None where unknown."""
+
+    cky_i: bytes
+    cky_r: Optional[bytes] = None
+    ka: Optional[bytes] = None
+    gxy: Optional[bytes] = None
+    skeyid: Optional[bytes] = None
+    skeyid_d: Optional[bytes] = None
+    skeyid_a: Optional[bytes] = None
+    skeyid_e: Optional[bytes] = None
+
+
+@dataclass
+class Keys:
+    """What key files hold: IKE SAs' secrets and ESP SAs' keys."""
+
+    ike: list
+    esp: list
+
+    def __iadd__(self, other):
+        self.ike += other.ike
+        self.esp += other.esp
+        return self
+
+
+def read_keys(text: str) -> Keys:
+    """IKE and ESP keys of any format above, told apart by the first line
+    that is not blank or a comment."""
+    for number, line in _lines(text):
+        if _IKE_TABLE_ROW.match(line):
+            return Keys(parse_ikev1_decryption_table(text), [])
+        if _KEY_LOG_ROW.match(line):
+            return parse_key_log(text)
+        break
+    return Keys([], read_esp_keys(text))
+
+
+def parse_ikev1_decryption_table(text: str) -> list:
+    """Wireshark's ``ikev1_decryption_table``: initiator cookie and Ka."""
+    keys = []
+    for number, line in _lines(text):
+        cookie, _, ka = line.partition(",")
+        try:
+            keys.append(IkeKey(bytes.fromhex(cookie), ka=bytes.fromhex(ka.strip().strip('"'))))
+        except ValueError:
+            raise KeyFileError(number, "expected initiator cookie,Ka in hex") from None
+    return keys
+
+
+def parse_key_log(text: str) -> Keys:
+    """This project's key log (charon's secrets, one SA a line)."""
+    keys = Keys([], [])
+    for number, line in _lines(text):
+        kind, *items = line.split()
+        fields = dict(item.partition("=")[::2] for item in items)
+        try:
+            if kind == "ike":
+                keys.ike.append(IkeKey(
+                    bytes.fromhex(fields["icookie"]), bytes.fromhex(fields["rcookie"]),
+                    **{name: bytes.fromhex(fields[key]) for name, key in _IKE_LOG_FIELDS.items()
+                       if fields.get(key)}))
+            elif kind == "esp":
+                keys.esp.append(_logged_esp(number, fields))
+        except (KeyError, ValueError) as error:
+            raise KeyFileError(number, "bad %s line: %s" % (kind, error)) from None
+    return keys
+
+
+_IKE_LOG_FIELDS = {"ka": "ka", "gxy": "g_xy", "skeyid": "skeyid", "skeyid_d": "skeyid_d",
+                   "skeyid_a": "skeyid_a", "skeyid_e": "skeyid_e"}
+
+
+def _logged_esp(number, fields):
+    cipher, size = registry.by_charon(fields["enc"])
+    integrity, _ = registry.by_charon(fields["integ"])
+    crypt_key = bytes.fromhex(fields["encr_key"])
+    if len(crypt_key) != size + cipher.salt_size:
+        raise KeyFileError(number, "%s takes %d key bytes" % (fields["enc"], size + cipher.salt_size))
+    return _esp_key(number, cipher, integrity, spi=int(fields["spi"], 16),
+                    src=fields.get("src"), dst=fields.get("dst"), crypt_key=crypt_key,
+                    auth_key=bytes.fromhex(fields["integ_key"]) if integrity.icv_size else b"",
+                    skip_icv=None)
+
+
+def ikev1_decryption_table_row(sa):
+    """Wireshark's ``ikev1_decryption_table`` line of an IKE SA."""
+    return "%s,%s" % (sa.cky_i.hex(), sa.ka.hex())
+
+
+def key_log_line(sa):
+    """This project's key log line of an IKE SA (the secrets it knows)."""
+    values = [("icookie", sa.cky_i), ("rcookie", sa.cky_r), ("g_xy", sa.gxy),
+              ("skeyid", sa.skeyid), ("skeyid_d", sa.skeyid_d), ("skeyid_a", sa.skeyid_a),
+              ("skeyid_e", sa.skeyid_e), ("ka", sa.ka)]
+    return "ike " + " ".join("%s=%s" % (k, v.hex()) for k, v in values if v is not None)
 
 
 def read_esp_keys(text: str) -> list[EspKey]:

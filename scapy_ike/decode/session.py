@@ -17,6 +17,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, NAT_KEEPALIVE
 from scapy.packet import NoPayload, Packet
 
+from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError
 from scapy_ike.layers.isakmp import (
     EXCHANGE_NAMES, ISAKMP, ISAKMP_Encrypted, ISAKMP_Truncated, PAYLOAD_NAMES,
@@ -62,10 +63,13 @@ class Record:
 
 
 class Session:
-    """Decodes the packets of one capture, in order."""
+    """Decodes the packets of one capture, in order: IKE messages with the
+    :class:`~scapy_ike.decode.ike.IkeTracker` given, ESP with the keys
+    given and those its Quick Modes made."""
 
-    def __init__(self, esp_keys=()):
+    def __init__(self, esp_keys=(), ike=None):
         self.esp_keys = list(esp_keys)
+        self.ike = ike if ike is not None else IkeTracker()
         self._sas = {}
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
@@ -73,6 +77,15 @@ class Session:
 
     def decode(self, frame, pkt):
         record = Record(frame, float(pkt.time), pkt)
+        head = pkt.getlayer(ISAKMP)
+        if head is not None:
+            ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+            clear, error = self.ike.message(head, ip.src if ip is not None else None)
+            if clear is not None:
+                record.inner.append(clear)
+            if clear is not None or error:
+                record.decrypted, record.error = error is None, error
+            return record
         current = pkt
         for _ in range(MAX_NESTING):
             esp = current.getlayer(ESP)
@@ -124,12 +137,20 @@ class Session:
             header.nh, header.plen = opened.next_header, None
         return type(header)(bytes(header / opened.payload))
 
+    def esp_sas(self):
+        """``((source, destination, SPI), SA)`` of every ESP SA used."""
+        return [(key, sa) for key, sa in self._sas.items() if sa is not None]
+
     def _sa(self, key):
+        """The SA for (source, destination, SPI), made from the first key
+        that matches; keys that Quick Modes make later count too."""
         if key not in self._sas:
             src, dst, spi = key
-            match = next((k for k in self.esp_keys if k.matches(src, dst, spi)), None)
-            self._sas[key] = None if match is None else \
-                match.security_association(spi=spi, replay_window=0)
+            match = next((k for k in self.esp_keys + self.ike.esp_keys
+                          if k.matches(src, dst, spi)), None)
+            if match is None:
+                return None
+            self._sas[key] = match.security_association(spi=spi, replay_window=0)
         return self._sas[key]
 
 
@@ -142,7 +163,7 @@ def describe(pkt):
         kinds = [PAYLOAD_NAMES.get(t, str(t)) for t, _ in iter_payloads(head)]
         if head.haslayer(ISAKMP_Encrypted):
             kinds.append("<encrypted %d bytes>" % len(head[ISAKMP_Encrypted].load))
-        info = "%s %s %s>%s id=%08x [%s]" % (
+        info = "%s%s %s>%s id=%08x [%s]" % (
             _addresses(pkt), EXCHANGE_NAMES.get(head.exch_type, head.exch_type),
             head.init_cookie.hex(), head.resp_cookie.hex(), head.id, " ".join(kinds))
         problems = malformed(head)
@@ -150,20 +171,22 @@ def describe(pkt):
             info += " [malformed: %s]" % "; ".join("%s: %s" % p for p in problems)
         return "ISAKMP " + info
     if pkt.haslayer(NAT_KEEPALIVE):
-        return "UDPENCAP %s NAT-keepalive" % _addresses(pkt)
+        return "UDPENCAP %sNAT-keepalive" % _addresses(pkt)
     if pkt.haslayer(ESP):
         esp = pkt[ESP]
-        return "ESP %s SPI=0x%08x seq=%d" % (_addresses(pkt), esp.spi, esp.seq)
+        return "ESP %sSPI=0x%08x seq=%d" % (_addresses(pkt), esp.spi, esp.seq)
     return pkt.summary()
 
 
 def _addresses(pkt):
+    """``src > dst `` (with ports over UDP), or nothing for a packet
+    without IP, like a decrypted IKE message."""
     ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
     if ip is None:
-        return "?"
+        return ""
     if pkt.haslayer(UDP):
-        return "%s:%d > %s:%d" % (ip.src, pkt[UDP].sport, ip.dst, pkt[UDP].dport)
-    return "%s > %s" % (ip.src, ip.dst)
+        return "%s:%d > %s:%d " % (ip.src, pkt[UDP].sport, ip.dst, pkt[UDP].dport)
+    return "%s > %s " % (ip.src, ip.dst)
 
 
 def layer_json(layer):
