@@ -6,7 +6,7 @@ import subprocess
 from scapy.layers.inet import UDP
 
 from scapy_ike.layers.isakmp import (
-    CONFIG_ATTRIBUTES, ISAKMP, ISAKMP_payload_Attributes, ISAKMP_payload_Delete,
+    CONFIG_ATTRIBUTES, ISAKMP, ISAKMP_payload_Attributes,
     ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_Notify,
     ISAKMP_payload_Proposal, iter_payloads,
 )
@@ -23,9 +23,10 @@ def _join(values):
     return ",".join(str(v) for v in values)
 
 
-def our_fields(pkt):
-    """tshark's ISAKMP columns of one packet, from our dissection."""
-    head = pkt.getlayer(ISAKMP)
+def our_fields(pkt, head=None):
+    """tshark's ISAKMP columns of one packet, from our dissection (of
+    *head*, its decrypted message, when given)."""
+    head = head or pkt.getlayer(ISAKMP)
     if head is None:
         return None
     payloads = list(iter_payloads(head))
@@ -34,12 +35,8 @@ def our_fields(pkt):
     def of(cls):
         return [layer for layer in layers if isinstance(layer, cls)]
 
-    spis = []
-    for layer in layers:
-        if isinstance(layer, (ISAKMP_payload_Proposal, ISAKMP_payload_Notify)) and layer.SPI:
-            spis.append(layer.SPI.hex())
-        elif isinstance(layer, ISAKMP_payload_Delete):
-            spis.extend(spi.hex() for spi in layer.SPIs)
+    spis = [layer.SPI.hex() for layer in layers
+            if isinstance(layer, (ISAKMP_payload_Proposal, ISAKMP_payload_Notify)) and layer.SPI]
     attr_types = []
     for layer in of(ISAKMP_payload_Attributes):
         attr_types.extend(CONFIG_ATTRIBUTES.type_number(a[0]) for a in layer.attributes)
@@ -50,7 +47,7 @@ def our_fields(pkt):
         "isakmp.rspi": head.resp_cookie.hex(),
         "isakmp.exchangetype": str(head.exch_type),
         "isakmp.messageid": "0x%08x" % head.id,
-        "isakmp.flag_e": str(int(head.flags & 1)),
+        "isakmp.flag_e": str(int(pkt[ISAKMP].flags & 1)),
         "isakmp.typepayload": _join(t for t, _ in payloads),
         "isakmp.id.type": _join(p.IDtype for p in of(ISAKMP_payload_ID)),
         "isakmp.hash": _join(p.hash.hex() for p in of(ISAKMP_payload_Hash)),
@@ -72,14 +69,15 @@ def read_tsv(path):
     return rows
 
 
-def tshark_fields(tshark, capture, extra=()):
+def tshark_fields(tshark, capture, extra=(), env=None):
     """``{frame number: {column: value}}`` of the ISAKMP frames, from tshark
-    run without keys."""
+    run without keys, or with the key tables of *env*'s
+    WIRESHARK_CONFIG_DIR."""
     cmd = [tshark, "-n", "-r", str(capture), "-Y", "isakmp", "-T", "fields",
            "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,",
            *extra] + [arg for column in COLUMNS for arg in ("-e", column)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True,
-                         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}).stdout
+                         env=env or {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}).stdout
     rows = {}
     for line in out.splitlines():
         row = dict(zip(COLUMNS, line.split("\t")))

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         keys = _keys(args.keys)
-        tracker = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=args.gxy)
+        tracker = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy,
+                             qm_gxy=keys.qm_gxy + args.gxy)
         session = Session(esp_keys=keys.esp, ike=tracker)
     except (OSError, KeyFileError) as exc:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)

@@ -85,8 +85,11 @@ class IkeTracker:
             self._observe(tracked, head, from_initiator)
             return None, None
         body = head[ISAKMP_Encrypted].load if head.haslayer(ISAKMP_Encrypted) else b""
-        if not tracked.settled and not self._settle(tracked, head, body, from_initiator):
-            return None, None
+        if not tracked.settled:
+            tried = self._settle(tracked, head, body, from_initiator)
+            if not tracked.settled:
+                return None, ("no key fits: %d candidate(s) fail to decrypt or to verify "
+                              "the hash (wrong PSK or g^xy?)" % tried if tried else None)
         try:
             clear = _decrypt(tracked.sa, head, body)
         except (KeysMissing, ValueError) as exc:
@@ -116,10 +119,13 @@ class IkeTracker:
 
     def _settle(self, tracked, head, body, from_initiator):
         """Pick the first candidate that decrypts the first encrypted
-        message cleanly (and verifies its HASH_I/HASH_R in Phase 1)."""
+        message cleanly (and verifies its HASH_I/HASH_R in Phase 1); the
+        number of candidates tried."""
         if tracked.sa.cipher is None or tracked.sa.hash is None:
-            return False
+            return 0
+        tried = 0
         for candidate in self._candidates(tracked.sa):
+            tried += 1
             try:
                 clear = _decrypt(replace(candidate, _last={}, _seen={}), head, body)
             except (KeysMissing, ValueError):
@@ -127,8 +133,8 @@ class IkeTracker:
             if malformed(clear) or not _hash_ok(candidate, clear, from_initiator):
                 continue
             tracked.sa, tracked.settled = candidate, True
-            return True
-        return False
+            break
+        return tried
 
     # -- what messages tell ---------------------------------------------------
 
@@ -189,8 +195,8 @@ def _hash_ok(sa, clear, from_initiator):
     """HASH_I/HASH_R of the identity message verifies, where there is one."""
     ids = _payloads(clear, ISAKMP_payload_ID)
     hashes = _payloads(clear, ISAKMP_payload_Hash)
-    if clear.id != 0 or clear.exch_type not in PHASE1 or not hashes:
-        return True
+    if clear.id != 0 or clear.exch_type not in PHASE1 or not hashes or sa.skeyid is None:
+        return True          # nothing to verify, or only Ka is known
     if from_initiator:
         if ids:
             sa.idii_b = _body(ids[0])

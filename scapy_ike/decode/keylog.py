@@ -22,15 +22,16 @@ otherwise.
 IKE keys come in Wireshark's ``ikev1_decryption_table`` (``initiator
 cookie,Ka`` in hex, one SA a line) and in this project's key log, whose
 lines are those charon's secrets give: ``ike icookie= rcookie= g_xy=
-skeyid= skeyid_d= skeyid_a= skeyid_e= ka= iv=`` and ``esp spi= src= dst=
-enc= encr_key= integ= integ_key=`` (charon's algorithm names, hex values).
+skeyid= skeyid_d= skeyid_a= skeyid_e= ka= iv=``, ``esp spi= src= dst= enc=
+encr_key= integ= integ_key=`` (charon's algorithm names, hex values) and,
+with PFS, ``qm msgid= g_xy=``.
 Both are written too, so that tshark decrypts what was decrypted here.
 """
 
 import csv
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from scapy_ike.crypto import registry
@@ -110,14 +111,17 @@ class IkeKey:
 
 @dataclass
 class Keys:
-    """What key files hold: IKE SAs' secrets and ESP SAs' keys."""
+    """What key files hold: IKE SAs' secrets, ESP SAs' keys, and Quick
+    Modes' own DH secrets (with PFS)."""
 
     ike: list
     esp: list
+    qm_gxy: list = field(default_factory=list)
 
     def __iadd__(self, other):
         self.ike += other.ike
         self.esp += other.esp
+        self.qm_gxy += other.qm_gxy
         return self
 
 
@@ -159,6 +163,8 @@ def parse_key_log(text: str) -> Keys:
                        if fields.get(key)}))
             elif kind == "esp":
                 keys.esp.append(_logged_esp(number, fields))
+            elif kind == "qm":
+                keys.qm_gxy.append(bytes.fromhex(fields["g_xy"]))
         except (KeyError, ValueError) as error:
             raise KeyFileError(number, "bad %s line: %s" % (kind, error)) from None
     return keys
