@@ -7,7 +7,8 @@ import sys
 from scapy_ike import __version__
 
 COMMANDS = {
-    "decode": ("scapy_ike.cli.decode", "dissect a capture, decrypting ESP with the keys given"),
+    "decode": ("scapy_ike.cli.decode", "dissect a capture, decrypting IKE and ESP"),
+    "derive": ("scapy_ike.cli.derive", "the IKEv1 key schedule by hand (SKEYID ... Ka, IV)"),
 }
 
 USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(
@@ -29,6 +30,8 @@ def main(argv=None) -> int:
     module = importlib.import_module(COMMANDS[argv[0]][0])
     try:
         return module.main(argv[1:])
+    except SystemExit as exc:       # argparse's usage errors and --help
+        return exc.code if isinstance(exc.code, int) else 2
     except BrokenPipeError:        # output piped into head(1) and the like
         sys.stdout = None
         return 0
