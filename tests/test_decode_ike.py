@@ -148,3 +148,90 @@ def test_tshark_decrypts_with_the_keys_we_write(tmp_path, capsys):
                 assert ours[column] == theirs[n][column], (n, column)
             compared += 1
     assert compared == 13          # frames 5-15, 22 and 23
+
+
+@pytest.mark.interop
+def test_tshark_decrypts_what_we_encrypt(tmp_path):
+    """An Informational exchange (HASH + R-U-THERE, RFC 3706) encrypted with
+    our IKE SA state, appended to a real session: tshark, given our key
+    table, decrypts it, and the HASH is prf(SKEYID_a, M-ID | N)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.ipsec import NON_ESP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+    from scapy_ike.crypto import keys as schedule
+    from scapy_ike.decode.keylog import ikev1_decryption_table_row
+    from scapy_ike.layers.isakmp import ISAKMP_payload_Hash, ISAKMP_payload_Notify
+    tshark = need_tool("tshark")
+    capture = shared_file("strongswan", "mm-psk-aes256-sha256-modp2048.pcap")
+    keys = read_keys(capture.with_suffix(".keys").read_text())
+    packets = read_capture(capture)
+    session = Session(ike=IkeTracker(psk=PSKS[capture.stem].encode(), gxy=[keys.ike[0].gxy]))
+    for n, pkt in enumerate(packets, 1):
+        session.decode(n, pkt)
+    (tracked,) = session.ike.sas.values()
+    sa = tracked.sa
+    mid = 0x12345678
+    notify = bytes(ISAKMP_payload_Notify(notify_msg_type=36136, SPI=sa.cky_i + sa.cky_r,
+                                         notify_data=b"\x00\x00\x00\x07"))
+    digest = schedule.message_hash(sa.hash, sa.skeyid_a, mid, notify)
+    plain = bytes(ISAKMP_payload_Hash(next_payload=11, hash=digest)) + notify
+    body = sa.encrypt(mid, plain)
+    head = ISAKMP(init_cookie=sa.cky_i, resp_cookie=sa.cky_r, next_payload=8, exch_type=5,
+                  flags="encryption", id=mid, length=28 + len(body))
+    ours = Ether() / IP(src="192.0.2.2", dst="192.0.2.1") / UDP(sport=4500, dport=4500) \
+        / NON_ESP() / (bytes(head)[:28] + body)
+    pcap = tmp_path / "with-ours.pcap"
+    wrpcap(str(pcap), list(packets) + [ours])
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "ikev1_decryption_table").write_text(ikev1_decryption_table_row(sa) + "\n")
+    theirs = tshark_fields(tshark, pcap, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                             "WIRESHARK_CONFIG_DIR": str(config)})
+    last = theirs[len(packets) + 1]
+    assert last["isakmp.typepayload"] == "8,11"
+    assert last["isakmp.notify.msgtype"] == "36136"
+    assert last["isakmp.hash"] == digest.hex()
+
+
+def _tshark_summary(capture):
+    """ICMP (id, seq) per frame from NAME.tshark.txt (tshark with the keys)."""
+    import re
+    out = {}
+    for line in capture.with_suffix(".tshark.txt").read_text().splitlines():
+        m = re.match(r"\s*(\d+)\s.*ICMP \d+ Echo \(ping\) \w+\s+id=(0x[0-9a-f]+), seq=(\d+)/", line)
+        if m:
+            out[int(m.group(1))] = (int(m.group(2), 16), int(m.group(3)))
+    return out
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("capture", captures())
+def test_like_tshark_with_the_logged_keys(capture, tmp_path):
+    """Every decrypted IKE message has tshark's payload columns (tshark run
+    with the capture's own key tables), and every ESP packet the ICMP id
+    and sequence of NAME.tshark.txt.  tshark mis-decrypts a retransmitted
+    copy (it chains the IV on from the previous message): that frame is
+    compared with its first copy instead."""
+    tshark = need_tool("tshark")
+    config = tmp_path / "config"
+    config.mkdir()
+    for table in ("ikev1_decryption_table", "esp_sa"):
+        (config / table).write_text(capture.with_suffix("." + table).read_text())
+    theirs = tshark_fields(tshark, capture, extra=["-o", "esp.enable_encryption_decode:TRUE"],
+                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                "WIRESHARK_CONFIG_DIR": str(config)})
+    icmp = _tshark_summary(capture)
+    keys = read_keys(capture.with_suffix(".keys").read_text())
+    records, _ = decode_with(capture, PSKS[capture.stem], keys)
+    first_copy = {}
+    for r in records:
+        if r.packet.haslayer(ISAKMP) and r.inner:
+            wire = bytes(r.packet[ISAKMP])
+            frame = first_copy.setdefault(wire, r.frame)
+            ours = our_fields(r.packet, r.inner[0])
+            for column in PAYLOAD_COLUMNS:
+                assert ours[column] == theirs[frame][column], (r.frame, column)
+        elif r.esp:
+            assert (r.inner[0][ICMP].id, r.inner[0][ICMP].seq) == icmp[r.frame]
+    assert len(icmp) == 6
