@@ -1,0 +1,335 @@
+"""Proposals: what a network engineer writes (strongSwan's proposal syntax,
+Cisco's transform-set names), the SA payloads they become (RFC 2408 3.4-3.6,
+RFC 2409 Appendix A, RFC 2407 4.5), and the responder's choice among the
+transforms a peer offers.
+
+Selection policy: like strongSwan's default (``prefer_configured_proposals``),
+the responder walks its own proposals in its configured order and takes the
+first one that any offered transform matches; lifetimes do not take part in
+the match (a shorter local lifetime is announced with RESPONDER-LIFETIME).
+"""
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from scapy_ike.constants import (
+    AuthMethod, EncapsulationMode, IpsecAttribute, LifeType, OakleyAttribute, ProtocolId,
+)
+from scapy_ike.crypto import dh, registry
+from scapy_ike.esp import EspTransform
+from scapy_ike.layers.isakmp import (
+    IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES, ISAKMP_payload_Proposal, ISAKMP_payload_SA,
+    ISAKMP_payload_Transform,
+)
+
+
+class ProposalError(ValueError):
+    """A proposal string that cannot be read."""
+
+
+@dataclass(frozen=True)
+class IkeProposal:
+    """One Phase 1 transform (RFC 2409 Appendix A)."""
+
+    cipher: registry.Cipher
+    key_size: int
+    hash: registry.Hash
+    group: int
+    auth: int = AuthMethod.PSK
+    lifetime: int = 28800
+
+    def attributes(self):
+        """The transform's attributes, Oakley numbers as keys."""
+        attrs = [(OakleyAttribute.ENCRYPTION_ALGORITHM, self.cipher.ike_id)]
+        if len(self.cipher.key_sizes) > 1:
+            attrs.append((OakleyAttribute.KEY_LENGTH, self.key_size * 8))
+        attrs += [(OakleyAttribute.HASH_ALGORITHM, self.hash.ike_id),
+                  (OakleyAttribute.GROUP_DESCRIPTION, self.group),
+                  (OakleyAttribute.AUTHENTICATION_METHOD, self.auth),
+                  (OakleyAttribute.LIFE_TYPE, LifeType.SECONDS),
+                  (OakleyAttribute.LIFE_DURATION, self.lifetime)]
+        return [(OAKLEY_ATTRIBUTES.type_names[int(t)], int(v)) for t, v in attrs]
+
+    def key(self):
+        """What a match compares."""
+        return self.cipher.name, self.key_size, self.hash.name, self.group, self.auth
+
+
+@dataclass(frozen=True)
+class EspProposal:
+    """One Quick Mode ESP transform, with its PFS group (RFC 2407 4.5)."""
+
+    transform: EspTransform
+    group: Optional[int] = None
+    lifetime: int = 3600
+
+    def attributes(self, udp_encap=False, draft=False):
+        """The transform's attributes; *udp_encap* asks for UDP-encapsulated
+        tunnel mode (RFC 3947 5.2, or the drafts' 61443)."""
+        t = self.transform
+        mode = EncapsulationMode.TUNNEL if t.tunnel else EncapsulationMode.TRANSPORT
+        if udp_encap:
+            mode = {(True, False): EncapsulationMode.UDP_TUNNEL,
+                    (False, False): EncapsulationMode.UDP_TRANSPORT,
+                    (True, True): EncapsulationMode.UDP_TUNNEL_DRAFT,
+                    (False, True): EncapsulationMode.UDP_TRANSPORT_DRAFT}[(t.tunnel, draft)]
+        attrs = [(IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
+                 (IpsecAttribute.SA_LIFE_DURATION, self.lifetime),
+                 (IpsecAttribute.ENCAPSULATION_MODE, mode)]
+        if t.integrity.auth_id is not None:
+            attrs.append((IpsecAttribute.AUTHENTICATION_ALGORITHM, t.integrity.auth_id))
+        if len(t.cipher.key_sizes) > 1:
+            attrs.append((IpsecAttribute.KEY_LENGTH, t.key_size * 8))
+        if self.group is not None:
+            attrs.append((IpsecAttribute.GROUP_DESCRIPTION, self.group))
+        return [(IPSEC_ATTRIBUTES.type_names[int(k)], int(v)) for k, v in attrs]
+
+    def key(self):
+        t = self.transform
+        return t.cipher.name, t.key_size, t.integrity.name, t.tunnel, self.group
+
+
+# -- strongSwan's proposal syntax ----------------------------------------------
+
+_SIZED = re.compile(r"([a-z]+?)(128|192|256)$")
+
+
+def _cipher(keyword):
+    """(cipher, key size) of an encryption keyword, or None."""
+    aead = re.fullmatch(r"aes(128|192|256)(gcm|ccm)(8|12|16|64|96|128)", keyword)
+    if aead:
+        icv = int(aead.group(3))
+        icv = icv // 8 if icv > 16 else icv
+        return registry.cipher("aes%s%d" % (aead.group(2), icv)), int(aead.group(1)) // 8
+    gmac = re.fullmatch(r"aes(128|192|256)(gmac|ctr)", keyword)
+    if gmac:
+        name = "null_aes_gmac" if gmac.group(2) == "gmac" else "aesctr"
+        return registry.cipher(name), int(gmac.group(1)) // 8
+    sized = _SIZED.fullmatch(keyword)
+    stem, size = (sized.group(1), int(sized.group(2)) // 8) if sized else (keyword, None)
+    stem = {"cast": "cast128"}.get(stem, stem)
+    try:
+        cipher = registry.cipher(stem)
+    except KeyError:
+        return None
+    if size is None:
+        size = cipher.key_sizes[0] if len(cipher.key_sizes) == 1 else None
+    if size is None or size not in cipher.key_sizes:
+        return None
+    return cipher, size
+
+
+def _hash(keyword):
+    try:
+        return registry.hash_algorithm(keyword.removeprefix("prf"))
+    except KeyError:
+        return None
+
+
+def _group(keyword):
+    try:
+        return dh.group(keyword).number
+    except KeyError:
+        return None
+
+
+def _split(text):
+    for proposal in (p.strip() for p in text.split(",")):
+        if not proposal:
+            continue
+        yield proposal, proposal.lower().split("-")
+
+
+def parse_ike(text, auth=AuthMethod.PSK, lifetime=28800):
+    """Phase 1 proposals in strongSwan's syntax (``aes256-sha256-modp2048``;
+    several algorithms of a kind give every combination; a comma separates
+    proposals), in order of preference."""
+    out = []
+    for proposal, words in _split(text):
+        ciphers, hashes, groups = [], [], []
+        for word in words:
+            found = _cipher(word)
+            if found and not found[0].aead and found[0].ike_id is not None:
+                ciphers.append(found)
+            elif _hash(word):
+                if not word.startswith("prf"):
+                    hashes.append(_hash(word))
+            elif _group(word) is not None:
+                groups.append(_group(word))
+            else:
+                raise ProposalError("unknown IKE algorithm %r in %r" % (word, proposal))
+        if not (ciphers and hashes and groups):
+            raise ProposalError("%r needs a cipher, a hash and a DH group" % proposal)
+        for (cipher, size), h, g in itertools.product(ciphers, hashes, groups):
+            out.append(IkeProposal(cipher, size, h, g, auth, lifetime))
+    return out
+
+
+def parse_esp(text, tunnel=True, lifetime=3600):
+    """Quick Mode proposals in strongSwan's syntax (``aes256-sha256``,
+    ``aes128gcm16-ecp256`` with PFS), in order of preference."""
+    out = []
+    for proposal, words in _split(text):
+        ciphers, integrities, groups = [], [], []
+        for word in words:
+            found = _cipher(word)
+            if found:
+                ciphers.append(found)
+            elif word in ("esn", "noesn"):
+                continue
+            elif _integrity(word):
+                integrities.append(_integrity(word))
+            elif _group(word) is not None:
+                groups.append(_group(word))
+            else:
+                raise ProposalError("unknown ESP algorithm %r in %r" % (word, proposal))
+        out += _esp_combinations(proposal, ciphers, integrities, groups or [None],
+                                 tunnel, lifetime)
+    return out
+
+
+def _integrity(word):
+    try:
+        integ = registry.integrity(word)
+    except KeyError:
+        return None
+    return integ if integ.icv_size else None
+
+
+def _esp_combinations(proposal, ciphers, integrities, groups, tunnel, lifetime):
+    if not ciphers:
+        raise ProposalError("%r needs a cipher" % proposal)
+    out = []
+    for (cipher, size), group in itertools.product(ciphers, groups):
+        if cipher.aead:
+            choices = [registry.integrity("null")]
+        elif integrities:
+            choices = integrities
+        else:
+            raise ProposalError("%r needs an integrity algorithm for %s" % (proposal, cipher.name))
+        for integ in choices:
+            out.append(EspProposal(EspTransform(cipher, size, integ, tunnel=tunnel),
+                                   group, lifetime))
+    return out
+
+
+_CISCO_CIPHERS = {"esp-aes": "aes", "esp-3des": "3des", "esp-des": "des", "esp-null": "null",
+                  "esp-gcm": "aesgcm16", "esp-gmac": "null_aes_gmac"}
+_CISCO_INTEGRITY = {"esp-md5-hmac": "md5", "esp-sha-hmac": "sha1", "esp-sha256-hmac": "sha256",
+                    "esp-sha384-hmac": "sha384", "esp-sha512-hmac": "sha512"}
+
+
+def parse_cisco(text, tunnel=True, lifetime=3600, group=None):
+    """A Cisco IOS transform set (``esp-aes 192 esp-md5-hmac``), as in
+    ``crypto ipsec transform-set NAME esp-aes 256 esp-sha-hmac``."""
+    words = text.lower().split()
+    ciphers, integrities = [], []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in _CISCO_CIPHERS:
+            cipher = registry.cipher(_CISCO_CIPHERS[word])
+            size = cipher.key_sizes[0]
+            if i + 1 < len(words) and words[i + 1].isdigit():
+                size, i = int(words[i + 1]) // 8, i + 1
+            ciphers.append((cipher, size))
+        elif word in _CISCO_INTEGRITY:
+            integrities.append(registry.integrity(_CISCO_INTEGRITY[word]))
+        else:
+            raise ProposalError("unknown transform %r in %r" % (word, text))
+        i += 1
+    return _esp_combinations(text, ciphers, integrities, [group], tunnel, lifetime)
+
+
+def parse_esp_any(text, **kwargs):
+    """strongSwan syntax, or a Cisco transform set when it starts ``esp-``."""
+    if text.strip().lower().startswith("esp-"):
+        return parse_cisco(text, **kwargs)
+    return parse_esp(text, **kwargs)
+
+
+# -- SA payloads ----------------------------------------------------------
+
+def ike_sa_payload(proposals):
+    """The Phase 1 SA payload: one ISAKMP proposal with a KEY_IKE
+    transform per proposal (RFC 2409 5)."""
+    transforms = None
+    for number, proposal in enumerate(proposals, 1):
+        t = ISAKMP_payload_Transform(transform_count=number, transform_id="KEY-IKE",
+                                     transforms=proposal.attributes())
+        transforms = t if transforms is None else transforms / t
+    return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(proto=ProtocolId.ISAKMP, trans=transforms))
+
+
+def esp_sa_payload(proposals, spi, udp_encap=False, draft=False):
+    """The Quick Mode SA payload: one ESP proposal with our inbound *spi*
+    and a transform per proposal (RFC 2409 5.5)."""
+    transforms = None
+    for number, proposal in enumerate(proposals, 1):
+        t = ISAKMP_payload_Transform(transform_count=number,
+                                     transform_id=proposal.transform.cipher.esp_id,
+                                     transforms=proposal.attributes(udp_encap, draft))
+        transforms = t if transforms is None else transforms / t
+    return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
+        proto=ProtocolId.IPSEC_ESP, SPI=spi, trans=transforms))
+
+
+def offered_transforms(sa):
+    """The Transform payloads of every proposal of an SA payload."""
+    prop = sa.prop
+    while isinstance(prop, ISAKMP_payload_Proposal):
+        t = prop.trans
+        while isinstance(t, ISAKMP_payload_Transform):
+            yield prop, t
+            t = t.payload
+        prop = prop.payload
+
+
+def ike_from_transform(transform):
+    """The Phase 1 proposal a Transform payload offers, or None when it
+    names an algorithm we lack."""
+    values = {}
+    for name, value in transform.transforms:
+        number = OAKLEY_ATTRIBUTES.type_number(name)
+        values[number] = OAKLEY_ATTRIBUTES.value_number(number, value)
+    try:
+        cipher = registry.cipher_by_ike_id(values[OakleyAttribute.ENCRYPTION_ALGORITHM])
+        h = registry.hash_algorithm(values[OakleyAttribute.HASH_ALGORITHM])
+        group = values[OakleyAttribute.GROUP_DESCRIPTION]
+    except KeyError:
+        return None
+    bits = values.get(OakleyAttribute.KEY_LENGTH)
+    size = bits // 8 if bits else cipher.key_sizes[0]
+    if size not in cipher.key_sizes:
+        return None
+    lifetime = values.get(OakleyAttribute.LIFE_DURATION, 28800)
+    return IkeProposal(cipher, size, h, group,
+                       values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK),
+                       lifetime)
+
+
+def esp_from_transform(transform):
+    """The Quick Mode proposal an ESP Transform payload offers, or None."""
+    try:
+        esp = EspTransform.from_payload(transform)
+    except (KeyError, ValueError):
+        return None
+    values = {}
+    for name, value in transform.transforms:
+        number = IPSEC_ATTRIBUTES.type_number(name)
+        values[number] = IPSEC_ATTRIBUTES.value_number(number, value)
+    return EspProposal(esp, values.get(IpsecAttribute.GROUP_DESCRIPTION),
+                       values.get(IpsecAttribute.SA_LIFE_DURATION, 3600))
+
+
+def choose(configured, offered, parse):
+    """``(our proposal, their Transform payload)`` of the responder's
+    choice, or None: our first proposal that an offered transform matches."""
+    candidates = [(parse(t), t) for _, t in offered]
+    for ours in configured:
+        for theirs, transform in candidates:
+            if theirs is not None and theirs.key() == ours.key():
+                return ours, transform
+    return None

@@ -1,0 +1,101 @@
+"""Proposals: strongSwan's syntax and Cisco transform sets, the SA payloads
+they build, and the responder's choice, checked against what charon
+offered in real captures."""
+
+import pytest
+
+from conftest import read_capture, shared_file
+from scapy_ike.constants import AuthMethod, Group
+from scapy_ike.core import proposals as P
+from scapy_ike.decode.ike import IkeTracker
+from scapy_ike.decode.keylog import read_keys
+from scapy_ike.decode.session import Session
+from scapy_ike.layers.isakmp import ISAKMP, ISAKMP_payload_SA
+
+
+def test_ike_syntax():
+    (p,) = P.parse_ike("aes256-sha256-modp2048")
+    assert (p.cipher.name, p.key_size, p.hash.name, p.group, p.auth) == (
+        "aes", 32, "sha256", Group.MODP2048, AuthMethod.PSK)
+    many = P.parse_ike("aes128-aes256-sha1-sha256-prfsha256-modp2048, 3des-md5-modp1024")
+    assert [(q.cipher.name, q.key_size, q.hash.name, q.group) for q in many] == [
+        ("aes", 16, "sha1", 14), ("aes", 16, "sha256", 14), ("aes", 32, "sha1", 14),
+        ("aes", 32, "sha256", 14), ("3des", 24, "md5", 2)]
+    (ec,) = P.parse_ike("aes128-sha256-ecp256")
+    assert ec.group == Group.ECP256
+
+
+def test_esp_syntax():
+    (cbc,) = P.parse_esp("aes256-sha256")
+    assert (cbc.transform.cipher.name, cbc.transform.key_size, cbc.transform.integrity.name,
+            cbc.group) == ("aes", 32, "sha256", None)
+    (gcm,) = P.parse_esp("aes128gcm16-ecp256")
+    assert (gcm.transform.cipher.name, gcm.transform.key_size, gcm.transform.integrity.name,
+            gcm.group) == ("aesgcm16", 16, "null", Group.ECP256)
+    assert [p.transform.cipher.name for p in P.parse_esp("aes128ctr-sha1,chacha20poly1305")] \
+        == ["aesctr", "chacha20poly1305"]
+
+
+def test_cisco_transform_sets():
+    """The seed's transform set: esp-aes 192 esp-md5-hmac."""
+    (p,) = P.parse_esp_any("esp-aes 192 esp-md5-hmac")
+    assert (p.transform.cipher.name, p.transform.key_size, p.transform.integrity.name) == (
+        "aes", 24, "md5")
+    (q,) = P.parse_cisco("esp-3des esp-sha-hmac")
+    assert (q.transform.cipher.name, q.transform.key_size, q.transform.integrity.name) == (
+        "3des", 24, "sha1")
+    (g,) = P.parse_cisco("esp-gcm 256")
+    assert (g.transform.cipher.name, g.transform.key_size) == ("aesgcm16", 32)
+
+
+@pytest.mark.parametrize("text", ["aes256-sha256", "rot13-sha1-modp2048", "aes256-sha1-modp9999"])
+def test_bad_ike_proposals(text):
+    with pytest.raises(P.ProposalError):
+        P.parse_ike(text)
+
+
+def test_bad_esp_proposals():
+    with pytest.raises(P.ProposalError, match="integrity"):
+        P.parse_esp("aes128")
+    with pytest.raises(P.ProposalError):
+        P.parse_cisco("esp-aes 256 esp-rot13-hmac")
+
+
+def test_sa_payload_round_trip():
+    ours = P.parse_ike("aes128-aes256-sha1-modp2048,3des-md5-modp1024")
+    sa = ISAKMP_payload_SA(bytes(P.ike_sa_payload(ours)))
+    offered = [P.ike_from_transform(t) for _, t in P.offered_transforms(sa)]
+    assert offered == ours
+    esp = P.parse_esp("aes256gcm16-modp2048,aes128-sha1")
+    sa = ISAKMP_payload_SA(bytes(P.esp_sa_payload(esp, b"\x01\x02\x03\x04", udp_encap=True)))
+    props = list(P.offered_transforms(sa))
+    assert props[0][0].SPI == b"\x01\x02\x03\x04" and props[0][0].trans_nb == 2
+    back = [P.esp_from_transform(t) for _, t in props]
+    assert [b.key() for b in back] == [e.key() for e in esp]
+    assert all(b.transform.udp_encap for b in back)
+
+
+def test_charon_offers_and_our_choice():
+    """charon's MM1 (aes256-sha256-modp2048) matches our parse of the same
+    string, and a responder configured with other suites first still
+    picks it."""
+    packets = read_capture(shared_file("strongswan", "mm-psk-aes256-sha256-modp2048.pcap"))
+    offered = list(P.offered_transforms(packets[0][ISAKMP_payload_SA]))
+    configured = P.parse_ike("3des-md5-modp1024,aes256-sha256-modp2048")
+    chosen, transform = P.choose(configured, offered, P.ike_from_transform)
+    assert chosen == configured[1] and transform is offered[0][1]
+    assert P.choose(P.parse_ike("aes128-sha1-ecp256"), offered, P.ike_from_transform) is None
+
+
+def test_charon_quick_mode_offer():
+    """charon's QM1, decrypted from the capture, offers aes256-sha256."""
+    capture = shared_file("strongswan", "mm-psk-aes256-sha256-modp2048.pcap")
+    keys = read_keys(capture.with_suffix(".keys").read_text())
+    session = Session(ike=IkeTracker(psk=b"swp-mm-psk-1", gxy=[keys.ike[0].gxy]))
+    records = [session.decode(n, p) for n, p in enumerate(read_capture(capture), 1)]
+    qm1 = records[6].inner[0]
+    assert qm1[ISAKMP].exch_type == 32
+    offered = list(P.offered_transforms(qm1[ISAKMP_payload_SA]))
+    chosen, _ = P.choose(P.parse_esp("aes256-sha256"), offered, P.esp_from_transform)
+    assert chosen.transform.cipher.name == "aes" and chosen.transform.integrity.name == "sha256"
+    assert P.esp_from_transform(offered[0][1]).transform.udp_encap
