@@ -96,3 +96,9 @@ def keymat(h, skeyid_d, protocol, spi, ni_b, nr_b, size, gxy_qm=b""):
     (RFC 2409 5.5); *gxy_qm* is Quick Mode's own secret with PFS."""
     seed = gxy_qm + bytes([protocol]) + spi + ni_b + nr_b
     return expand(h, skeyid_d, seed, size)
+
+
+def nat_d(h, cky_i, cky_r, address, port):
+    """NAT-D = HASH(CKY-I | CKY-R | IP | Port) with the negotiated hash
+    (RFC 3947 3.2); *address* packed (4 or 16 bytes)."""
+    return digest(h, cky_i + cky_r + address + struct.pack("!H", port))

@@ -1,0 +1,91 @@
+"""One configuration object for an endpoint (h2's H2Configuration,
+aioquic's QuicConfiguration): role, mode, PSK, identities, proposals,
+traffic selectors, NAT-T and retransmission."""
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from scapy_ike.constants import IdType
+from scapy_ike.core.proposals import parse_esp_any, parse_ike
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An IKE identity (RFC 2407 4.6.2): type and data as the ID payload
+    carries it."""
+
+    id_type: int
+    data: bytes
+
+    @classmethod
+    def parse(cls, text):
+        """An address gives ID_IPV4_ADDR (or IPV6), ``u@a.b`` ID_USER_FQDN,
+        anything else ID_FQDN."""
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            kind = IdType.USER_FQDN if "@" in text else IdType.FQDN
+            return cls(kind, text.encode())
+        kind = IdType.IPV6_ADDR if address.version == 6 else IdType.IPV4_ADDR
+        return cls(kind, address.packed)
+
+    def body(self, protocol=0, port=0):
+        """The ID payload body: type, protocol, port, data."""
+        return bytes([self.id_type, protocol]) + port.to_bytes(2, "big") + self.data
+
+
+@dataclass(frozen=True)
+class Retransmission:
+    """First timeout, backoff factor and tries (charon: 4 s, 1.8, 5)."""
+
+    timeout: float = 4.0
+    base: float = 1.8
+    tries: int = 5
+
+    def delays(self):
+        return [self.timeout * self.base ** n for n in range(self.tries)]
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Everything an endpoint needs; proposal strings use strongSwan's
+    syntax (Cisco transform sets for ESP too)."""
+
+    role: str = "initiator"
+    mode: str = "main"
+    psk: bytes = b""
+    ike: str = "aes256-sha256-modp2048"
+    esp: str = "aes256-sha256"
+    local_id: Optional[str] = None
+    remote_id: Optional[str] = None
+    local_ts: str = "0.0.0.0/0"
+    remote_ts: str = "0.0.0.0/0"
+    tunnel: bool = True
+    nat_t: bool = True
+    force_encap: bool = False
+    ike_lifetime: int = 28800
+    esp_lifetime: int = 3600
+    retransmission: Retransmission = field(default_factory=Retransmission)
+    max_half_open: int = 1024
+
+    def __post_init__(self):
+        if self.role not in ("initiator", "responder"):
+            raise ValueError("role is initiator or responder, not %r" % self.role)
+        if self.mode not in ("main", "aggressive"):
+            raise ValueError("mode is main or aggressive, not %r" % self.mode)
+        self.ike_proposals()
+        self.esp_proposals()
+
+    def ike_proposals(self):
+        return parse_ike(self.ike, lifetime=self.ike_lifetime)
+
+    def esp_proposals(self):
+        return parse_esp_any(self.esp, tunnel=self.tunnel, lifetime=self.esp_lifetime)
+
+    def identity(self, local_address):
+        """Our identity: the configured one, else our address."""
+        return Identity.parse(self.local_id or local_address)
+
+    def selectors(self) -> Tuple[ipaddress.IPv4Network, ipaddress.IPv4Network]:
+        return ipaddress.ip_network(self.local_ts), ipaddress.ip_network(self.remote_ts)

@@ -1,0 +1,753 @@
+"""The sans-IO IKEv1 engine (RFC 2409): datagrams, time and calls in;
+datagrams, events and a timer out.  It never opens a socket, reads a
+clock or sleeps.
+
+An :class:`Endpoint` dispatches datagrams by initiator cookie to
+:class:`IkeConnection` objects, one per IKE SA, whose handlers are named by
+the transition table of :mod:`scapy_ike.core.state`.  Main and Aggressive
+Mode with pre-shared keys, Quick Mode with and without PFS, NAT-T
+(RFC 3947: NAT-D, the float to the NAT-T port with the non-ESP marker,
+UDP-encapsulated ESP modes), retransmission with backoff, a responder's
+repeat of its last reply to a retransmitted request, and notifies.
+A peer's bad message is dropped (an event says why), never fatal.
+"""
+
+import hmac
+import ipaddress
+import os
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from scapy_ike.constants import (
+    NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, IdType, NotifyType, ProtocolId,
+)
+from scapy_ike.core import events as ev, proposals as P, state as S
+from scapy_ike.core.config import Identity
+from scapy_ike.core.sa import IkeSa, KeysMissing
+from scapy_ike.crypto import dh, keys
+from scapy_ike.layers.isakmp import (
+    ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete, ISAKMP_payload_Hash,
+    ISAKMP_payload_ID, ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_Nonce,
+    ISAKMP_payload_Notify, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
+    ISAKMP_payload_VendorID, iter_payloads, malformed,
+)
+
+RFC3947_VID = next(k for k, v in VENDOR_IDS.items() if v == "RFC 3947 NAT-T")
+OUR_VIDS = [RFC3947_VID] + [k for k, v in VENDOR_IDS.items()
+                            if v in ("draft-ietf-ipsec-nat-t-ike-02\\n", "RFC 3706 DPD")]
+
+
+class PeerError(Exception):
+    """The peer's message is wrong: the reason, and the notify to answer."""
+
+    def __init__(self, reason, notify=None):
+        super().__init__(reason)
+        self.notify = notify
+
+
+@dataclass(frozen=True)
+class Datagram:
+    """What to send: *data* (with the non-ESP marker on the NAT-T port)
+    from our *local_port* to *addr*."""
+
+    data: bytes
+    addr: tuple
+    local_port: int
+
+
+@dataclass
+class _Pending:
+    """An outstanding request and its retransmission schedule."""
+
+    datagram: Datagram
+    message_id: int
+    deadlines: list
+
+
+@dataclass
+class _Quick:
+    role: str
+    state: str
+    ni_b: bytes = b""
+    nr_b: bytes = b""
+    spi_in: bytes = b""
+    spi_out: bytes = b""
+    dh_key: object = None
+    ke: bytes = b""
+    gxy: bytes = b""
+    proposal: object = None
+
+
+def _body(layer):
+    return bytes(layer)[4:layer.length]
+
+
+def _chain_bytes(first):
+    """The bytes of a payload chain without what follows the last payload
+    (padding of a decrypted body)."""
+    out = b""
+    layer = first
+    while hasattr(layer, "length") and layer.length:
+        out += bytes(layer)[:layer.length]
+        if not layer.next_payload:
+            break
+        layer = layer.payload
+    return out
+
+
+class IkeConnection:
+    """One IKE SA and its Quick Modes, as initiator or responder."""
+
+    def __init__(self, endpoint, role, sa, peer, now):
+        self.endpoint = endpoint
+        self.config = endpoint.config
+        self.role = role
+        self.sa = sa
+        self.peer = peer
+        self.state = S.READY
+        self.natt = False           # floated to the NAT-T port
+        self.rfc3947 = False
+        self.natted = False
+        self.dh_key = None
+        self.chosen = None
+        self.quick: Dict[int, _Quick] = {}
+        self.pending: Optional[_Pending] = None
+        self.replies: Dict[bytes, Datagram] = {}
+        self.seen = set()
+        self.created = now
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _set(self, new, message_id=0):
+        old, self.state = self.state, new
+        self.endpoint.event(ev.StateChanged(self.sa.cky_i + self.sa.cky_r, message_id, old, new))
+
+    def _datagram(self, message):
+        port = self.endpoint.natt_port if self.natt else self.endpoint.ike_port
+        data = NON_ESP_MARKER + message if self.natt else message
+        return Datagram(data, self.peer, port)
+
+    def _header(self, exchange, message_id=0, **fields):
+        return ISAKMP(init_cookie=self.sa.cky_i, resp_cookie=self.sa.cky_r,
+                      exch_type=exchange, id=message_id, **fields)
+
+    def _clear(self, exchange, payloads, message_id=0):
+        return bytes(self._header(exchange, message_id) / payloads)
+
+    def _encrypted(self, exchange, payloads, message_id):
+        """An encrypted message (RFC 2408 3.1): header in clear, payloads
+        padded and encrypted with the exchange's IV chain."""
+        body = self.sa.encrypt(message_id, bytes(payloads))
+        head = self._header(exchange, message_id, next_payload=_TYPE_OF[type(payloads)],
+                            flags=Flags.ENCRYPTION, length=28 + len(body))
+        return bytes(head) + body
+
+    def _send(self, message, now, message_id=0, request=True, reply_to=None):
+        datagram = self._datagram(message)
+        self.endpoint.outgoing.append(datagram)
+        if reply_to is not None:
+            self.replies[reply_to] = datagram
+        if request:
+            delays = self.config.retransmission.delays()
+            deadlines, t = [], now
+            for delay in delays:
+                t += delay
+                deadlines.append(t)
+            self.pending = _Pending(datagram, message_id, deadlines)
+        else:
+            self.pending = None
+
+    def timer(self):
+        return self.pending.deadlines[0] if self.pending else None
+
+    def handle_timer(self, now):
+        pending = self.pending
+        if pending is None or now < pending.deadlines[0]:
+            return
+        pending.deadlines.pop(0)
+        if not pending.deadlines:
+            self.pending = None
+            self._fail("timeout", pending.message_id)
+            return
+        self.endpoint.outgoing.append(pending.datagram)
+        attempt = self.config.retransmission.tries - len(pending.deadlines)
+        self.endpoint.event(ev.Retransmitted(self.sa.cky_i + self.sa.cky_r,
+                                             pending.message_id, attempt))
+
+    def _fail(self, reason, message_id=0, notify=None):
+        self.endpoint.event(ev.Failed(self.sa.cky_i + self.sa.cky_r, message_id, reason, notify))
+        self._set(S.DEAD, message_id)
+        self.pending = None
+
+    def _notify(self, notify_type, now, message_id=None):
+        """An Informational exchange with one notify (RFC 2408 3.14):
+        encrypted once keys exist (with HASH, RFC 2409 5.7), else clear."""
+        n = ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.ISAKMP,
+                                  SPI=self.sa.cky_i + self.sa.cky_r, notify_msg_type=notify_type)
+        if self.sa.skeyid_a is None:
+            self._send(self._clear(S.INFO, n), now, request=False)
+            return
+        mid = message_id if message_id is not None else self.endpoint.message_id()
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, bytes(n))
+        self._send(self._encrypted(S.INFO, ISAKMP_payload_Hash(hash=digest) / n, mid),
+                   now, request=False)
+
+    # -- receiving -------------------------------------------------------------
+
+    def receive(self, head, now):
+        """One ISAKMP message of this SA."""
+        wire = bytes(head)
+        if self.sa.cky_r == bytes(8):                   # the responder's cookie, in MM2/AM2
+            self.sa.cky_r = head.resp_cookie
+        if wire in self.replies:                       # a retransmitted request
+            self.endpoint.outgoing.append(self.replies[wire])
+            return
+        if wire in self.seen:                          # a response that came twice
+            return
+        self.seen.add(wire)
+        if head.exch_type == S.INFO:
+            return self._informational(head)
+        if head.exch_type == S.QUICK:
+            return self._quick_mode(head, now)
+        key = (self.role, self.state, head.exch_type)
+        if key not in S.PHASE1:
+            raise PeerError("unexpected %s message in %s" % (head.exch_type, self.state))
+        handler, after = S.PHASE1[key]
+        msg = self._open(head) if head.flags & Flags.ENCRYPTION else head
+        self.pending = None
+        getattr(self, handler)(msg, now, wire)
+        if self.state != S.DEAD:
+            self._set(after)
+        if after == S.P1_COMPLETE and self.state == S.P1_COMPLETE:
+            self._established(now)
+
+    def _open(self, head):
+        """Decrypt an encrypted message and dissect its payloads."""
+        body = head[ISAKMP_Encrypted].load if head.haslayer(ISAKMP_Encrypted) else b""
+        try:
+            plain = self.sa.decrypt(head.id, body)
+        except (KeysMissing, ValueError) as exc:
+            raise PeerError("cannot decrypt: %s" % exc)
+        raw = bytearray(bytes(head)[:28])
+        raw[19] &= ~Flags.ENCRYPTION & 0xFF
+        msg = ISAKMP(bytes(raw) + plain)
+        if malformed(msg):
+            raise PeerError("decrypted message is malformed: %s: %s" % malformed(msg)[0],
+                            NotifyType.PAYLOAD_MALFORMED)
+        return msg
+
+    def _payloads(self, msg, cls):
+        return [p for _, p in iter_payloads(msg) if isinstance(p, cls)]
+
+    def _one(self, msg, cls):
+        found = self._payloads(msg, cls)
+        if not found:
+            raise PeerError("no %s payload" % cls.__name__)
+        return found[0]
+
+    # -- Phase 1 ---------------------------------------------------------------
+
+    def start(self, now):
+        """The initiator's first message (RFC 2409 5)."""
+        sa_payload = P.ike_sa_payload(self.config.ike_proposals())
+        self.sa.sai_b = _body(ISAKMP_payload_SA(bytes(sa_payload)))
+        vids = self._vids()
+        if self.config.mode == "main":
+            self._send(self._clear(S.MAIN, sa_payload / vids), now)
+        else:
+            groups = {p.group for p in self.config.ike_proposals()}
+            if len(groups) != 1:
+                raise ValueError("Aggressive Mode proposals must share one DH group")
+            self._ke_nonce(groups.pop())
+            ident = self._identity()
+            self.sa.idii_b = ident.body()
+            payloads = sa_payload / self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.ni_b) \
+                / _id_payload(ident) / vids
+            self._send(self._clear(S.AGGRESSIVE, payloads), now)
+        self._set(S.FIRST_SENT[("initiator", self.config.mode)])
+
+    def _vids(self):
+        vids = None
+        for vid in (OUR_VIDS if self.config.nat_t else []):
+            v = ISAKMP_payload_VendorID(VendorID=vid)
+            vids = v if vids is None else vids / v
+        return vids
+
+    def _identity(self):
+        return self.config.identity(self.endpoint.local_address)
+
+    def _ke_nonce(self, group):
+        self.dh_key, ke = dh.generate(group)
+        nonce = self.endpoint.random(32)
+        if self.role == "initiator":
+            self.sa.gxi, self.sa.ni_b = ke, nonce
+        else:
+            self.sa.gxr, self.sa.nr_b = ke, nonce
+
+    def _ke_payload(self):
+        return ISAKMP_payload_KE(ke=self.sa.gxi if self.role == "initiator" else self.sa.gxr)
+
+    def _nat_d(self):
+        """NAT-D of the peer, then ours (RFC 3947 3.2); with force_encap
+        ours is made up, so that the peer sees a NAT and both float."""
+        h = self.sa.hash
+        local = self.endpoint.local_address, self.endpoint.ike_port
+        theirs = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(self.peer[0]), self.peer[1])
+        ours = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(local[0]), local[1])
+        if self.config.force_encap:
+            ours = self.endpoint.random(len(ours))
+        return ISAKMP_payload_NAT_D(hash=theirs) / ISAKMP_payload_NAT_D(hash=ours)
+
+    def _check_nat(self, msg):
+        """Whether a NAT lies between us (RFC 3947 3.2)."""
+        hashes = [p.hash for p in self._payloads(msg, ISAKMP_payload_NAT_D)]
+        if not hashes:
+            return
+        h = self.sa.hash
+        me = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(self.endpoint.local_address),
+                        self.endpoint.ike_port)
+        peer = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(self.peer[0]), self.peer[1])
+        self.natted = (not hmac.compare_digest(hashes[0], me)
+                       or not any(hmac.compare_digest(x, peer) for x in hashes[1:])
+                       or self.config.force_encap)
+
+    def _peer_vids(self, msg):
+        vids = [p.VendorID for p in self._payloads(msg, ISAKMP_payload_VendorID)]
+        self.rfc3947 = self.config.nat_t and RFC3947_VID in vids
+
+    def _choose(self, msg):
+        """The responder picks one of the initiator's transforms."""
+        sa_payload = self._one(msg, ISAKMP_payload_SA)
+        self.sa.sai_b = _body(sa_payload)
+        found = P.choose(self.config.ike_proposals(), P.offered_transforms(sa_payload),
+                         P.ike_from_transform)
+        if found is None:
+            raise PeerError("no proposal chosen", NotifyType.NO_PROPOSAL_CHOSEN)
+        self.chosen, transform = found
+        self._apply(self.chosen)
+        echoed = ISAKMP_payload_Transform(bytes(transform)[:transform.length])
+        echoed.next_payload = 0
+        return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
+            proposal=sa_payload.prop.proposal, proto=ProtocolId.ISAKMP, trans=echoed))
+
+    def _apply(self, proposal):
+        self.sa.cipher, self.sa.key_size = proposal.cipher, proposal.key_size
+        self.sa.hash, self.sa.group, self.sa.auth_method = (
+            proposal.hash.name, proposal.group, proposal.auth)
+
+    def _accept_choice(self, msg):
+        """The initiator checks the responder's choice is one it offered."""
+        offered = list(P.offered_transforms(self._one(msg, ISAKMP_payload_SA)))
+        chosen = P.ike_from_transform(offered[0][1]) if len(offered) == 1 else None
+        if chosen is None or chosen.key() not in {p.key() for p in self.config.ike_proposals()}:
+            raise PeerError("the responder chose a transform we did not offer",
+                            NotifyType.BAD_PROPOSAL_SYNTAX)
+        self.chosen = chosen
+        self._apply(chosen)
+
+    def _keys(self, peer_ke):
+        try:
+            gxy = dh.shared_secret(self.sa.group, self.dh_key, peer_ke)
+        except ValueError as exc:
+            raise PeerError(str(exc), NotifyType.INVALID_KEY_INFORMATION)
+        self.sa.derive(psk=self.config.psk, gxy=gxy)
+
+    def _check_id(self, body):
+        """The peer's identity is the configured one, if any."""
+        want = self.config.remote_id
+        if want is not None:
+            ident = Identity.parse(want)
+            if body[0] != ident.id_type or body[4:] != ident.data:
+                raise PeerError("invalid id", NotifyType.INVALID_ID_INFORMATION)
+
+    def initiator_mm2(self, msg, now, wire):
+        self._accept_choice(msg)
+        self._peer_vids(msg)
+        self._ke_nonce(self.sa.group)
+        self._send(self._clear(S.MAIN, self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.ni_b)
+                               / self._nat_d()), now)
+
+    def initiator_mm4(self, msg, now, wire):
+        self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
+        self.sa.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self._keys(self.sa.gxr)
+        self._check_nat(msg)
+        self._float()
+        ident = self._identity()
+        self.sa.idii_b = ident.body()
+        self._send(self._encrypted(S.MAIN, _id_payload(ident) / self._hash_i(), 0), now)
+
+    def _hash_i(self):
+        return ISAKMP_payload_Hash(hash=keys.hash_i(
+            self.sa.hash, self.sa.skeyid, self.sa.gxi, self.sa.gxr, self.sa.cky_i,
+            self.sa.cky_r, self.sa.sai_b, self.sa.idii_b))
+
+    def _hash_r(self):
+        return ISAKMP_payload_Hash(hash=keys.hash_r(
+            self.sa.hash, self.sa.skeyid, self.sa.gxi, self.sa.gxr, self.sa.cky_i,
+            self.sa.cky_r, self.sa.sai_b, self.sa.idir_b))
+
+    def _float(self):
+        """After NAT detection, move to the NAT-T port (RFC 3947 4)."""
+        self.natt = self.natted and self.rfc3947
+        if self.natt:
+            self.peer = (self.peer[0], self.endpoint.peer_natt_port)
+
+    def initiator_mm6(self, msg, now, wire):
+        ident = self._one(msg, ISAKMP_payload_ID)
+        self.sa.idir_b = _body(ident)
+        if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
+            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+        self._check_id(self.sa.idir_b)
+
+    def responder_mm1(self, msg, now, wire):
+        chosen = self._choose(msg)
+        self._peer_vids(msg)
+        self._send(self._clear(S.MAIN, chosen / self._vids()), now, request=False, reply_to=wire)
+
+    def responder_mm3(self, msg, now, wire):
+        self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
+        self.sa.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self._ke_nonce(self.sa.group)
+        self._keys(self.sa.gxi)
+        self._check_nat(msg)
+        self._send(self._clear(S.MAIN, self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.nr_b)
+                               / self._nat_d()), now, request=False, reply_to=wire)
+
+    def responder_mm5(self, msg, now, wire):
+        ident = self._one(msg, ISAKMP_payload_ID)
+        self.sa.idii_b = _body(ident)
+        if not self.sa.verify_hash_i(self._one(msg, ISAKMP_payload_Hash).hash):
+            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+        self._check_id(self.sa.idii_b)
+        ident = self._identity()
+        self.sa.idir_b = ident.body()
+        self._send(self._encrypted(S.MAIN, _id_payload(ident) / self._hash_r(), 0), now,
+                   request=False, reply_to=wire)
+
+    def _established(self, now):
+        self.endpoint.event(ev.Phase1Established(
+            self.sa.cky_i + self.sa.cky_r, self.peer, self.natt,
+            self.sa.idii_b if self.role == "initiator" else self.sa.idir_b,
+            self.sa.idir_b if self.role == "initiator" else self.sa.idii_b))
+        if self.role == "initiator":
+            self.start_quick_mode(now)
+
+    def responder_am1(self, msg, now, wire):
+        """AM2: SA, KE, Nr, IDir, VIDs, NAT-D, NAT-D, HASH_R (RFC 2409 5)."""
+        chosen = self._choose(msg)
+        self._peer_vids(msg)
+        self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
+        self.sa.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self.sa.idii_b = _body(self._one(msg, ISAKMP_payload_ID))
+        self._check_id(self.sa.idii_b)
+        self._ke_nonce(self.sa.group)
+        self._keys(self.sa.gxi)
+        ident = self._identity()
+        self.sa.idir_b = ident.body()
+        payloads = chosen / self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.nr_b) \
+            / _id_payload(ident)
+        if self.config.nat_t:
+            payloads = payloads / self._vids() / self._nat_d()
+        self._send(self._clear(S.AGGRESSIVE, payloads / self._hash_r()), now, reply_to=wire)
+
+    def initiator_am2(self, msg, now, wire):
+        """Check AM2, answer AM3: HASH_I, NAT-D, NAT-D, encrypted as
+        strongSwan does (on the NAT-T port after a NAT)."""
+        self._accept_choice(msg)
+        self._peer_vids(msg)
+        self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
+        self.sa.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self.sa.idir_b = _body(self._one(msg, ISAKMP_payload_ID))
+        self._keys(self.sa.gxr)
+        if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
+            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+        self._check_id(self.sa.idir_b)
+        self._check_nat(msg)
+        payloads = self._hash_i()
+        if self._payloads(msg, ISAKMP_payload_NAT_D):
+            payloads = payloads / self._nat_d()
+        self._float()
+        self._send(self._encrypted(S.AGGRESSIVE, payloads, 0), now, request=False, reply_to=wire)
+
+    def responder_am3(self, msg, now, wire):
+        if not self.sa.verify_hash_i(self._one(msg, ISAKMP_payload_Hash).hash):
+            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+
+    # -- Quick Mode ---------------------------------------------------------
+
+    def start_quick_mode(self, now):
+        """QM1: HASH(1), SA, Ni [, KE] , IDci, IDcr (RFC 2409 5.5)."""
+        mid = self.endpoint.message_id()
+        q = self.quick[mid] = _Quick("initiator", S.QM_READY)
+        proposals = self.config.esp_proposals()
+        q.spi_in = self.endpoint.random(4)
+        q.ni_b = self.endpoint.random(32)
+        payloads = P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt) \
+            / ISAKMP_payload_Nonce(nonce=q.ni_b)
+        group = proposals[0].group
+        if group is not None:
+            q.dh_key, q.ke = dh.generate(group)
+            payloads = payloads / ISAKMP_payload_KE(ke=q.ke)
+        local, remote = self.config.selectors()
+        payloads = payloads / _ts_id(local) / _ts_id(remote)
+        rest = bytes(payloads)
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, rest)
+        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, mid),
+                   now, message_id=mid)
+        self._quick_set(q, mid, S.QM_FIRST_SENT)
+
+    def _quick_set(self, q, mid, new):
+        old, q.state = q.state, new
+        self.endpoint.event(ev.StateChanged(self.sa.cky_i + self.sa.cky_r, mid, old, new))
+
+    def _quick_mode(self, head, now):
+        if self.state != S.P1_COMPLETE:
+            raise PeerError("Quick Mode before Phase 1 completed")
+        mid = head.id
+        q = self.quick.get(mid)
+        if q is None:                       # the peer starts a Quick Mode
+            q = self.quick[mid] = _Quick("responder", S.QM_READY)
+        key = (q.role, q.state, S.QUICK)
+        if key not in S.QUICK_MODE:
+            raise PeerError("unexpected Quick Mode message in %s" % q.state)
+        handler, after = S.QUICK_MODE[key]
+        msg = self._open(head)
+        self.pending = None
+        getattr(self, handler)(q, msg, now, bytes(head))
+        self._quick_set(q, mid, after)
+        if after == S.QM_COMPLETE:
+            self._quick_established(q, mid)
+
+    def _hash_rest(self, msg):
+        hash_payload = self._one(msg, ISAKMP_payload_Hash)
+        return hash_payload.hash, _chain_bytes(hash_payload.payload)
+
+    def responder_qm1(self, q, msg, now, wire):
+        received, rest = self._hash_rest(msg)
+        want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.id, rest)
+        if not hmac.compare_digest(want, received):
+            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+        sa_payload = self._one(msg, ISAKMP_payload_SA)
+        found = P.choose(self.config.esp_proposals(), P.offered_transforms(sa_payload),
+                         P.esp_from_transform)
+        if found is None:
+            raise PeerError("no proposal chosen", NotifyType.NO_PROPOSAL_CHOSEN)
+        q.proposal, transform = found
+        q.spi_out = sa_payload.prop.SPI
+        q.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        ids = self._payloads(msg, ISAKMP_payload_ID)
+        if len(ids) == 2 and not (_within(ids[0], self.config.selectors()[1])
+                                  and _within(ids[1], self.config.selectors()[0])):
+            raise PeerError("invalid id", NotifyType.INVALID_ID_INFORMATION)
+        q.spi_in = self.endpoint.random(4)
+        q.nr_b = self.endpoint.random(32)
+        chosen = P.esp_sa_payload([q.proposal], q.spi_in, udp_encap=self.natt)
+        payloads = chosen / ISAKMP_payload_Nonce(nonce=q.nr_b)
+        if q.proposal.group is not None:
+            q.dh_key, q.ke = dh.generate(q.proposal.group)
+            q.gxy = dh.shared_secret(q.proposal.group, q.dh_key,
+                                     self._one(msg, ISAKMP_payload_KE).ke)
+            payloads = payloads / ISAKMP_payload_KE(ke=q.ke)
+        for ident in ids:                  # echoed (RFC 2409 5.5)
+            payloads = payloads / ISAKMP_payload_ID(IDtype=ident.IDtype, ProtoID=ident.ProtoID,
+                                                    Port=ident.Port, IdentData=ident.IdentData)
+        digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, bytes(payloads))
+        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, msg.id),
+                   now, message_id=msg.id, reply_to=wire)
+
+    def initiator_qm2(self, q, msg, now, wire):
+        received, rest = self._hash_rest(msg)
+        want = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, rest)
+        if not hmac.compare_digest(want, received):
+            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+        sa_payload = self._one(msg, ISAKMP_payload_SA)
+        offered = list(P.offered_transforms(sa_payload))
+        chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
+        if chosen is None or chosen.key() not in {p.key() for p in self.config.esp_proposals()}:
+            raise PeerError("the responder chose a transform we did not offer",
+                            NotifyType.BAD_PROPOSAL_SYNTAX)
+        q.proposal, q.spi_out = chosen, sa_payload.prop.SPI
+        q.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        if chosen.group is not None:
+            q.gxy = dh.shared_secret(chosen.group, q.dh_key, self._one(msg, ISAKMP_payload_KE).ke)
+        digest = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, q.nr_b)
+        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest), msg.id), now,
+                   request=False, reply_to=wire)
+
+    def responder_qm3(self, q, msg, now, wire):
+        received = self._one(msg, ISAKMP_payload_Hash).hash
+        want = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, q.nr_b)
+        if not hmac.compare_digest(want, received):
+            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+
+    def _quick_established(self, q, mid):
+        size = q.proposal.transform.keymat_size
+        km_in = self.sa.keymat(ProtocolId.IPSEC_ESP, q.spi_in, q.ni_b, q.nr_b, size, q.gxy)
+        km_out = self.sa.keymat(ProtocolId.IPSEC_ESP, q.spi_out, q.ni_b, q.nr_b, size, q.gxy)
+        local, remote = self.config.selectors()
+        self.endpoint.event(ev.QuickModeEstablished(
+            self.sa.cky_i + self.sa.cky_r, mid, q.spi_in, q.spi_out, km_in, km_out,
+            q.proposal, self.natt, str(local), str(remote)))
+
+    # -- Informational --------------------------------------------------------
+
+    def _informational(self, head):
+        msg = self._open(head) if head.flags & Flags.ENCRYPTION else head
+        if head.flags & Flags.ENCRYPTION:
+            received, rest = self._hash_rest(msg)
+            want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.id, rest)
+            if not hmac.compare_digest(want, received):
+                raise PeerError("informational HASH does not verify")
+        cookies = self.sa.cky_i + self.sa.cky_r
+        for n in self._payloads(msg, ISAKMP_payload_Notify):
+            self.endpoint.event(ev.NotifyReceived(cookies, n.notify_msg_type, n.notify_data))
+            if n.notify_msg_type >= 16384:                # status, not error (RFC 2408 3.14.1)
+                continue
+            reason = "peer notify %s" % n.sprintf("%notify_msg_type%")
+            if self.state not in (S.P1_COMPLETE, S.DEAD):
+                self._fail(reason, 0, n.notify_msg_type)
+            for mid, q in list(self.quick.items()):     # our Quick Mode was refused
+                if q.role == "initiator" and q.state != S.QM_COMPLETE:
+                    del self.quick[mid]
+                    self.pending = None
+                    self.endpoint.event(ev.Failed(cookies, mid, reason, n.notify_msg_type))
+        for d in self._payloads(msg, ISAKMP_payload_Delete):
+            self.endpoint.event(ev.DeleteReceived(cookies, d.proto, tuple(d.SPIs)))
+            if d.proto == ProtocolId.ISAKMP:
+                self._set(S.DEAD)
+
+
+def _id_payload(identity):
+    """The ID payload of an identity (RFC 2407 4.6.2)."""
+    return ISAKMP_payload_ID(IDtype=identity.id_type, IdentData=identity.data)
+
+
+def _packed(address):
+    return ipaddress.ip_address(address).packed
+
+
+def _ts_id(network):
+    """A Quick Mode identity for a traffic selector (RFC 2407 4.6.2):
+    ID_IPV4_ADDR for a host, ID_IPV4_ADDR_SUBNET otherwise."""
+    v6 = network.version == 6
+    if network.prefixlen == network.max_prefixlen:
+        return ISAKMP_payload_ID(IDtype=IdType.IPV6_ADDR if v6 else IdType.IPV4_ADDR,
+                                 IdentData=str(network.network_address))
+    return ISAKMP_payload_ID(IDtype=IdType.IPV6_ADDR_SUBNET if v6 else IdType.IPV4_ADDR_SUBNET,
+                             IdentData=str(network))
+
+
+def _within(ident, network):
+    """Whether a Quick Mode identity lies inside a configured selector."""
+    value = ident.to_netaddr()
+    if isinstance(value, bytes):
+        return False
+    text = str(value.cidr) if hasattr(value, "cidr") else "%s/%d" % (
+        value, 128 if value.version == 6 else 32)
+    try:
+        return ipaddress.ip_network(text, strict=False).subnet_of(network)
+    except (TypeError, ValueError):
+        return False
+
+
+_TYPE_OF = {cls: int(number) for number, cls in PAYLOAD_CLASSES.items()}
+
+
+@dataclass
+class Endpoint:
+    """The sans-IO endpoint: one local address, the IKE and NAT-T ports,
+    every IKE SA by initiator cookie."""
+
+    config: object
+    local_address: str
+    ike_port: int = 500
+    natt_port: int = 4500
+    peer_natt_port: int = 4500
+    random: object = os.urandom
+    outgoing: deque = field(default_factory=deque)
+    events: deque = field(default_factory=deque)
+    connections: Dict[bytes, IkeConnection] = field(default_factory=dict)
+
+    def event(self, e):
+        self.events.append(e)
+
+    def next_event(self):
+        return self.events.popleft() if self.events else None
+
+    def datagrams_to_send(self, now=None):
+        out = list(self.outgoing)
+        self.outgoing.clear()
+        return out
+
+    def message_id(self):
+        """A fresh non-zero message ID (RFC 2408 3.1)."""
+        while True:
+            mid = struct.unpack("!I", self.random(4))[0]
+            if mid:
+                return mid
+
+    def initiate(self, peer, now):
+        """Start Phase 1 (then Quick Mode) with *peer* = (address, port)."""
+        sa = IkeSa(self.random(8))
+        conn = self.connections[sa.cky_i] = IkeConnection(self, "initiator", sa, peer, now)
+        conn.start(now)
+        return conn
+
+    def get_timer(self):
+        timers = [c.timer() for c in self.connections.values() if c.timer() is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now):
+        for conn in list(self.connections.values()):
+            conn.handle_timer(now)
+
+    def receive_datagram(self, data, addr, now, local_port=None):
+        """One UDP datagram: on the NAT-T port an IKE message follows the
+        non-ESP marker (others are ESP or keep-alives: not ours)."""
+        natt = local_port == self.natt_port
+        if natt:
+            if data[:4] != NON_ESP_MARKER:
+                return
+            data = data[4:]
+        head = ISAKMP(data)
+        if not isinstance(head, ISAKMP) or malformed(head) or head.version >> 4 != 1:
+            self.event(ev.Dropped(addr, "not a well-formed IKEv1 message"))
+            return
+        conn = self.connections.get(head.init_cookie)
+        if conn is None:
+            conn = self._new_responder(head, addr, now)
+            if conn is None:
+                return
+        if natt and not conn.natt:
+            conn.natt, conn.peer = True, addr
+        elif natt:
+            conn.peer = addr
+        try:
+            conn.receive(head, now)
+        except PeerError as exc:
+            self.event(ev.Dropped(addr, str(exc)))
+            if exc.notify is None or conn.state == S.DEAD:
+                return
+            conn._notify(exc.notify, now)
+            if head.exch_type == S.QUICK:
+                conn.quick.pop(head.id, None)
+                self.event(ev.Failed(conn.sa.cky_i + conn.sa.cky_r, head.id, str(exc),
+                                     exc.notify))
+            elif conn.state != S.P1_COMPLETE:
+                conn._fail(str(exc), head.id, exc.notify)
+
+    def _new_responder(self, head, addr, now):
+        if head.resp_cookie != bytes(8) or head.exch_type not in (S.MAIN, S.AGGRESSIVE):
+            self.event(ev.Dropped(addr, "unknown cookies"))
+            return None
+        half_open = sum(1 for c in self.connections.values()
+                        if c.role == "responder" and c.state not in (S.P1_COMPLETE, S.DEAD))
+        if half_open >= self.config.max_half_open:
+            self.event(ev.Dropped(addr, "too many half-open SAs"))
+            return None
+        sa = IkeSa(head.init_cookie, self.random(8))
+        conn = self.connections[sa.cky_i] = IkeConnection(self, "responder", sa, addr, now)
+        return conn

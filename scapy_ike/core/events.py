@@ -1,0 +1,84 @@
+"""What the engine tells its user, as frozen dataclasses (sans-IO: the
+shell reads them with ``Endpoint.next_event()``)."""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """A per-SA state machine moved, named as a Cisco debug log names it
+    (``IKE_I_MM1`` ... ``IKE_P1_COMPLETE``, ``IKE_QM_I_QM1`` ...)."""
+
+    cookies: bytes
+    message_id: int
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Phase1Established:
+    """The IKE SA is up (RFC 2409 5)."""
+
+    cookies: bytes
+    peer: Tuple[str, int]
+    natted: bool
+    local_id: bytes
+    remote_id: bytes
+
+
+@dataclass(frozen=True)
+class QuickModeEstablished:
+    """A pair of ESP SAs is up, with the KEYMAT of both (RFC 2409 5.5)."""
+
+    cookies: bytes
+    message_id: int
+    spi_in: bytes
+    spi_out: bytes
+    keymat_in: bytes
+    keymat_out: bytes
+    proposal: object          # core.proposals.EspProposal
+    udp_encap: bool
+    local_ts: str
+    remote_ts: str
+
+
+@dataclass(frozen=True)
+class NotifyReceived:
+    cookies: bytes
+    notify_type: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DeleteReceived:
+    cookies: bytes
+    protocol: int
+    spis: Tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Retransmitted:
+    cookies: bytes
+    message_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A negotiation failed; *reason* says how ("authentication failed",
+    "no proposal chosen", "invalid id", "timeout", "peer notify N")."""
+
+    cookies: bytes
+    message_id: int
+    reason: str
+    notify_type: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A datagram the engine ignored, and why (malformed, unexpected,
+    unauthenticated): never fatal."""
+
+    peer: Tuple[str, int]
+    reason: str

@@ -1,0 +1,204 @@
+"""The sans-IO engine, initiator and responder in memory with a fake
+clock: Main and Aggressive Mode, Quick Mode with and without PFS, NAT-T,
+loss, duplication, reordering, retransmission timing, and every way a
+negotiation fails."""
+
+import pytest
+
+from scapy_ike.core import events as ev
+from scapy_ike.core import state as S
+from scapy_ike.core.config import Configuration, Retransmission
+from scapy_ike.core.connection import Endpoint
+from scapy_ike.esp import sa_pair
+
+I_ADDR, R_ADDR = "192.0.2.2", "192.0.2.1"
+
+
+class Network:
+    """Two endpoints and the wire between them; *filter(n, datagram)*
+    returns how many copies of the n-th datagram arrive (0 drops it)."""
+
+    def __init__(self, initiator, responder, filter=lambda n, d: 1):
+        self.i = Endpoint(initiator, I_ADDR)
+        self.r = Endpoint(responder, R_ADDR)
+        self.now = 0.0
+        self.filter = filter
+        self.sent = 0
+        self.held = []
+        self.events = {"i": [], "r": []}
+
+    def run(self, until=120.0):
+        """Deliver until quiet, advancing the clock to each timer."""
+        while self.now <= until:
+            if not self.step():
+                timers = [t for t in (self.i.get_timer(), self.r.get_timer()) if t is not None]
+                if not timers:
+                    break
+                self.now = max(self.now, min(timers))
+                self.i.handle_timer(self.now)
+                self.r.handle_timer(self.now)
+        self.collect()
+
+    def step(self):
+        moved = False
+        for src, dst, addr in ((self.i, self.r, I_ADDR), (self.r, self.i, R_ADDR)):
+            for d in src.datagrams_to_send(self.now):
+                self.sent += 1
+                moved = True
+                for _ in range(self.filter(self.sent, d)):
+                    dst.receive_datagram(d.data, (addr, d.local_port), self.now,
+                                         local_port=d.local_port)
+        self.collect()
+        return moved
+
+    def collect(self):
+        for name, e in (("i", self.i), ("r", self.r)):
+            while (x := e.next_event()) is not None:
+                self.events[name].append((self.now, x))
+
+    def of(self, side, kind):
+        return [e for _, e in self.events[side] if isinstance(e, kind)]
+
+
+def configs(mode="main", esp="aes256-sha256", ike="aes256-sha256-modp2048", **kw):
+    common = dict(mode=mode, psk=b"in-memory", ike=ike, esp=esp, force_encap=True)
+    i = Configuration(**{**common, "role": "initiator", "local_ts": "198.51.100.2/32",
+                         "remote_ts": "198.51.100.1/32", **kw.get("i", {})})
+    r = Configuration(**{**common, "role": "responder", "local_ts": "198.51.100.1/32",
+                         "remote_ts": "198.51.100.2/32", **kw.get("r", {})})
+    return i, r
+
+
+def established(net):
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    (qi,) = net.of("i", ev.QuickModeEstablished)
+    (qr,) = net.of("r", ev.QuickModeEstablished)
+    return qi, qr
+
+
+@pytest.mark.parametrize("mode,ike,esp", [
+    ("main", "aes256-sha256-modp2048", "aes256-sha256"),
+    ("main", "3des-sha1-modp1024", "3des-sha1"),
+    ("main", "aes128-sha1-ecp256", "aes128gcm16-ecp256"),
+    ("aggressive", "aes256-sha256-modp2048", "aes128-sha256-modp2048"),
+    ("aggressive", "aes128-sha1-curve25519", "aes256gcm16"),
+])
+def test_handshake_and_traffic(mode, ike, esp):
+    net = Network(*configs(mode, esp, ike))
+    qi, qr = established(net)
+    assert (qi.spi_in, qi.spi_out, qi.keymat_in, qi.keymat_out) == (
+        qr.spi_out, qr.spi_in, qr.keymat_out, qr.keymat_in)
+    assert qi.udp_encap and qr.udp_encap
+    states = [e.new for e in net.of("i", ev.StateChanged)]
+    first = "IKE_I_MM1" if mode == "main" else "IKE_I_AM1"
+    assert states[0] == first and S.P1_COMPLETE in states and states[-1] == S.QM_COMPLETE
+    # the KEYMAT makes ESP SAs that talk to each other
+    transform = qi.proposal.transform
+    i_out, i_in = sa_pair(transform, int.from_bytes(qi.spi_out, "big"), qi.keymat_out,
+                          int.from_bytes(qi.spi_in, "big"), qi.keymat_in)
+    r_out, r_in = sa_pair(transform, int.from_bytes(qr.spi_out, "big"), qr.keymat_out,
+                          int.from_bytes(qr.spi_in, "big"), qr.keymat_in)
+    assert r_in.open(i_out.seal(b"ping")).payload == b"ping"
+    assert i_in.open(r_out.seal(b"pong")).payload == b"pong"
+    assert net.sent == (9 if mode == "main" else 6)
+
+
+@pytest.mark.parametrize("lost", range(1, 10))
+def test_any_lost_message_is_retransmitted(lost):
+    """Drop the n-th datagram once: the handshake still completes, and the
+    side waiting for an answer retransmits 4 s later (charon's first
+    timeout).  QM2 waits for QM3 as QM1 waits for QM2: when QM2 is lost,
+    both sides retransmit."""
+    net = Network(*configs(), filter=lambda n, d: 0 if n == lost else 1)
+    established(net)
+    retransmits = net.of("i", ev.Retransmitted) + net.of("r", ev.Retransmitted)
+    assert len(retransmits) == (2 if lost == 8 else 1)
+    assert {r.attempt for r in retransmits} == {1}
+    when = {t for t, e in net.events["i"] + net.events["r"] if isinstance(e, ev.Retransmitted)}
+    assert when == {4.0}
+
+
+@pytest.mark.parametrize("doubled", range(1, 10))
+def test_duplicated_messages_are_harmless(doubled):
+    """Every message may arrive twice: a responder repeats its last reply,
+    nothing is established twice."""
+    net = Network(*configs(), filter=lambda n, d: 2 if n == doubled else 1)
+    established(net)
+    assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
+
+
+def test_retransmission_backoff_then_timeout():
+    """No answer: retransmissions at 4, 4+7.2, ... then a timeout failure."""
+    cfg_i, cfg_r = configs(i=dict(retransmission=Retransmission(timeout=4.0, base=1.8, tries=4)))
+    net = Network(cfg_i, cfg_r, filter=lambda n, d: 0)
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run(until=200)
+    times = [round(t, 3) for t, e in net.events["i"] if isinstance(e, ev.Retransmitted)]
+    assert times == [4.0, 11.2, 24.16]
+    (failed,) = net.of("i", ev.Failed)
+    assert failed.reason == "timeout"
+    assert [round(t, 3) for t, e in net.events["i"] if isinstance(e, ev.Failed)] == [47.488]
+
+
+def test_wrong_psk():
+    i, r = configs(r=dict(psk=b"other"))
+    net = Network(i, r)
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    (failed,) = net.of("r", ev.Failed)
+    assert failed.reason in ("authentication failed",) or failed.reason.startswith("decrypted")
+    assert not net.of("i", ev.Phase1Established)
+
+
+def test_no_proposal_chosen():
+    net = Network(*configs(r=dict(ike="3des-md5-modp1024")))
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    assert net.of("r", ev.Failed)[0].reason == "no proposal chosen"
+    failed = net.of("i", ev.Failed)
+    assert failed[0].reason == "peer notify NO-PROPOSAL-CHOSEN" and failed[0].notify_type == 14
+
+
+def test_quick_mode_no_proposal_and_invalid_id():
+    net = Network(*configs(r=dict(esp="3des-md5")))
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    assert net.of("i", ev.Phase1Established) and not net.of("i", ev.QuickModeEstablished)
+    assert [f.reason for f in net.of("r", ev.Failed)] == ["no proposal chosen"]
+    assert [n.notify_type for n in net.of("i", ev.NotifyReceived)] == [14]
+    assert [f.reason for f in net.of("i", ev.Failed)] == ["peer notify NO-PROPOSAL-CHOSEN"]
+    assert not net.of("i", ev.Retransmitted)
+    net = Network(*configs(r=dict(remote_ts="203.0.113.0/24")))
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    assert [f.reason for f in net.of("r", ev.Failed)] == ["invalid id"]
+    assert [n.notify_type for n in net.of("i", ev.NotifyReceived)] == [18]
+
+
+def test_wrong_identity():
+    net = Network(*configs(i=dict(remote_id="gw.example")))
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    assert net.of("i", ev.Failed)[0].reason == "invalid id"
+
+
+def test_garbage_is_dropped_not_fatal():
+    net = Network(*configs())
+    for junk in (b"", b"\x00" * 10, b"\x01" * 28, bytes(range(200))):
+        net.r.receive_datagram(junk, (I_ADDR, 500), 0.0, local_port=500)
+    net.collect()
+    assert [type(e) for _, e in net.events["r"]] == [ev.Dropped] * 4
+    established(net)
+
+
+def test_half_open_bound():
+    i, r = configs(r=dict(max_half_open=3))
+    net = Network(i, r)
+    for _ in range(5):
+        net.i.initiate((R_ADDR, 500), 0.0)
+    for d in net.i.datagrams_to_send():
+        net.r.receive_datagram(d.data, (I_ADDR, 500), 0.0, local_port=500)
+    net.collect()
+    assert len(net.r.connections) == 3
+    assert [e.reason for e in net.of("r", ev.Dropped)] == ["too many half-open SAs"] * 2
