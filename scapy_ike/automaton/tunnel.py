@@ -1,0 +1,100 @@
+"""The tunnel a Quick Mode made: its ESP SA pair (RFC 4303, UDP-encapsulated
+per RFC 3948 after a NAT-T float) and a Scapy SuperSocket over it: packets
+sent into it leave as ESP, ESP that arrives comes out decrypted."""
+
+import socket
+from ipaddress import ip_address, ip_network
+
+from scapy.automaton import ObjectPipe, select_objects
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import IPv6
+from scapy.supersocket import SuperSocket
+
+from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, EspError, sa_pair
+
+
+class Tunnel:
+    """One pair of ESP SAs between two IKE peers, and the traffic
+    selectors it protects."""
+
+    def __init__(self, established, send, local_ts, remote_ts):
+        transform = established.proposal.transform
+        self.established = established
+        self.out, self.inbound = sa_pair(
+            transform, int.from_bytes(established.spi_out, "big"), established.keymat_out,
+            int.from_bytes(established.spi_in, "big"), established.keymat_in)
+        self._send = send                   # callable(esp bytes)
+        self.local_ts, self.remote_ts = ip_network(local_ts), ip_network(remote_ts)
+        self.received = ObjectPipe("tunnel")
+        self.errors = 0
+
+    def send(self, pkt):
+        """ESP-protect one IP packet (tunnel mode) and send it."""
+        wire = bytes(pkt)
+        self._send(self.out.seal(wire, IPPROTO_IPV6 if wire[0] >> 4 == 6 else IPPROTO_IPIP))
+
+    def receive(self, data):
+        """One ESP packet from the peer: the inner packet, or None (the
+        SA's counters say why)."""
+        try:
+            opened = self.inbound.open(data)
+        except EspError:
+            self.errors += 1
+            return None
+        cls = IP if opened.next_header == IPPROTO_IPIP else IPv6
+        pkt = cls(opened.payload)
+        if self._answer_echo(pkt):
+            return pkt
+        self.received.send(pkt)
+        return pkt
+
+    def _answer_echo(self, pkt):
+        """Echo requests to our own inner address are answered through the
+        tunnel, so that the peer can test it (RFC 792)."""
+        if not (isinstance(pkt, IP) and pkt.haslayer(ICMP) and pkt[ICMP].type == 8
+                and ip_address(pkt.dst) in self.local_ts):
+            return False
+        icmp = pkt[ICMP]
+        self.send(IP(src=pkt.dst, dst=pkt.src) / ICMP(type=0, id=icmp.id, seq=icmp.seq)
+                  / bytes(icmp.payload))
+        return True
+
+    def socket(self):
+        return TunnelSocket(self)
+
+
+class TunnelSocket(SuperSocket):
+    """A SuperSocket whose packets travel through a :class:`Tunnel`."""
+
+    nonblocking_socket = True
+
+    def __init__(self, tunnel):
+        self.tunnel = tunnel
+        self.ins = self.outs = tunnel.received
+
+    def send(self, pkt):
+        self.tunnel.send(pkt)
+        return len(pkt)
+
+    def recv(self, x=None, **kwargs):
+        return self.tunnel.received.recv()
+
+    def recv_raw(self, x=None):
+        pkt = self.recv()
+        return (type(pkt), bytes(pkt), None) if pkt is not None else (None, None, None)
+
+    @staticmethod
+    def select(sockets, remain=None):
+        ready = select_objects([s.tunnel.received for s in sockets], remain)
+        return [s for s in sockets if s.tunnel.received in ready]
+
+    def close(self):
+        self.closed = True
+
+
+def udp_socket(address, port, family=socket.AF_INET):
+    """A UDP socket bound to *address*:*port*."""
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((address, port))
+    return s
