@@ -13,10 +13,15 @@ SuperSocket (:meth:`tunnel_socket`), and :meth:`show_isakmp_sa` /
 """
 
 import logging
+import threading
 import time
 
 from scapy.automaton import ATMT, Automaton, select_objects
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 from scapy.supersocket import SuperSocket
+from scapy.utils import PcapWriter
 
 from scapy_ike.automaton.tunnel import Tunnel, udp_socket
 from scapy_ike.constants import NON_ESP_MARKER
@@ -87,7 +92,7 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
 
     def parse_args(self, config, peer=None, local_address="0.0.0.0", ike_port=500,
                    natt_port=4500, peer_natt_port=4500, sockets=None, keylog=None,
-                   poll=0.1, **kargs):
+                   pcap=None, poll=0.1, **kargs):
         super().parse_args(**kargs)
         self.config = config
         self.peer = peer
@@ -95,6 +100,8 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         self.sockets = sockets or {port: udp_socket(local_address, port)
                                    for port in (ike_port, natt_port)}
         self.keylog = keylog
+        self.pcap = PcapWriter(pcap, sync=True) if pcap else None
+        self._pcap_lock = threading.Lock()
         self.poll = poll
         self.tunnels = []
         self.events = []
@@ -135,7 +142,19 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         for datagram in self.endpoint.datagrams_to_send():
             datagram = self.tamper(datagram)
             if datagram is not None:
-                self.sockets[datagram.local_port].sendto(datagram.data, datagram.addr)
+                self._sendto(datagram.local_port, datagram.data, datagram.addr)
+
+    def _sendto(self, port, data, addr):
+        self.sockets[port].sendto(data, addr)
+        self._record((self.endpoint.local_address, port), addr, data)
+
+    def _record(self, src, dst, data):
+        """Every datagram we send or receive, into the capture (no
+        sniffing needed)."""
+        if self.pcap is not None:
+            frame = Ether() / IP(src=src[0], dst=dst[0]) / UDP(sport=src[1], dport=dst[1]) / Raw(data)
+            with self._pcap_lock:
+                self.pcap.write(frame)
 
     def _receive(self, timeout):
         timer = self.endpoint.get_timer()
@@ -146,6 +165,7 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         for port, sock in self.sockets.items():
             if sock in ready:
                 data, addr = sock.recvfrom(65535)
+                self._record(addr, (self.endpoint.local_address, port), data)
                 self._datagram(data, addr, port, now)
         self.endpoint.handle_timer(now)
 
@@ -174,8 +194,8 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         conn = self.endpoint.connections[established.cookies[:8]]
 
         def send(esp):
-            self.sockets[self.endpoint.natt_port if established.udp_encap
-                         else self.endpoint.ike_port].sendto(esp, conn.peer)
+            port = self.endpoint.natt_port if established.udp_encap else self.endpoint.ike_port
+            self._sendto(port, esp, conn.peer)
         tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
         self.tunnels.append(tunnel)
         self._write_keys()
@@ -245,6 +265,9 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
             ]
         return "\n".join(out)
 
-    def stop_sockets(self):
+    def close(self):
+        """Close the sockets and the capture."""
         for sock in self.sockets.values():
             sock.close()
+        if self.pcap is not None:
+            self.pcap.close()

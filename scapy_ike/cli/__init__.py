@@ -9,6 +9,9 @@ from scapy_ike import __version__
 COMMANDS = {
     "decode": ("scapy_ike.cli.decode", "dissect a capture, decrypting IKE and ESP"),
     "derive": ("scapy_ike.cli.derive", "the IKEv1 key schedule by hand (SKEYID ... Ka, IV)"),
+    "connect": ("scapy_ike.cli.connect", "the initiator: Phase 1, Quick Mode, pings"),
+    "serve": ("scapy_ike.cli.serve", "the responder"),
+    "demo": ("scapy_ike.cli.demo", "our initiator against our responder on loopback"),
 }
 
 USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(

@@ -1,0 +1,94 @@
+"""``scapy-ike connect PEER``: the initiator.  Phase 1, Quick Mode, then
+optionally pings through the tunnel.  Exit status 0 only when both phases
+completed and, with ``--ping``, every echo was answered through the
+tunnel."""
+
+import argparse
+import ipaddress
+import socket
+import time
+
+from scapy.layers.inet import ICMP, IP
+
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.options import add_config_arguments, configuration, show_log
+from scapy_ike.core import events as ev
+
+
+def _local_address(peer, port):
+    """The address the kernel would send from to reach *peer*."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((peer, port))
+        return probe.getsockname()[0]
+    finally:
+        probe.close()
+
+
+def ping(tunnel_socket, src, dst, count, timeout=2.0):
+    """ICMP echoes through the tunnel: how many were answered."""
+    answered = 0
+    for seq in range(1, count + 1):
+        tunnel_socket.send(IP(src=src, dst=dst) / ICMP(id=0x5CE, seq=seq) / b"scapy-ike")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if tunnel_socket.select([tunnel_socket], deadline - time.monotonic()):
+                reply = tunnel_socket.recv()
+                if reply.haslayer(ICMP) and reply[ICMP].type == 0 and reply[ICMP].seq == seq:
+                    answered += 1
+                    break
+    return answered
+
+
+def wait_for(automaton, timeout):
+    """The first QuickModeEstablished or Failed event, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in list(automaton.events):
+            if isinstance(event, (ev.QuickModeEstablished, ev.Failed)):
+                return event
+        time.sleep(0.05)
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="scapy-ike connect", description=__doc__.split("\n\n")[0])
+    parser.add_argument("peer", help="the responder's address")
+    parser.add_argument("--port", type=int, default=500, help="the responder's IKE port")
+    parser.add_argument("--natt-port", type=int, default=4500, help="the responder's NAT-T port")
+    parser.add_argument("--local", help="our address (default: the route's)")
+    parser.add_argument("--local-port", type=int, default=500)
+    parser.add_argument("--local-natt-port", type=int, default=4500)
+    add_config_arguments(parser)
+    parser.add_argument("--ping", metavar="ADDR", help="ping this inner address through the tunnel")
+    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--keylog", metavar="FILE")
+    parser.add_argument("--pcap", metavar="FILE")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    config = configuration(args, "initiator", parser)
+    inner = ipaddress.ip_network(args.local_ts)
+    if args.ping and inner.prefixlen == 0:
+        parser.error("--ping needs our inner address: --local-ts ADDR/32")
+    show_log()
+    local = args.local or _local_address(args.peer, args.port)
+    automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
+                               ike_port=args.local_port, natt_port=args.local_natt_port,
+                               peer_natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
+    automaton.runbg()
+    try:
+        outcome = wait_for(automaton, args.timeout)
+        if not isinstance(outcome, ev.QuickModeEstablished):
+            print("scapy-ike connect: %s" % (outcome.reason if outcome else "timeout"))
+            return 1
+        print(automaton.show_isakmp_sa())
+        print(automaton.show_ipsec_sa())
+        if args.ping:
+            answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
+                            args.count)
+            print("%d of %d echoes answered through the tunnel" % (answered, args.count))
+            return 0 if answered == args.count else 1
+        return 0
+    finally:
+        automaton.stop()
+        automaton.close()

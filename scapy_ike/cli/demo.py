@@ -1,0 +1,67 @@
+"""``scapy-ike demo``: our initiator against our responder on loopback,
+on unprivileged ports with UDP encapsulation forced: Main Mode and Quick
+Mode in the IOS-style log, the SA summaries, pings through the tunnel, and
+a capture with its key log that tshark decrypts."""
+
+import argparse
+import os
+import time
+
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.connect import ping, wait_for
+from scapy_ike.cli.options import show_log
+from scapy_ike.core import events as ev
+from scapy_ike.core.config import Configuration
+
+RESPONDER, INITIATOR = "127.0.0.1", "127.0.0.2"
+INNER_R, INNER_I = "198.51.100.1", "198.51.100.2"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="scapy-ike demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="demo", help="folder for the capture and key log")
+    parser.add_argument("--port", type=int, default=15500, help="IKE port (NAT-T: port - 1000)")
+    parser.add_argument("--mode", choices=("main", "aggressive"), default="main")
+    parser.add_argument("--ike", default="aes256-sha256-modp2048")
+    parser.add_argument("--esp", default="aes256-sha256")
+    parser.add_argument("--count", type=int, default=3)
+    args = parser.parse_args(argv)
+    natt = args.port - 1000
+    os.makedirs(args.out, exist_ok=True)
+    pcap, keylog = os.path.join(args.out, "demo.pcap"), os.path.join(args.out, "demo.keys")
+    common = dict(mode=args.mode, psk=b"scapy-ike-demo", ike=args.ike, esp=args.esp)
+    responder = IKEv1Automaton(
+        Configuration(role="responder", local_ts=INNER_R + "/32", remote_ts=INNER_I + "/32",
+                      **common),
+        local_address=RESPONDER, ike_port=args.port, natt_port=natt)
+    initiator = IKEv1Automaton(
+        Configuration(role="initiator", local_ts=INNER_I + "/32", remote_ts=INNER_R + "/32",
+                      force_encap=True, **common),
+        peer=(RESPONDER, args.port), local_address=INITIATOR, ike_port=args.port,
+        natt_port=natt, peer_natt_port=natt, keylog=keylog, pcap=pcap)
+    show_log()
+    responder.runbg()
+    initiator.runbg()
+    try:
+        outcome = wait_for(initiator, 20)
+        if not isinstance(outcome, ev.QuickModeEstablished):
+            print("scapy-ike demo: %s" % (outcome.reason if outcome else "timeout"))
+            return 1
+        time.sleep(0.1)
+        print(initiator.show_isakmp_sa())
+        print(initiator.show_ipsec_sa())
+        answered = ping(initiator.tunnel_socket(), INNER_I, INNER_R, args.count)
+        print("%d of %d echoes answered through the tunnel" % (answered, args.count))
+        print("\ncapture: %s, keys: %s (+ .ikev1_decryption_table, .esp_sa); decrypt with:"
+              % (pcap, keylog))
+        print("  mkdir -p %(o)s/wireshark && cp %(k)s.ikev1_decryption_table "
+              "%(o)s/wireshark/ikev1_decryption_table && cp %(k)s.esp_sa %(o)s/wireshark/esp_sa\n"
+              "  WIRESHARK_CONFIG_DIR=%(o)s/wireshark tshark -r %(p)s -d udp.port==%(i)d,isakmp "
+              "-d udp.port==%(n)d,udpencap -o esp.enable_encryption_decode:TRUE"
+              % {"o": args.out, "k": keylog, "p": pcap, "i": args.port, "n": natt})
+        return 0 if answered == args.count else 1
+    finally:
+        initiator.stop()
+        responder.stop()
+        initiator.close()
+        responder.close()

@@ -1,0 +1,47 @@
+"""Options shared by the live subcommands (connect, serve, demo): the
+proposals, identities and selectors of one Configuration."""
+
+import logging
+import sys
+
+from scapy_ike.cli.common import secret
+from scapy_ike.core.config import Configuration
+from scapy_ike.core.proposals import ProposalError
+
+
+def add_config_arguments(parser):
+    parser.add_argument("--psk", type=secret, required=True,
+                        help="the pre-shared key (0x... for hex)")
+    parser.add_argument("--mode", choices=("main", "aggressive"), default="main")
+    parser.add_argument("--ike", default="aes256-sha256-modp2048", metavar="PROPOSALS",
+                        help="Phase 1 proposals, strongSwan syntax (default %(default)s)")
+    parser.add_argument("--esp", default="aes256-sha256", metavar="PROPOSALS",
+                        help="Quick Mode proposals: strongSwan syntax (aes128gcm16-ecp256 for "
+                             "PFS) or a Cisco transform set ('esp-aes 192 esp-md5-hmac')")
+    parser.add_argument("--local-id", help="our identity: an address, a.b (FQDN) or u@a.b")
+    parser.add_argument("--remote-id", help="the identity the peer must show")
+    parser.add_argument("--local-ts", default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--remote-ts", default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--force-encap", action="store_true",
+                        help="pretend a NAT, so that ESP goes in UDP (RFC 3947)")
+
+
+def configuration(args, role, parser):
+    """The Configuration the arguments describe, or a usage error."""
+    try:
+        return Configuration(role=role, mode=args.mode, psk=args.psk, ike=args.ike, esp=args.esp,
+                             local_id=args.local_id, remote_id=args.remote_id,
+                             local_ts=args.local_ts, remote_ts=args.remote_ts,
+                             force_encap=args.force_encap)
+    except (ProposalError, ValueError) as exc:
+        parser.error(str(exc))
+
+
+def show_log():
+    """The engine's log on standard output, IOS style."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("scapy_ike")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,39 @@
+"""``scapy-ike serve``: the responder.  It negotiates with whoever asks,
+and answers ICMP echo sent through its tunnels to its own inner address,
+so that a peer can test the tunnel."""
+
+import argparse
+import time
+
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.options import add_config_arguments, configuration, show_log
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR")
+    parser.add_argument("--port", type=int, default=500)
+    parser.add_argument("--natt-port", type=int, default=4500)
+    add_config_arguments(parser)
+    parser.add_argument("--keylog", metavar="FILE")
+    parser.add_argument("--pcap", metavar="FILE")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="stop after this many seconds (default: run until interrupted)")
+    args = parser.parse_args(argv)
+    config = configuration(args, "responder", parser)
+    show_log()
+    automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
+                               natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
+    automaton.runbg()
+    try:
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        automaton.stop()
+        automaton.close()
+        print(automaton.show_isakmp_sa())
+        print(automaton.show_ipsec_sa())
+    return 0
