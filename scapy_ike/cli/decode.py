@@ -22,6 +22,7 @@ from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
 )
 from scapy_ike.decode.session import Session
+from scapy_ike.layers.isakmp import bind_ports
 
 
 def _keys(paths):
@@ -61,6 +62,10 @@ def main(argv=None) -> int:
     parser.add_argument("--keylog-out", metavar="FILE",
                         help="write the keys used: a key log, and FILE.ikev1_decryption_table "
                              "and FILE.esp_sa for Wireshark")
+    parser.add_argument("--ike-port", type=int, default=500,
+                        help="dissect this UDP port as IKE too (like tshark's -d)")
+    parser.add_argument("--natt-port", type=int, default=4500,
+                        help="dissect this UDP port as NAT-T too")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     args = parser.parse_args(argv)
     try:
@@ -76,7 +81,7 @@ def main(argv=None) -> int:
     except (OSError, Scapy_Exception) as exc:
         print("scapy-ike decode: cannot read %s: %s" % (args.capture, exc), file=sys.stderr)
         return 2
-    with reader:
+    with reader, bind_ports(args.ike_port, args.natt_port):
         for number, pkt in enumerate(reader, 1):
             record = session.decode(number, pkt)
             if args.json:

@@ -19,6 +19,7 @@ whichever of the two modules was imported first.
 
 import struct
 import sys
+from contextlib import contextmanager
 
 from scapy.config import conf
 from scapy.fields import (
@@ -29,7 +30,7 @@ from scapy.fields import (
 )
 from scapy.layers import isakmp as _scapy
 from scapy.layers.inet import UDP
-from scapy.layers.ipsec import NON_ESP
+from scapy.layers.ipsec import ESP, NON_ESP
 from scapy.packet import Packet, bind_bottom_up, bind_top_down, split_bottom_up
 
 from scapy_ike.constants import (
@@ -749,8 +750,25 @@ def _bind():
 
 _bind()
 
+
+@contextmanager
+def bind_ports(ike_port, natt_port):
+    """Dissect UDP *ike_port* as IKE and *natt_port* as NAT-T (non-ESP
+    marker, ESP-in-UDP, keep-alives) inside the ``with`` block, like
+    tshark's ``-d udp.port==N,isakmp``."""
+    bindings = [(ISAKMP, {"dport": ike_port}), (ISAKMP, {"sport": ike_port}),
+                (ESP, {"dport": natt_port}), (ESP, {"sport": natt_port})]
+    for upper, fval in bindings:
+        bind_bottom_up(UDP, upper, **fval)
+    try:
+        yield
+    finally:
+        for upper, fval in bindings:
+            split_bottom_up(UDP, upper, **fval)
+
+
 __all__ = [
     "ISAKMP", "ISAKMP_Truncated", "ISAKMP_Encrypted", "ISAKMP_payload",
-    "malformed", "iter_payloads", "attribute_space", "PAYLOAD_CLASSES",
+    "malformed", "iter_payloads", "attribute_space", "bind_ports", "PAYLOAD_CLASSES",
     "OAKLEY_ATTRIBUTES", "IPSEC_ATTRIBUTES", "CONFIG_ATTRIBUTES",
 ] + [cls.__name__ for cls in PAYLOAD_CLASSES.values()]

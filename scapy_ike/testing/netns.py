@@ -1,0 +1,64 @@
+"""Sockets and processes in a named network namespace (``ip netns``).
+
+A socket belongs to the network namespace its creating thread was in when
+it was made, for its whole life (socket(7), network_namespaces(7)); setns(2)
+with ``CLONE_NEWNET`` moves only the calling thread.  So a test can keep one
+process, switch one thread into a namespace just long enough to create its
+sockets, and switch back.  Python has ``os.setns`` only from 3.12, hence
+ctypes.  Named namespaces are the files ``ip netns add`` bind-mounts under
+``/run/netns`` (ip-netns(8)).  Everything here needs ``CAP_SYS_ADMIN``.
+"""
+
+import ctypes
+import os
+import socket
+import subprocess
+from contextlib import contextmanager
+
+CLONE_NEWNET = 0x40000000        # <linux/sched.h>
+NETNS_RUN_DIR = "/run/netns"     # where ip-netns(8) keeps named namespaces
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def netns_path(ns):
+    """The file of the named namespace *ns* (a name, not a path)."""
+    if not ns or "/" in ns or ns in (".", ".."):
+        raise ValueError("not a network namespace name: %r" % (ns,))
+    return os.path.join(NETNS_RUN_DIR, ns)
+
+
+def _setns(fd, what):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, "setns(%s): %s" % (what, os.strerror(errno)))
+
+
+@contextmanager
+def in_netns(ns):
+    """Run the block with the calling thread in network namespace *ns*.
+
+    Sockets created in the block belong to *ns* and stay there after it;
+    other threads are not affected.  The thread's original namespace is
+    restored on the way out, also when the block raises.
+    """
+    with open(netns_path(ns)) as target, open("/proc/thread-self/ns/net") as original:
+        _setns(target.fileno(), ns)
+        try:
+            yield
+        finally:
+            _setns(original.fileno(), "the original namespace")
+
+
+def socket_in_netns(ns, family=socket.AF_INET, type=socket.SOCK_DGRAM, proto=0):
+    """A new socket in network namespace *ns* (the calling thread only
+    visits it)."""
+    with in_netns(ns):
+        return socket.socket(family, type, proto)
+
+
+def run_in_netns(ns, argv, **kwargs):
+    """``subprocess.run(argv, **kwargs)`` in network namespace *ns*, through
+    ``ip netns exec`` (which also gives the command its own ``/sys``)."""
+    netns_path(ns)      # rejects what is not a namespace name
+    return subprocess.run(["ip", "netns", "exec", ns, *argv], **kwargs)

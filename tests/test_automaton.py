@@ -1,0 +1,139 @@
+"""The Automaton shells on loopback UDP: the demo end to end (its capture
+decrypts with its own key log, here and in tshark), Aggressive Mode with
+PFS, the tamper hook, and failures."""
+
+import os
+import subprocess
+import time
+
+import pytest
+from scapy.layers.inet import ICMP
+from scapy.utils import rdpcap
+
+from conftest import need_tool
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli import main
+from scapy_ike.core import events as ev
+from scapy_ike.core.config import Configuration, Retransmission
+from scapy_ike.decode.ike import IkeTracker
+from scapy_ike.decode.keylog import read_keys
+from scapy_ike.decode.session import Session
+from scapy_ike.layers.isakmp import ISAKMP, bind_ports
+
+PORT = 25500
+
+
+def run_demo(tmp_path, *extra):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--port", str(PORT), *extra]) == 0
+    return out
+
+
+def test_demo_capture_decrypts_with_its_key_log(tmp_path, capsys):
+    out = run_demo(tmp_path)
+    printed = capsys.readouterr().out
+    assert "Old State = IKE_I_MM5 New State = IKE_P1_COMPLETE" in printed
+    assert "3 of 3 echoes answered through the tunnel" in printed
+    keys = read_keys((out / "demo.keys").read_text())
+    assert len(keys.ike) == 1 and keys.ike[0].skeyid_d is not None
+    with bind_ports(PORT, PORT - 1000):
+        packets = rdpcap(str(out / "demo.pcap"))
+        esp_keys = read_keys((out / "demo.keys.esp_sa").read_text()).esp
+        session = Session(esp_keys=esp_keys, ike=IkeTracker(keys.ike))
+        records = [session.decode(n, p) for n, p in enumerate(packets, 1)]
+    encrypted = [r for r in records if r.packet.haslayer(ISAKMP) and r.packet[ISAKMP].flags & 1]
+    assert len(encrypted) == 5 and all(r.decrypted for r in encrypted)
+    echoes = [r.inner[0][ICMP].type for r in records if r.esp]
+    assert echoes == [8, 0] * 3
+
+
+@pytest.mark.interop
+def test_tshark_decrypts_the_demo(tmp_path):
+    tshark = need_tool("tshark")
+    out = run_demo(tmp_path)
+    config = tmp_path / "wireshark"
+    config.mkdir()
+    for table in ("ikev1_decryption_table", "esp_sa"):
+        (config / table).write_text((out / ("demo.keys." + table)).read_text())
+    fields = subprocess.run(
+        [tshark, "-n", "-r", str(out / "demo.pcap"), "-d", "udp.port==%d,isakmp" % PORT,
+         "-d", "udp.port==%d,udpencap" % (PORT - 1000), "-o", "esp.enable_encryption_decode:TRUE",
+         "-o", "esp.enable_authentication_check:TRUE", "-T", "fields", "-e", "isakmp.typepayload",
+         "-e", "icmp.type", "-e", "esp.icv_good"],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WIRESHARK_CONFIG_DIR": str(config)},
+    ).stdout.splitlines()
+    rows = [line.split("\t") for line in fields]
+    assert [r[0] for r in rows[:9]] == ["1,2,3,13,13,13", "1,2,3,13,13,13", "4,10,20,20",
+                                        "4,10,20,20", "5,8", "5,8", "8,1,2,3,10,5,5",
+                                        "8,1,2,3,10,5,5", "8"]
+    assert [(r[1], r[2]) for r in rows[9:]] == [("8", "1"), ("0", "1")] * 3
+
+
+def test_aggressive_mode_with_pfs(tmp_path, capsys):
+    run_demo(tmp_path, "--mode", "aggressive", "--esp", "aes128gcm16-ecp256",
+             "--ike", "aes128-sha256-ecp256")
+    assert "Old State = IKE_I_AM1 New State = IKE_P1_COMPLETE" in capsys.readouterr().out
+
+
+class Dropper(IKEv1Automaton):
+    """Drops its first datagram: the engine retransmits it."""
+
+    def tamper(self, datagram):
+        self.seen = getattr(self, "seen", 0) + 1
+        return None if self.seen == 1 else datagram
+
+
+def pair(tmp_path, initiator_class=IKEv1Automaton, **initiator):
+    fast = Retransmission(timeout=0.3, base=1.5, tries=4)
+    common = dict(psk=b"tamper", retransmission=fast)
+    r = IKEv1Automaton(Configuration(role="responder", local_ts="198.51.100.1/32",
+                                     remote_ts="198.51.100.2/32", **common),
+                       local_address="127.0.0.1", ike_port=PORT + 1, natt_port=PORT - 999)
+    i = initiator_class(Configuration(**{"role": "initiator", "local_ts": "198.51.100.2/32",
+                                         "remote_ts": "198.51.100.1/32", "force_encap": True,
+                                         **common, **initiator}),
+                        peer=("127.0.0.1", PORT + 1), local_address="127.0.0.2",
+                        ike_port=PORT + 1, natt_port=PORT - 999, peer_natt_port=PORT - 999)
+    return i, r
+
+
+def outcome(automaton, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [e for e in automaton.events if isinstance(e, (ev.QuickModeEstablished, ev.Failed))]
+        if done:
+            return done[0]
+        time.sleep(0.05)
+    return None
+
+
+def test_tamper_hook_drop_is_retransmitted(tmp_path):
+    i, r = pair(tmp_path, Dropper)
+    r.runbg()
+    i.runbg()
+    try:
+        assert isinstance(outcome(i), ev.QuickModeEstablished)
+        assert [type(e) for e in i.events if isinstance(e, ev.Retransmitted)] == [ev.Retransmitted]
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()
+
+
+def test_wrong_psk_fails_cleanly(tmp_path):
+    i, r = pair(tmp_path, psk=b"wrong")
+    r.runbg()
+    i.runbg()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(isinstance(e, ev.Failed) for e in r.events):
+            time.sleep(0.05)
+        failed = [e for e in r.events if isinstance(e, ev.Failed)]
+        assert failed and failed[0].reason in ("authentication failed",) + tuple(
+            e.reason for e in failed if e.reason.startswith("decrypted"))
+        assert not any(isinstance(e, ev.Phase1Established) for e in i.events)
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()
