@@ -186,3 +186,19 @@ def test_scapy_isakmp_vectors():
     assert len(ids) == 2
     assert chain.lastlayer().load == bytes(16)
     assert bytes(chain) == bytes.fromhex(qm["hex"])
+
+
+def test_bind_ports_leaves_the_standard_bindings():
+    from scapy.layers.inet import IP, UDP as U
+    from scapy.layers.ipsec import ESP
+    wire = bytes(IP() / U(sport=15500, dport=15500) / L.ISAKMP(init_cookie=b"12345678"))
+    assert not IP(wire).haslayer(L.ISAKMP)
+    with L.bind_ports(15500, 14500):
+        assert IP(wire)[L.ISAKMP].init_cookie == b"12345678"
+        assert IP(bytes(IP() / U(sport=1, dport=14500) / ESP(spi=7))).haslayer(ESP)
+    with L.bind_ports(500, 4500):
+        pass
+    assert not IP(wire).haslayer(L.ISAKMP)
+    standard = bytes(IP() / U(sport=500, dport=500) / L.ISAKMP(init_cookie=b"12345678"))
+    assert IP(standard).haslayer(L.ISAKMP)
+    assert IP(bytes(IP() / U(sport=4500, dport=4500) / ESP(spi=7))).haslayer(ESP)

@@ -755,9 +755,11 @@ _bind()
 def bind_ports(ike_port, natt_port):
     """Dissect UDP *ike_port* as IKE and *natt_port* as NAT-T (non-ESP
     marker, ESP-in-UDP, keep-alives) inside the ``with`` block, like
-    tshark's ``-d udp.port==N,isakmp``."""
-    bindings = [(ISAKMP, {"dport": ike_port}), (ISAKMP, {"sport": ike_port}),
-                (ESP, {"dport": natt_port}), (ESP, {"sport": natt_port})]
+    tshark's ``-d udp.port==N,isakmp``; bindings that exist already (500,
+    4500) are left alone."""
+    wanted = [(ISAKMP, {"dport": ike_port}), (ISAKMP, {"sport": ike_port}),
+              (ESP, {"dport": natt_port}), (ESP, {"sport": natt_port})]
+    bindings = [(upper, fval) for upper, fval in wanted if (fval, upper) not in UDP.payload_guess]
     for upper, fval in bindings:
         bind_bottom_up(UDP, upper, **fval)
     try:
