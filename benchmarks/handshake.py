@@ -1,0 +1,94 @@
+"""Full Main Mode + Quick Mode handshakes per second.
+
+1. In memory: our initiator and responder (both in this process), the
+   sans-IO engine alone, for ecp256 and modp2048.
+2. Our responder automaton over loopback UDP, driven by an in-process
+   initiator endpoint on a socket.
+
+Run: ``python benchmarks/handshake.py [--profile]``.
+"""
+
+import cProfile
+import pstats
+import socket
+import sys
+import time
+
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.core import events as ev
+from scapy_ike.core.config import Configuration
+from scapy_ike.core.connection import Endpoint
+
+
+def configs(group):
+    common = dict(psk=b"bench", ike="aes128-sha256-" + group, esp="aes128-sha256",
+                  force_encap=True)
+    return (Configuration(role="initiator", local_ts="198.51.100.2/32",
+                          remote_ts="198.51.100.1/32", **common),
+            Configuration(role="responder", local_ts="198.51.100.1/32",
+                          remote_ts="198.51.100.2/32", **common))
+
+
+def in_memory(group, count):
+    """Handshakes per second with both sides in this process."""
+    ci, cr = configs(group)
+    start = time.perf_counter()
+    for _ in range(count):
+        i, r = Endpoint(ci, "192.0.2.2"), Endpoint(cr, "192.0.2.1")
+        i.initiate(("192.0.2.1", 500), 0.0)
+        moving = True
+        while moving:
+            moving = False
+            for src, dst, addr in ((i, r, "192.0.2.2"), (r, i, "192.0.2.1")):
+                for d in src.datagrams_to_send():
+                    moving = True
+                    dst.receive_datagram(d.data, (addr, d.local_port), 0.0, d.local_port)
+        assert any(isinstance(e, ev.QuickModeEstablished) for e in i.events)
+    return count / (time.perf_counter() - start)
+
+
+def over_loopback(group, count, port=35500):
+    """Handshakes per second against our responder automaton over UDP."""
+    ci, cr = configs(group)
+    responder = IKEv1Automaton(cr, local_address="127.0.0.1", ike_port=port, natt_port=port - 1)
+    responder.runbg()
+    sockets = {p: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for p in (port, port - 1)}
+    for p, s in sockets.items():
+        s.bind(("127.0.0.2", p))
+        s.settimeout(5)
+    start = time.perf_counter()
+    try:
+        for _ in range(count):
+            i = Endpoint(ci, "127.0.0.2", port, port - 1, port - 1)
+            i.initiate(("127.0.0.1", port), 0.0)
+            while not any(isinstance(e, ev.QuickModeEstablished) for e in i.events):
+                for d in i.datagrams_to_send():
+                    sockets[d.local_port].sendto(d.data, d.addr)
+                if any(isinstance(e, ev.QuickModeEstablished) for e in i.events):
+                    break
+                for p, s in sockets.items():
+                    s.setblocking(False)
+                    try:
+                        data, addr = s.recvfrom(65535)
+                    except BlockingIOError:
+                        continue
+                    i.receive_datagram(data, addr, 0.0, p)
+            for d in i.datagrams_to_send():
+                sockets[d.local_port].sendto(d.data, d.addr)
+        return count / (time.perf_counter() - start)
+    finally:
+        responder.stop()
+        responder.close()
+        for s in sockets.values():
+            s.close()
+
+
+if __name__ == "__main__":
+    if "--profile" in sys.argv:
+        cProfile.run("in_memory('modp2048', 40)", "/tmp/handshake.prof")
+        pstats.Stats("/tmp/handshake.prof").sort_stats("cumtime").print_stats(25)
+        sys.exit(0)
+    for group in ("ecp256", "modp2048"):
+        print("in memory, %-8s %6.1f MM+QM/s" % (group, in_memory(group, 100)))
+    for group in ("ecp256", "modp2048"):
+        print("responder over loopback UDP, %-8s %6.1f MM+QM/s" % (group, over_loopback(group, 50)))
