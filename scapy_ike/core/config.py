@@ -2,12 +2,23 @@
 aioquic's QuicConfiguration): role, mode, PSK, identities, proposals,
 traffic selectors, NAT-T and retransmission."""
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from scapy_ike.constants import IdType
 from scapy_ike.core.proposals import parse_esp_any, parse_ike
+
+
+@functools.lru_cache(maxsize=64)
+def _ike(text, lifetime):
+    return tuple(parse_ike(text, lifetime=lifetime))
+
+
+@functools.lru_cache(maxsize=64)
+def _esp(text, tunnel, lifetime):
+    return tuple(parse_esp_any(text, tunnel=tunnel, lifetime=lifetime))
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,10 @@ class Configuration:
         self.esp_proposals()
 
     def ike_proposals(self):
-        return parse_ike(self.ike, lifetime=self.ike_lifetime)
+        return _ike(self.ike, self.ike_lifetime)
 
     def esp_proposals(self):
-        return parse_esp_any(self.esp, tunnel=self.tunnel, lifetime=self.esp_lifetime)
+        return _esp(self.esp, self.tunnel, self.esp_lifetime)
 
     def identity(self, local_address):
         """Our identity: the configured one, else our address."""

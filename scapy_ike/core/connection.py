@@ -39,6 +39,9 @@ OUR_VIDS = [RFC3947_VID] + [k for k, v in VENDOR_IDS.items()
                             if v in ("draft-ietf-ipsec-nat-t-ike-02\\n", "RFC 3706 DPD")]
 
 
+_UNDECRYPTABLE = "decryption failed (wrong pre-shared key?): %s"
+
+
 class PeerError(Exception):
     """The peer's message is wrong: the reason, and the notify to answer."""
 
@@ -217,7 +220,12 @@ class IkeConnection:
         handler, after = S.PHASE1[key]
         msg = self._open(head) if head.flags & Flags.ENCRYPTION else head
         self.pending = None
-        getattr(self, handler)(msg, now, wire)
+        try:
+            getattr(self, handler)(msg, now, wire)
+        except PeerError as exc:
+            if head.flags & Flags.ENCRYPTION and exc.notify is None:
+                raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
+            raise
         if self.state != S.DEAD:
             self._set(after)
         if after == S.P1_COMPLETE and self.state == S.P1_COMPLETE:
@@ -234,7 +242,7 @@ class IkeConnection:
         raw[19] &= ~Flags.ENCRYPTION & 0xFF
         msg = ISAKMP(bytes(raw) + plain)
         if malformed(msg):
-            raise PeerError("decrypted message is malformed: %s: %s" % malformed(msg)[0],
+            raise PeerError(_UNDECRYPTABLE % ("%s: %s" % malformed(msg)[0]),
                             NotifyType.PAYLOAD_MALFORMED)
         return msg
 
