@@ -219,3 +219,25 @@ def test_wrong_psk_always_fails_with_a_reason(seed):
     net.run()
     (failed,) = net.of("r", ev.Failed)
     assert failed.notify_type in (16, 24)
+
+
+def test_transport_mode_between_our_peers():
+    """Transport mode (charon's userspace ESP is tunnel-only, so it is
+    tested here): UDP-encapsulated transport (RFC 3947 mode 4), and the
+    ESP SAs protect a packet's payload in place."""
+    from scapy.layers.inet import ICMP, IP, UDP
+    i, r = configs(i=dict(tunnel=False), r=dict(tunnel=False))
+    net = Network(i, r)
+    qi, qr = established(net)
+    transform = qi.proposal.transform
+    assert not transform.tunnel and transform.udp_encap and qi.udp_encap
+    natt = dict(nat_t_header=UDP(sport=4500, dport=4500))
+    i_out, _ = sa_pair(transform, int.from_bytes(qi.spi_out, "big"), qi.keymat_out,
+                       int.from_bytes(qi.spi_in, "big"), qi.keymat_in, **natt)
+    _, r_in = sa_pair(transform, int.from_bytes(qr.spi_out, "big"), qr.keymat_out,
+                      int.from_bytes(qr.spi_in, "big"), qr.keymat_in, **natt)
+    pkt = IP(src=I_ADDR, dst=R_ADDR) / ICMP(id=4) / b"transport"
+    wire = i_out.encrypt(pkt)
+    assert wire[UDP].dport == 4500 and wire.src == I_ADDR
+    back = r_in.decrypt(IP(bytes(wire)))
+    assert back.proto == 1 and bytes(back[ICMP]) == bytes(pkt[ICMP])
