@@ -1,0 +1,205 @@
+"""Against real strongSwan (charon from Debian, in its own network
+namespace, userspace ESP): our initiator with charon responding, and charon
+initiating to our responder, in Main and Aggressive Mode with Quick Mode;
+charon's own view of the SAs, pings both ways through the tunnel, tshark
+decrypting the capture with the key log we wrote, and the failure paths."""
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import need_tool
+from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.connect import ping
+from scapy_ike.core import events as ev
+from scapy_ike.core.config import Configuration
+from scapy_ike.testing.netns import socket_in_netns
+
+PSK = "interop-psk"
+SUITES = [  # (IKE, ESP), strongSwan syntax on both sides
+    ("aes128-sha1-modp1024", "aes128-sha1"),
+    ("aes128-sha1-modp2048", "aes128-sha256"),
+    ("aes128-sha1-ecp256", "aes256-sha1"),
+    ("aes128-sha256-modp1024", "aes128-sha1"),
+    ("aes128-sha256-modp2048", "aes256-sha256"),
+    ("aes128-sha256-ecp256", "aes128gcm16"),
+    ("aes256-sha1-modp1024", "aes128-sha1"),
+    ("aes256-sha1-modp2048", "aes128-sha1"),
+    ("aes256-sha1-ecp256", "aes128-sha1"),
+    ("aes256-sha256-modp1024", "aes256-sha256"),
+    ("aes256-sha256-modp2048", "aes256-sha256"),
+    ("aes256-sha256-ecp256", "aes256gcm16"),
+    ("3des-sha1-modp1024", "3des-sha1"),
+    ("aes256-sha256-modp2048", "aes128-sha256-modp2048"),      # Quick Mode with PFS
+    ("aes128-sha256-ecp256", "aes128gcm16-ecp256"),            # PFS, ECP
+]
+
+
+def sockets_in(ns, address):
+    out = {}
+    for port in (500, 4500):
+        s = socket_in_netns(ns)
+        s.bind((address, port))
+        out[port] = s
+    return out
+
+
+def wait(automaton, kinds, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in automaton.events if isinstance(e, kinds)]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    return None
+
+
+def ours(role, mode, ike, esp, peer, keylog=None, **extra):
+    """Our side in charon's test namespace, on 192.0.2.2."""
+    config = Configuration(role=role, mode=mode, psk=PSK.encode(), ike=ike, esp=esp,
+                           local_ts="198.51.100.2/32", remote_ts="198.51.100.1/32", **extra)
+    automaton = IKEv1Automaton(config, peer=(peer.peer_addr, 500) if role == "initiator" else None,
+                               local_address="192.0.2.2",
+                               sockets=sockets_in(peer.test_ns, "192.0.2.2"), keylog=keylog)
+    automaton.runbg()
+    return automaton
+
+
+def charon_view(peer):
+    """charon's IKE SA and its one CHILD SA."""
+    (sa,) = peer.list_sas()
+    (child,) = [v for k, v in sa.items() if isinstance(v, dict) and "spi-in" in v] or \
+        [c for c in sa.get("child-sas", {}).values()]
+    return sa, child
+
+
+def check_tunnel(peer, automaton, established):
+    sa, child = charon_view(peer)
+    assert sa["state"] == "ESTABLISHED" and child["state"] == "INSTALLED"
+    assert child["spi-in"] == established.spi_out.hex()
+    assert child["spi-out"] == established.spi_in.hex()
+    assert child["encap"] == "yes"
+    transform = established.proposal.transform
+    assert child["encr-alg"].replace("_", "").lower().startswith(transform.cipher.name[:3])
+    answered = peer.ping(count=3)
+    assert answered.returncode == 0, answered.stdout
+    assert ping(automaton.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
+    _, child = charon_view(peer)
+    assert int(child["bytes-in"]) > 0 and int(child["bytes-out"]) > 0
+    assert int(child["packets-in"]) == 6 and int(child["packets-out"]) == 6
+
+
+def finish(automaton):
+    automaton.stop()
+    automaton.close()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("ike,esp", SUITES, ids=["%s/%s" % s for s in SUITES])
+def test_our_initiator_main_mode(strongswan_peer, ike, esp):
+    peer = strongswan_peer(psk=PSK, ike_proposals=ike, esp_proposals=esp)
+    automaton = ours("initiator", "main", ike, esp, peer)
+    try:
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished), established
+        check_tunnel(peer, automaton, established)
+    finally:
+        finish(automaton)
+
+
+AGGRESSIVE = [SUITES[0], SUITES[4], SUITES[5], SUITES[12], SUITES[14]]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("ike,esp", AGGRESSIVE, ids=["%s/%s" % s for s in AGGRESSIVE])
+def test_our_initiator_aggressive_mode(strongswan_peer, ike, esp):
+    peer = strongswan_peer(psk=PSK, mode="aggressive", ike_proposals=ike, esp_proposals=esp,
+                           remote_id="initiator@example.org", local_id="responder.example.org")
+    automaton = ours("initiator", "aggressive", ike, esp, peer, local_id="initiator@example.org",
+                     remote_id="responder.example.org")
+    try:
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished), established
+        check_tunnel(peer, automaton, established)
+    finally:
+        finish(automaton)
+
+
+CHARON_INITIATES = [("main", SUITES[0]), ("main", SUITES[10]), ("main", SUITES[12]),
+                    ("main", SUITES[13]), ("aggressive", SUITES[4]), ("aggressive", SUITES[14])]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("mode,suite", CHARON_INITIATES,
+                         ids=["%s-%s/%s" % (m, *s) for m, s in CHARON_INITIATES])
+def test_charon_initiates_to_our_responder(strongswan_peer, mode, suite):
+    ike, esp = suite
+    peer = strongswan_peer(role="initiator", mode=mode, psk=PSK, ike_proposals=ike,
+                           esp_proposals=esp)
+    automaton = ours("responder", mode, ike, esp, peer)
+    try:
+        peer.initiate(timeout=15)
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished), established
+        check_tunnel(peer, automaton, established)
+    finally:
+        finish(automaton)
+
+
+@pytest.mark.interop
+def test_tshark_decrypts_with_our_key_log(strongswan_peer, tmp_path):
+    tshark = need_tool("tshark")
+    peer = strongswan_peer(psk=PSK, capture=True, esp_proposals="aes256-sha256-modp2048")
+    keylog = str(tmp_path / "ours.keys")
+    automaton = ours("initiator", "main", "aes256-sha256-modp2048", "aes256-sha256-modp2048",
+                     peer, keylog=keylog)
+    try:
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished)
+        check_tunnel(peer, automaton, established)
+    finally:
+        finish(automaton)
+    peer.stop()
+    config = tmp_path / "wireshark"
+    config.mkdir()
+    for table in ("ikev1_decryption_table", "esp_sa"):
+        (config / table).write_text(open(keylog + "." + table).read())
+    out = subprocess.run(
+        [tshark, "-n", "-r", str(peer.capture_file), "-o", "esp.enable_encryption_decode:TRUE",
+         "-o", "esp.enable_authentication_check:TRUE", "-T", "fields",
+         "-e", "isakmp.typepayload", "-e", "icmp.type", "-e", "esp.icv_good"],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WIRESHARK_CONFIG_DIR": str(config)},
+    ).stdout.splitlines()
+    rows = [line.split("\t") for line in out]
+    decrypted = [r[0] for r in rows if r[0]]
+    assert "5,8" in decrypted and "8,1,2,3,10,4,5,5" in decrypted
+    icmp = [(r[1], r[2]) for r in rows if r[1]]
+    assert len(icmp) == 12 and set(icmp) == {("8", "1"), ("0", "1")}
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("problem,charon,mine,reason", [
+    ("wrong psk", dict(psk="another-psk"), {}, None),
+    ("no proposal", dict(ike_proposals="3des-md5-modp1024"), {}, "peer notify NO-PROPOSAL-CHOSEN"),
+    ("wrong identity", {}, dict(remote_id="gw.example"), "invalid id"),
+])
+def test_failures_against_charon(strongswan_peer, problem, charon, mine, reason):
+    settings = dict(psk=PSK, ike_proposals="aes256-sha256-modp2048", esp_proposals="aes256-sha256")
+    settings.update(charon)
+    peer = strongswan_peer(**settings)
+    from scapy_ike.core.config import Retransmission
+    automaton = ours("initiator", "main", "aes256-sha256-modp2048", "aes256-sha256", peer,
+                     retransmission=Retransmission(timeout=1.0, base=1.5, tries=3), **mine)
+    try:
+        start = time.monotonic()
+        failed = wait(automaton, (ev.Failed, ev.QuickModeEstablished), timeout=20)
+        assert isinstance(failed, ev.Failed), failed
+        assert time.monotonic() - start < 20
+        if reason is not None:
+            assert failed.reason == reason
+        else:   # charon answers with a notify encrypted under its own keys
+            assert failed.reason.startswith("decryption failed (wrong pre-shared key?)")
+    finally:
+        finish(automaton)
