@@ -42,7 +42,8 @@ def test_demo_capture_decrypts_with_its_key_log(tmp_path, capsys):
         session = Session(esp_keys=esp_keys, ike=IkeTracker(keys.ike))
         records = [session.decode(n, p) for n, p in enumerate(packets, 1)]
     encrypted = [r for r in records if r.packet.haslayer(ISAKMP) and r.packet[ISAKMP].flags & 1]
-    assert len(encrypted) == 5 and all(r.decrypted for r in encrypted)
+    assert len(encrypted) == 7 and all(r.decrypted for r in encrypted)   # + 2 Deletes
+    assert [r.inner[0][ISAKMP].exch_type for r in encrypted[-2:]] == [5, 5]
     echoes = [r.inner[0][ICMP].type for r in records if r.esp]
     assert echoes == [8, 0] * 3
 
@@ -67,7 +68,8 @@ def test_tshark_decrypts_the_demo(tmp_path):
     assert [r[0] for r in rows[:9]] == ["1,2,3,13,13,13", "1,2,3,13,13,13", "4,10,20,20",
                                         "4,10,20,20", "5,8", "5,8", "8,1,2,3,10,5,5",
                                         "8,1,2,3,10,5,5", "8"]
-    assert [(r[1], r[2]) for r in rows[9:]] == [("8", "1"), ("0", "1")] * 3
+    assert [(r[1], r[2]) for r in rows[9:15]] == [("8", "1"), ("0", "1")] * 3
+    assert [r[0] for r in rows[15:]] == ["8,12", "8,12"]          # Delete ESP, then ISAKMP
 
 
 def test_aggressive_mode_with_pfs(tmp_path, capsys):

@@ -28,10 +28,12 @@ class Network:
         self.events = {"i": [], "r": []}
 
     def run(self, until=120.0):
-        """Deliver until quiet, advancing the clock to each timer."""
+        """Deliver until quiet, advancing the clock to each retransmission
+        (keep-alives alone do not keep it running)."""
         while self.now <= until:
             if not self.step():
-                timers = [t for t in (self.i.get_timer(), self.r.get_timer()) if t is not None]
+                timers = [c.pending.deadlines[0] for e in (self.i, self.r)
+                          for c in e.connections.values() if c.pending]
                 if not timers:
                     break
                 self.now = max(self.now, min(timers))
@@ -241,3 +243,46 @@ def test_transport_mode_between_our_peers():
     assert wire[UDP].dport == 4500 and wire.src == I_ADDR
     back = r_in.decrypt(IP(bytes(wire)))
     assert back.proto == 1 and bytes(back[ICMP]) == bytes(pkt[ICMP])
+
+
+def test_nat_keepalives():
+    """Behind a NAT, a one-byte keep-alive goes to the NAT-T port every
+    20 s (RFC 3948 2.3)."""
+    net = Network(*configs())
+    established(net)
+    assert net.i.get_timer() == pytest.approx(net.now + 20.0)
+    net.now += 20.0
+    net.i.handle_timer(net.now)
+    (keepalive,) = net.i.datagrams_to_send()
+    assert (keepalive.data, keepalive.addr, keepalive.local_port) == (b"\xff", (R_ADDR, 4500), 4500)
+    net.r.receive_datagram(keepalive.data, (I_ADDR, 4500), net.now, local_port=4500)
+    net.collect()
+    assert not net.of("r", ev.Dropped)
+
+
+def test_delete_tells_the_peer():
+    net = Network(*configs())
+    qi, qr = established(net)
+    net.i.close(net.now)
+    net.step()
+    deletes = net.of("r", ev.DeleteReceived)
+    assert [(d.protocol, d.spis) for d in deletes] == [
+        (3, (qi.spi_in,)), (1, (net.r.connections[qi.cookies[:8]].sa.cky_i + qr.cookies[8:],))]
+    assert net.r.connections[qi.cookies[:8]].state == S.DEAD
+
+
+@pytest.mark.parametrize("late", range(1, 10))
+def test_late_copies_of_every_message(late):
+    """A copy of any earlier message arriving after the exchange (a
+    reordered retransmission) changes nothing and fails nothing."""
+    log = []
+    net = Network(*configs(), filter=lambda n, d: log.append(d) or 1)
+    qi, qr = established(net)
+    old = log[late - 1]
+    sender_is_initiator = old.addr[0] == R_ADDR
+    target, source = (net.r, I_ADDR) if sender_is_initiator else (net.i, R_ADDR)
+    target.receive_datagram(old.data, (source, old.local_port), net.now, local_port=old.local_port)
+    net.run()
+    assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
+    assert len(net.of("i", ev.QuickModeEstablished)) == 1
+    assert len(net.of("r", ev.QuickModeEstablished)) == 1

@@ -186,6 +186,9 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
                 self._tunnel(event)
             elif isinstance(event, ev.Phase1Established):
                 self._write_keys()
+            elif isinstance(event, ev.DeleteReceived):
+                self.tunnels = [t for t in self.tunnels
+                                if t.established.spi_out not in event.spis]
             elif not isinstance(event, ev.StateChanged):
                 log.info("ISAKMP: %s", event)
             yield event
@@ -266,7 +269,10 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         return "\n".join(out)
 
     def close(self):
-        """Close the sockets and the capture."""
+        """Tell the peers our SAs are deleted, then close the sockets and
+        the capture (after ``stop()``)."""
+        self.endpoint.close(time.monotonic())
+        self._flush()
         for sock in self.sockets.values():
             sock.close()
         if self.pcap is not None:

@@ -1,6 +1,7 @@
 """One configuration object for an endpoint (h2's H2Configuration,
 aioquic's QuicConfiguration): role, mode, PSK, identities, proposals,
-traffic selectors, NAT-T and retransmission."""
+traffic selectors, NAT-T (keep-alive interval: RFC 3948 4 suggests 20 s)
+and retransmission."""
 
 import functools
 import ipaddress
@@ -78,6 +79,7 @@ class Configuration:
     ike_lifetime: int = 28800
     esp_lifetime: int = 3600
     retransmission: Retransmission = field(default_factory=Retransmission)
+    keepalive: float = 20.0
     max_half_open: int = 1024
 
     def __post_init__(self):

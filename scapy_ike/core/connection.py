@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from scapy_ike.constants import (
-    NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, IdType, NotifyType, ProtocolId,
+    NAT_KEEPALIVE, NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, IdType, NotifyType, ProtocolId,
 )
 from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.config import Identity
@@ -119,6 +119,7 @@ class IkeConnection:
         self.pending: Optional[_Pending] = None
         self.replies: Dict[bytes, Datagram] = {}
         self.seen = set()
+        self.keepalive_at = None
         self.created = now
 
     # -- plumbing ------------------------------------------------------------
@@ -163,9 +164,13 @@ class IkeConnection:
             self.pending = None
 
     def timer(self):
-        return self.pending.deadlines[0] if self.pending else None
+        timers = [t for t in (self.pending.deadlines[0] if self.pending else None,
+                              self.keepalive_at) if t is not None]
+        return min(timers) if timers else None
 
     def handle_timer(self, now):
+        if self.keepalive_at is not None and now >= self.keepalive_at:
+            self._keepalive(now)
         pending = self.pending
         if pending is None or now < pending.deadlines[0]:
             return
@@ -179,12 +184,38 @@ class IkeConnection:
         self.endpoint.event(ev.Retransmitted(self.sa.cky_i + self.sa.cky_r,
                                              pending.message_id, attempt))
 
+    def _keepalive(self, now):
+        """The one-byte NAT keep-alive on the NAT-T port, every
+        ``keepalive`` seconds behind a NAT (RFC 3948 2.3, 4)."""
+        self.endpoint.outgoing.append(
+            Datagram(NAT_KEEPALIVE, self.peer, self.endpoint.natt_port))
+        self.keepalive_at = now + self.config.keepalive
+
+    def delete(self, now):
+        """Informational Delete of every ESP SA this IKE SA made, then of
+        the IKE SA itself (RFC 2408 3.15, RFC 2409 5.7); the SA is gone."""
+        spis = [q.spi_in for q in self.quick.values() if q.state == S.QM_COMPLETE]
+        if self.state == S.P1_COMPLETE:
+            if spis:
+                self._informational_send(ISAKMP_payload_Delete(
+                    proto=ProtocolId.IPSEC_ESP, SPIs=spis), now)
+            self._informational_send(ISAKMP_payload_Delete(
+                proto=ProtocolId.ISAKMP, SPIs=[self.sa.cky_i + self.sa.cky_r]), now)
+        self._set(S.DEAD)
+        self.pending = self.keepalive_at = None
+
+    def _informational_send(self, payload, now):
+        mid = self.endpoint.message_id()
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, bytes(payload))
+        self._send(self._encrypted(S.INFO, ISAKMP_payload_Hash(hash=digest) / payload, mid),
+                   now, request=False)
+
     def _fail(self, reason, message_id=0, notify=None):
         self.endpoint.event(ev.Failed(self.sa.cky_i + self.sa.cky_r, message_id, reason, notify))
         self._set(S.DEAD, message_id)
         self.pending = None
 
-    def _notify(self, notify_type, now, message_id=None):
+    def _notify(self, notify_type, now):
         """An Informational exchange with one notify (RFC 2408 3.14):
         encrypted once keys exist (with HASH, RFC 2409 5.7), else clear."""
         n = ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.ISAKMP,
@@ -192,10 +223,7 @@ class IkeConnection:
         if self.sa.skeyid_a is None:
             self._send(self._clear(S.INFO, n), now, request=False)
             return
-        mid = message_id if message_id is not None else self.endpoint.message_id()
-        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, bytes(n))
-        self._send(self._encrypted(S.INFO, ISAKMP_payload_Hash(hash=digest) / n, mid),
-                   now, request=False)
+        self._informational_send(n, now)
 
     # -- receiving -------------------------------------------------------------
 
@@ -436,6 +464,8 @@ class IkeConnection:
                    request=False, reply_to=wire)
 
     def _established(self, now):
+        if self.natt:
+            self.keepalive_at = now + self.config.keepalive
         self.endpoint.event(ev.Phase1Established(
             self.sa.cky_i + self.sa.cky_r, self.peer, self.natt,
             self.sa.idii_b if self.role == "initiator" else self.sa.idir_b,
@@ -711,6 +741,12 @@ class Endpoint:
     def handle_timer(self, now):
         for conn in list(self.connections.values()):
             conn.handle_timer(now)
+
+    def close(self, now):
+        """Delete every established SA (the peer is told) and forget all."""
+        for conn in list(self.connections.values()):
+            conn.delete(now)
+        self.connections.clear()
 
     def receive_datagram(self, data, addr, now, local_port=None):
         """One UDP datagram: on the NAT-T port an IKE message follows the
