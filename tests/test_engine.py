@@ -286,3 +286,21 @@ def test_late_copies_of_every_message(late):
     assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
     assert len(net.of("i", ev.QuickModeEstablished)) == 1
     assert len(net.of("r", ev.QuickModeEstablished)) == 1
+
+
+def test_responder_lifetime_and_expiry():
+    """A responder whose lifetime is shorter says so with RESPONDER-LIFETIME
+    (RFC 2407 4.6.3.1); both sides then expire the SAs at that time."""
+    net = Network(*configs(i=dict(esp_lifetime=3600), r=dict(esp_lifetime=600)))
+    qi, qr = established(net)
+    assert qi.proposal.lifetime == qr.proposal.lifetime == 600
+    start = net.now
+    for side in (net.i, net.r):
+        side.handle_timer(start + 599)
+    net.collect()
+    assert not net.of("i", ev.Expired)
+    for side in (net.i, net.r):
+        side.handle_timer(start + 600)
+    net.collect()
+    (ei,), (er,) = net.of("i", ev.Expired), net.of("r", ev.Expired)
+    assert (ei.spi_in, er.spi_in) == (qi.spi_in, qr.spi_in)

@@ -17,7 +17,7 @@ import ipaddress
 import os
 import struct
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 from scapy_ike.constants import (
@@ -28,7 +28,7 @@ from scapy_ike.core.config import Identity
 from scapy_ike.core.sa import IkeSa, KeysMissing
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import (
-    ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete, ISAKMP_payload_Hash,
+    IPSEC_ATTRIBUTES, ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete, ISAKMP_payload_Hash,
     ISAKMP_payload_ID, ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_Nonce,
     ISAKMP_payload_Notify, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
     ISAKMP_payload_VendorID, iter_payloads, malformed,
@@ -81,6 +81,7 @@ class _Quick:
     ke: bytes = b""
     gxy: bytes = b""
     proposal: object = None
+    expires: Optional[float] = None
 
 
 def _body(layer):
@@ -166,9 +167,15 @@ class IkeConnection:
     def timer(self):
         timers = [t for t in (self.pending.deadlines[0] if self.pending else None,
                               self.keepalive_at) if t is not None]
+        timers += [q.expires for q in self.quick.values() if q.expires is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now):
+        for mid, q in list(self.quick.items()):       # the SA lifetime (RFC 2407 4.5)
+            if q.expires is not None and now >= q.expires:
+                del self.quick[mid]
+                self.endpoint.event(ev.Expired(self.sa.cky_i + self.sa.cky_r, mid,
+                                               q.spi_in, q.spi_out))
         if self.keepalive_at is not None and now >= self.keepalive_at:
             self._keepalive(now)
         pending = self.pending
@@ -557,7 +564,7 @@ class IkeConnection:
         getattr(self, handler)(q, msg, now, bytes(head))
         self._quick_set(q, mid, after)
         if after == S.QM_COMPLETE:
-            self._quick_established(q, mid)
+            self._quick_established(q, mid, now)
 
     def _hash_rest(self, msg):
         hash_payload = self._one(msg, ISAKMP_payload_Hash)
@@ -574,6 +581,7 @@ class IkeConnection:
         if found is None:
             raise PeerError("no proposal chosen", NotifyType.NO_PROPOSAL_CHOSEN)
         q.proposal, transform = found
+        offered_life = P.esp_from_transform(transform).lifetime
         q.spi_out = sa_payload.prop.SPI
         q.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
         ids = self._payloads(msg, ISAKMP_payload_ID)
@@ -582,7 +590,10 @@ class IkeConnection:
             raise PeerError("invalid id", NotifyType.INVALID_ID_INFORMATION)
         q.spi_in = self.endpoint.random(4)
         q.nr_b = self.endpoint.random(32)
-        chosen = P.esp_sa_payload([q.proposal], q.spi_in, udp_encap=self.natt)
+        ours = q.proposal
+        q.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
+        chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], q.spi_in,
+                                  udp_encap=self.natt)
         payloads = chosen / ISAKMP_payload_Nonce(nonce=q.nr_b)
         if q.proposal.group is not None:
             q.dh_key, q.ke = dh.generate(q.proposal.group)
@@ -592,6 +603,8 @@ class IkeConnection:
         for ident in ids:                  # echoed (RFC 2409 5.5)
             payloads = payloads / ISAKMP_payload_ID(IDtype=ident.IDtype, ProtoID=ident.ProtoID,
                                                     Port=ident.Port, IdentData=ident.IdentData)
+        if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
+            payloads = payloads / _responder_lifetime(q.spi_in, ours.lifetime)
         digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, bytes(payloads))
         self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, msg.id),
                    now, message_id=msg.id, reply_to=wire)
@@ -608,6 +621,11 @@ class IkeConnection:
             raise PeerError("the responder chose a transform we did not offer",
                             NotifyType.BAD_PROPOSAL_SYNTAX)
         q.proposal, q.spi_out = chosen, sa_payload.prop.SPI
+        for n in self._payloads(msg, ISAKMP_payload_Notify):
+            if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
+                life = _lifetime_of(n.notify_data)
+                if life is not None and life < chosen.lifetime:
+                    q.proposal = replace(chosen, lifetime=life)
         q.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
         if chosen.group is not None:
             q.gxy = dh.shared_secret(chosen.group, q.dh_key, self._one(msg, ISAKMP_payload_KE).ke)
@@ -621,11 +639,12 @@ class IkeConnection:
         if not hmac.compare_digest(want, received):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
 
-    def _quick_established(self, q, mid):
+    def _quick_established(self, q, mid, now):
         size = q.proposal.transform.keymat_size
         km_in = self.sa.keymat(ProtocolId.IPSEC_ESP, q.spi_in, q.ni_b, q.nr_b, size, q.gxy)
         km_out = self.sa.keymat(ProtocolId.IPSEC_ESP, q.spi_out, q.ni_b, q.nr_b, size, q.gxy)
         local, remote = self.config.selectors()
+        q.expires = now + q.proposal.lifetime
         self.endpoint.event(ev.QuickModeEstablished(
             self.sa.cky_i + self.sa.cky_r, mid, q.spi_in, q.spi_out, km_in, km_out,
             q.proposal, self.natt, str(local), str(remote)))
@@ -656,6 +675,27 @@ class IkeConnection:
             self.endpoint.event(ev.DeleteReceived(cookies, d.proto, tuple(d.SPIs)))
             if d.proto == ProtocolId.ISAKMP:
                 self._set(S.DEAD)
+
+
+def _responder_lifetime(spi, seconds):
+    """N(RESPONDER-LIFETIME): our shorter lifetime for this SA, as SA
+    attributes (RFC 2407 4.6.3.1)."""
+    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (("LifeType", 1),
+                                                          ("LifeDuration", seconds)))
+    return ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
+                                 notify_msg_type=NotifyType.RESPONDER_LIFETIME,
+                                 notify_data=attrs)
+
+
+def _lifetime_of(data):
+    """The seconds of a RESPONDER-LIFETIME's attributes, or None."""
+    values = {}
+    for name, value in IPSEC_ATTRIBUTES.decode(None, data):
+        if name is not None:
+            values[IPSEC_ATTRIBUTES.type_number(name)] = value
+    if values.get(1) in ("seconds", 1):
+        return values.get(2)
+    return None
 
 
 def _id_payload(identity):

@@ -65,6 +65,16 @@ class Retransmitted:
 
 
 @dataclass(frozen=True)
+class Expired:
+    """A Quick Mode's ESP SAs reached their lifetime (RFC 2407 4.5)."""
+
+    cookies: bytes
+    message_id: int
+    spi_in: bytes
+    spi_out: bytes
+
+
+@dataclass(frozen=True)
 class Failed:
     """A negotiation failed; *reason* says how ("authentication failed",
     "no proposal chosen", "invalid id", "timeout", "peer notify N")."""
