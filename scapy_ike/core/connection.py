@@ -139,12 +139,12 @@ class IkeConnection:
                       exch_type=exchange, id=message_id, **fields)
 
     def _clear(self, exchange, payloads, message_id=0):
-        return bytes(self._header(exchange, message_id) / payloads)
+        return _wire(self._header(exchange, message_id) / payloads)
 
     def _encrypted(self, exchange, payloads, message_id):
         """An encrypted message (RFC 2408 3.1): header in clear, payloads
         padded and encrypted with the exchange's IV chain."""
-        body = self.sa.encrypt(message_id, bytes(payloads))
+        body = self.sa.encrypt(message_id, _wire(payloads))
         head = self._header(exchange, message_id, next_payload=_TYPE_OF[type(payloads)],
                             flags=Flags.ENCRYPTION, length=28 + len(body))
         return bytes(head) + body
@@ -213,7 +213,7 @@ class IkeConnection:
 
     def _informational_send(self, payload, now):
         mid = self.endpoint.message_id()
-        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, bytes(payload))
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, _wire(payload))
         self._send(self._encrypted(S.INFO, ISAKMP_payload_Hash(hash=digest) / payload, mid),
                    now, request=False)
 
@@ -538,7 +538,7 @@ class IkeConnection:
             payloads = payloads / ISAKMP_payload_KE(ke=q.ke)
         local, remote = self.config.selectors()
         payloads = payloads / _ts_id(local) / _ts_id(remote)
-        rest = bytes(payloads)
+        rest = _wire(payloads)
         digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, rest)
         self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, mid),
                    now, message_id=mid)
@@ -605,7 +605,7 @@ class IkeConnection:
                                                     Port=ident.Port, IdentData=ident.IdentData)
         if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
             payloads = payloads / _responder_lifetime(q.spi_in, ours.lifetime)
-        digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, bytes(payloads))
+        digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, _wire(payloads))
         self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, msg.id),
                    now, message_id=msg.id, reply_to=wire)
 
@@ -696,6 +696,24 @@ def _lifetime_of(data):
     if values.get(1) in ("seconds", 1):
         return values.get(2)
     return None
+
+
+def _wire(pkt):
+    """``bytes(pkt)`` for a packet we built ourselves, without the clone
+    that Scapy makes of a packet to resolve random values (there are none
+    here): every layer, nested ones too, is marked explicit first."""
+    _wire_mark(pkt)
+    return bytes(pkt)
+
+
+def _wire_mark(pkt):
+    layer = pkt
+    while layer:
+        layer.explicit = 1
+        for f in layer.fields_desc:
+            if f.holds_packets and layer.getfieldval(f.name) is not None:
+                _wire_mark(layer.getfieldval(f.name))
+        layer = layer.payload
 
 
 def _id_payload(identity):
