@@ -139,7 +139,7 @@ class IkeConnection:
                       exch_type=exchange, id=message_id, **fields)
 
     def _clear(self, exchange, payloads, message_id=0):
-        return _wire(self._header(exchange, message_id) / payloads)
+        return _wire(_chain(self._header(exchange, message_id), payloads))
 
     def _encrypted(self, exchange, payloads, message_id):
         """An encrypted message (RFC 2408 3.1): header in clear, payloads
@@ -214,7 +214,7 @@ class IkeConnection:
     def _informational_send(self, payload, now):
         mid = self.endpoint.message_id()
         digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, _wire(payload))
-        self._send(self._encrypted(S.INFO, ISAKMP_payload_Hash(hash=digest) / payload, mid),
+        self._send(self._encrypted(S.INFO, _chain(ISAKMP_payload_Hash(hash=digest), payload), mid),
                    now, request=False)
 
     def _fail(self, reason, message_id=0, notify=None):
@@ -298,7 +298,7 @@ class IkeConnection:
         self.sa.sai_b = _body(ISAKMP_payload_SA(bytes(sa_payload)))
         vids = self._vids()
         if self.config.mode == "main":
-            self._send(self._clear(S.MAIN, sa_payload / vids), now)
+            self._send(self._clear(S.MAIN, _chain(sa_payload, vids)), now)
         else:
             groups = {p.group for p in self.config.ike_proposals()}
             if len(groups) != 1:
@@ -306,8 +306,8 @@ class IkeConnection:
             self._ke_nonce(groups.pop())
             ident = self._identity()
             self.sa.idii_b = ident.body()
-            payloads = sa_payload / self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.ni_b) \
-                / _id_payload(ident) / vids
+            payloads = _chain(sa_payload, self._ke_payload(), ISAKMP_payload_Nonce(nonce=self.sa.ni_b),
+                              _id_payload(ident), vids)
             self._send(self._clear(S.AGGRESSIVE, payloads), now)
         self._set(S.FIRST_SENT[("initiator", self.config.mode)])
 
@@ -315,7 +315,7 @@ class IkeConnection:
         vids = None
         for vid in (OUR_VIDS if self.config.nat_t else []):
             v = ISAKMP_payload_VendorID(VendorID=vid)
-            vids = v if vids is None else vids / v
+            vids = _chain(vids, v)
         return vids
 
     def _identity(self):
@@ -341,7 +341,7 @@ class IkeConnection:
         ours = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(local[0]), local[1])
         if self.config.force_encap:
             ours = self.endpoint.random(len(ours))
-        return ISAKMP_payload_NAT_D(hash=theirs) / ISAKMP_payload_NAT_D(hash=ours)
+        return _chain(ISAKMP_payload_NAT_D(hash=theirs), ISAKMP_payload_NAT_D(hash=ours))
 
     def _check_nat(self, msg):
         """Whether a NAT lies between us (RFC 3947 3.2)."""
@@ -409,8 +409,9 @@ class IkeConnection:
         self._accept_choice(msg)
         self._peer_vids(msg)
         self._ke_nonce(self.sa.group)
-        self._send(self._clear(S.MAIN, self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.ni_b)
-                               / self._nat_d()), now)
+        self._send(self._clear(S.MAIN, _chain(self._ke_payload(),
+                                              ISAKMP_payload_Nonce(nonce=self.sa.ni_b),
+                                              self._nat_d())), now)
 
     def initiator_mm4(self, msg, now, wire):
         self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
@@ -420,7 +421,7 @@ class IkeConnection:
         self._float()
         ident = self._identity()
         self.sa.idii_b = ident.body()
-        self._send(self._encrypted(S.MAIN, _id_payload(ident) / self._hash_i(), 0), now)
+        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_i()), 0), now)
 
     def _hash_i(self):
         return ISAKMP_payload_Hash(hash=keys.hash_i(
@@ -448,7 +449,8 @@ class IkeConnection:
     def responder_mm1(self, msg, now, wire):
         chosen = self._choose(msg)
         self._peer_vids(msg)
-        self._send(self._clear(S.MAIN, chosen / self._vids()), now, request=False, reply_to=wire)
+        self._send(self._clear(S.MAIN, _chain(chosen, self._vids())), now, request=False,
+                   reply_to=wire)
 
     def responder_mm3(self, msg, now, wire):
         self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
@@ -456,8 +458,9 @@ class IkeConnection:
         self._ke_nonce(self.sa.group)
         self._keys(self.sa.gxi)
         self._check_nat(msg)
-        self._send(self._clear(S.MAIN, self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.nr_b)
-                               / self._nat_d()), now, request=False, reply_to=wire)
+        self._send(self._clear(S.MAIN, _chain(self._ke_payload(),
+                                              ISAKMP_payload_Nonce(nonce=self.sa.nr_b),
+                                              self._nat_d())), now, request=False, reply_to=wire)
 
     def responder_mm5(self, msg, now, wire):
         ident = self._one(msg, ISAKMP_payload_ID)
@@ -467,7 +470,7 @@ class IkeConnection:
         self._check_id(self.sa.idii_b)
         ident = self._identity()
         self.sa.idir_b = ident.body()
-        self._send(self._encrypted(S.MAIN, _id_payload(ident) / self._hash_r(), 0), now,
+        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_r()), 0), now,
                    request=False, reply_to=wire)
 
     def _established(self, now):
@@ -492,11 +495,11 @@ class IkeConnection:
         self._keys(self.sa.gxi)
         ident = self._identity()
         self.sa.idir_b = ident.body()
-        payloads = chosen / self._ke_payload() / ISAKMP_payload_Nonce(nonce=self.sa.nr_b) \
-            / _id_payload(ident)
+        payloads = _chain(chosen, self._ke_payload(), ISAKMP_payload_Nonce(nonce=self.sa.nr_b),
+                          _id_payload(ident))
         if self.config.nat_t:
-            payloads = payloads / self._vids() / self._nat_d()
-        self._send(self._clear(S.AGGRESSIVE, payloads / self._hash_r()), now, reply_to=wire)
+            payloads = _chain(payloads, self._vids(), self._nat_d())
+        self._send(self._clear(S.AGGRESSIVE, _chain(payloads, self._hash_r())), now, reply_to=wire)
 
     def initiator_am2(self, msg, now, wire):
         """Check AM2, answer AM3: HASH_I, NAT-D, NAT-D, encrypted as
@@ -513,7 +516,7 @@ class IkeConnection:
         self._check_nat(msg)
         payloads = self._hash_i()
         if self._payloads(msg, ISAKMP_payload_NAT_D):
-            payloads = payloads / self._nat_d()
+            payloads = _chain(payloads, self._nat_d())
         self._float()
         self._send(self._encrypted(S.AGGRESSIVE, payloads, 0), now, request=False, reply_to=wire)
 
@@ -530,17 +533,17 @@ class IkeConnection:
         proposals = self.config.esp_proposals()
         q.spi_in = self.endpoint.random(4)
         q.ni_b = self.endpoint.random(32)
-        payloads = P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt) \
-            / ISAKMP_payload_Nonce(nonce=q.ni_b)
+        payloads = _chain(P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt),
+                          ISAKMP_payload_Nonce(nonce=q.ni_b))
         group = proposals[0].group
         if group is not None:
             q.dh_key, q.ke = dh.generate(group)
-            payloads = payloads / ISAKMP_payload_KE(ke=q.ke)
+            payloads = _chain(payloads, ISAKMP_payload_KE(ke=q.ke))
         local, remote = self.config.selectors()
-        payloads = payloads / _ts_id(local) / _ts_id(remote)
+        payloads = _chain(payloads, _ts_id(local), _ts_id(remote))
         rest = _wire(payloads)
         digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, rest)
-        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, mid),
+        self._send(self._encrypted(S.QUICK, _chain(ISAKMP_payload_Hash(hash=digest), payloads), mid),
                    now, message_id=mid)
         self._quick_set(q, mid, S.QM_FIRST_SENT)
 
@@ -594,19 +597,21 @@ class IkeConnection:
         q.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
         chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], q.spi_in,
                                   udp_encap=self.natt)
-        payloads = chosen / ISAKMP_payload_Nonce(nonce=q.nr_b)
+        payloads = _chain(chosen, ISAKMP_payload_Nonce(nonce=q.nr_b))
         if q.proposal.group is not None:
             q.dh_key, q.ke = dh.generate(q.proposal.group)
             q.gxy = dh.shared_secret(q.proposal.group, q.dh_key,
                                      self._one(msg, ISAKMP_payload_KE).ke)
-            payloads = payloads / ISAKMP_payload_KE(ke=q.ke)
+            payloads = _chain(payloads, ISAKMP_payload_KE(ke=q.ke))
         for ident in ids:                  # echoed (RFC 2409 5.5)
-            payloads = payloads / ISAKMP_payload_ID(IDtype=ident.IDtype, ProtoID=ident.ProtoID,
-                                                    Port=ident.Port, IdentData=ident.IdentData)
+            payloads = _chain(payloads, ISAKMP_payload_ID(
+                IDtype=ident.IDtype, ProtoID=ident.ProtoID, Port=ident.Port,
+                IdentData=ident.IdentData))
         if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
-            payloads = payloads / _responder_lifetime(q.spi_in, ours.lifetime)
+            payloads = _chain(payloads, _responder_lifetime(q.spi_in, ours.lifetime))
         digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, _wire(payloads))
-        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest) / payloads, msg.id),
+        self._send(self._encrypted(S.QUICK, _chain(ISAKMP_payload_Hash(hash=digest), payloads),
+                                   msg.id),
                    now, message_id=msg.id, reply_to=wire)
 
     def initiator_qm2(self, q, msg, now, wire):
@@ -696,6 +701,18 @@ def _lifetime_of(data):
     if values.get(1) in ("seconds", 1):
         return values.get(2)
     return None
+
+
+def _chain(*layers):
+    """The payloads linked in order, without the copies that Scapy's ``/``
+    makes (each payload is fresh and used once); None ones are skipped."""
+    layers = [layer for layer in layers if layer is not None]
+    if not layers:
+        return None
+    first = layers[0]
+    for layer in layers[1:]:
+        first.lastlayer().add_payload(layer)
+    return first
 
 
 def _wire(pkt):
