@@ -26,6 +26,8 @@ from scapy_ike.crypto import registry
 from scapy_ike.crypto.cipher import Aead, AesCtr, Mac, block_cipher
 
 IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE = 4, 41, 59
+PADDINGS = tuple(bytes(range(1, n + 1)) for n in range(256))
+"""The padding bytes 1, 2, 3, ... of each length (RFC 4303 2.4)."""
 IPPROTO_ESP, IPPROTO_UDP = 50, 17
 NATT_PORT = 4500
 
@@ -219,7 +221,7 @@ class SecurityAssociation:
         """The ESP packet (SPI .. ICV) carrying *payload* (RFC 4303 2).
         The IV is random for CBC and the sequence number for counter modes,
         unless given (known-answer tests)."""
-        self._account(len(payload), "out")
+        self._account(len(payload), "packets_out")
         seq = self.seq_num
         if seq >= (1 << (64 if self.esn_en else 32)):
             raise self._reject(LifetimeExpired("sequence number would cycle; rekey"))
@@ -230,7 +232,7 @@ class SecurityAssociation:
             payload += bytes(tfc_padding)
         block = cipher.block_size
         pad = -(len(payload) + 2) % block
-        plain = payload + bytes(range(1, pad + 1)) + bytes((pad, next_header))
+        plain = payload + PADDINGS[pad] + bytes((pad, next_header))
         if cipher.aead:
             iv = iv or struct.pack("!Q", seq)
             aad = header if not self.esn_en else header[:4] + struct.pack("!Q", seq)
@@ -260,7 +262,7 @@ class SecurityAssociation:
         if cipher.aead:
             aad = data[:8] if not self.esn_en else data[:4] + struct.pack("!Q", seq)
             try:
-                plain = self._aead.open(iv, data[iv_end:], aad)
+                plain = self._aead.open(iv, memoryview(data)[iv_end:], aad)
             except InvalidTag:
                 raise self._reject(IntegrityError("ICV does not verify (seq %d)" % seq)) from None
         else:
@@ -281,11 +283,11 @@ class SecurityAssociation:
             else:
                 plain = body
         pad, next_header = plain[-2], plain[-1]
-        if pad + 2 > len(plain) or plain[-2 - pad:-2] != bytes(range(1, pad + 1)):
+        if pad + 2 > len(plain) or plain[-2 - pad:-2] != PADDINGS[pad]:
             raise self._reject(PaddingError("bad padding (pad length %d): wrong key?" % pad))
         self._accept(seq)
         payload = plain[:-2 - pad]
-        self._account(len(payload), "in")
+        self._account(len(payload), "packets_in")
         return Opened(seq, next_header, payload, pad)
 
     # -- sequence numbers, replay window, lifetimes -------------------------
@@ -332,7 +334,7 @@ class SecurityAssociation:
             raise self._reject(LifetimeExpired("hard lifetime reached"))
         stats["bytes"] += size
         stats["packets"] += 1
-        stats["packets_" + direction] += 1
+        stats[direction] += 1
         if (life.soft_bytes is not None and stats["bytes"] >= life.soft_bytes) or \
                 (life.soft_packets is not None and stats["packets"] >= life.soft_packets):
             self.soft_expired = True
