@@ -262,7 +262,7 @@ class SecurityAssociation:
         if cipher.aead:
             aad = data[:8] if not self.esn_en else data[:4] + struct.pack("!Q", seq)
             try:
-                plain = self._aead.open(iv, memoryview(data)[iv_end:], aad)
+                plain = self._aead.open(iv, data[iv_end:], aad)
             except InvalidTag:
                 raise self._reject(IntegrityError("ICV does not verify (seq %d)" % seq)) from None
         else:
