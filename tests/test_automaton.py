@@ -2,7 +2,6 @@
 decrypts with its own key log, here and in tshark), Aggressive Mode with
 PFS, the tamper hook, and failures."""
 
-import os
 import subprocess
 import time
 

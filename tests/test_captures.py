@@ -12,7 +12,7 @@ from scapy_ike.constants import IdType, PayloadType
 from scapy_ike.layers.isakmp import (
     ISAKMP, ISAKMP_Encrypted, ISAKMP_payload_Hash, ISAKMP_payload_ID,
     ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_NAT_D_OldDraft,
-    ISAKMP_payload_Nonce, ISAKMP_payload_SA, ISAKMP_payload_Transform,
+    ISAKMP_payload_Nonce, ISAKMP_payload_Transform,
     ISAKMP_payload_VendorID, iter_payloads, malformed,
 )
 from tshark_fields import HEADER_COLUMNS, PAYLOAD_COLUMNS, our_fields, read_tsv, tshark_fields

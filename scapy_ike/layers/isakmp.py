@@ -25,7 +25,7 @@ from scapy.config import conf
 from scapy.fields import (
     ByteEnumField, ByteField, FieldLenField, FieldListField, FlagsField,
     IntEnumField, IntField, PacketLenField, ShortEnumField, ShortField,
-    StrField, StrLenField, XByteField, XIntField, XStrField,
+    XByteField, XIntField, XStrField,
     XStrFixedLenField, XStrLenField,
 )
 from scapy.layers import isakmp as _scapy
