@@ -95,17 +95,22 @@ def finish(automaton):
     automaton.close()
 
 
-@pytest.mark.interop
-@pytest.mark.parametrize("ike,esp", SUITES, ids=["%s/%s" % s for s in SUITES])
-def test_our_initiator_main_mode(strongswan_peer, ike, esp):
-    peer = strongswan_peer(psk=PSK, ike_proposals=ike, esp_proposals=esp)
-    automaton = ours("initiator", "main", ike, esp, peer)
+def established_and_checked(peer, automaton, start=lambda: None):
+    """Wait for Quick Mode (after *start*), check the tunnel, clean up."""
     try:
+        start()
         established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
         assert isinstance(established, ev.QuickModeEstablished), established
         check_tunnel(peer, automaton, established)
     finally:
         finish(automaton)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("ike,esp", SUITES, ids=["%s/%s" % s for s in SUITES])
+def test_our_initiator_main_mode(strongswan_peer, ike, esp):
+    peer = strongswan_peer(psk=PSK, ike_proposals=ike, esp_proposals=esp)
+    established_and_checked(peer, ours("initiator", "main", ike, esp, peer))
 
 
 AGGRESSIVE = [SUITES[0], SUITES[4], SUITES[5], SUITES[12], SUITES[14]]
@@ -116,14 +121,9 @@ AGGRESSIVE = [SUITES[0], SUITES[4], SUITES[5], SUITES[12], SUITES[14]]
 def test_our_initiator_aggressive_mode(strongswan_peer, ike, esp):
     peer = strongswan_peer(psk=PSK, mode="aggressive", ike_proposals=ike, esp_proposals=esp,
                            remote_id="initiator@example.org", local_id="responder.example.org")
-    automaton = ours("initiator", "aggressive", ike, esp, peer, local_id="initiator@example.org",
-                     remote_id="responder.example.org")
-    try:
-        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
-        assert isinstance(established, ev.QuickModeEstablished), established
-        check_tunnel(peer, automaton, established)
-    finally:
-        finish(automaton)
+    established_and_checked(peer, ours("initiator", "aggressive", ike, esp, peer,
+                                       local_id="initiator@example.org",
+                                       remote_id="responder.example.org"))
 
 
 CHARON_INITIATES = [("main", SUITES[0]), ("main", SUITES[10]), ("main", SUITES[12]),
@@ -137,14 +137,7 @@ def test_charon_initiates_to_our_responder(strongswan_peer, mode, suite):
     ike, esp = suite
     peer = strongswan_peer(role="initiator", mode=mode, psk=PSK, ike_proposals=ike,
                            esp_proposals=esp)
-    automaton = ours("responder", mode, ike, esp, peer)
-    try:
-        peer.initiate(timeout=15)
-        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
-        assert isinstance(established, ev.QuickModeEstablished), established
-        check_tunnel(peer, automaton, established)
-    finally:
-        finish(automaton)
+    established_and_checked(peer, ours("responder", mode, ike, esp, peer), peer.initiate)
 
 
 @pytest.mark.interop
