@@ -304,3 +304,20 @@ def test_responder_lifetime_and_expiry():
     net.collect()
     (ei,), (er,) = net.of("i", ev.Expired), net.of("r", ev.Expired)
     assert (ei.spi_in, er.spi_in) == (qi.spi_in, qr.spi_in)
+
+
+def test_phase1_lifetime_and_initial_contact():
+    """The IKE SA expires after its lifetime and is deleted at the peer;
+    MM5 carried INITIAL-CONTACT."""
+    net = Network(*configs(ike="aes128-sha1-modp2048", i=dict(ike_lifetime=900),
+                           r=dict(ike_lifetime=900)))
+    established(net)
+    assert [n.notify_type for n in net.of("r", ev.NotifyReceived)] == [24578]
+    start = net.now
+    net.i.handle_timer(start + 899.0)
+    net.collect()
+    assert not [e for e in net.of("i", ev.Expired) if e.message_id == 0]
+    net.i.handle_timer(start + 900.0)
+    net.step()
+    assert [e.message_id for e in net.of("i", ev.Expired)] == [0]
+    assert [d.protocol for d in net.of("r", ev.DeleteReceived)] == [3, 1]

@@ -80,6 +80,7 @@ class Configuration:
     esp_lifetime: int = 3600
     retransmission: Retransmission = field(default_factory=Retransmission)
     keepalive: float = 20.0
+    initial_contact: bool = True
     max_half_open: int = 1024
 
     def __post_init__(self):

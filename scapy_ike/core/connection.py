@@ -121,6 +121,7 @@ class IkeConnection:
         self.replies: Dict[bytes, Datagram] = {}
         self.seen = set()
         self.keepalive_at = None
+        self.expires = None
         self.created = now
 
     # -- plumbing ------------------------------------------------------------
@@ -166,11 +167,16 @@ class IkeConnection:
 
     def timer(self):
         timers = [t for t in (self.pending.deadlines[0] if self.pending else None,
-                              self.keepalive_at) if t is not None]
+                              self.keepalive_at, self.expires) if t is not None]
         timers += [q.expires for q in self.quick.values() if q.expires is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now):
+        if self.expires is not None and now >= self.expires:   # RFC 2409 Appendix A
+            self.endpoint.event(ev.Expired(self.sa.cky_i + self.sa.cky_r, 0, b"", b""))
+            self.delete(now)
+            self.expires = None
+            return
         for mid, q in list(self.quick.items()):       # the SA lifetime (RFC 2407 4.5)
             if q.expires is not None and now >= q.expires:
                 del self.quick[mid]
@@ -209,7 +215,7 @@ class IkeConnection:
             self._informational_send(ISAKMP_payload_Delete(
                 proto=ProtocolId.ISAKMP, SPIs=[self.sa.cky_i + self.sa.cky_r]), now)
         self._set(S.DEAD)
-        self.pending = self.keepalive_at = None
+        self.pending = self.keepalive_at = self.expires = None
 
     def _informational_send(self, payload, now):
         mid = self.endpoint.message_id()
@@ -261,6 +267,9 @@ class IkeConnection:
             if head.flags & Flags.ENCRYPTION and exc.notify is None:
                 raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
             raise
+        for n in self._payloads(msg, ISAKMP_payload_Notify):   # INITIAL-CONTACT and the like
+            self.endpoint.event(ev.NotifyReceived(self.sa.cky_i + self.sa.cky_r,
+                                                  n.notify_msg_type, n.notify_data))
         if self.state != S.DEAD:
             self._set(after)
         if after == S.P1_COMPLETE and self.state == S.P1_COMPLETE:
@@ -421,7 +430,17 @@ class IkeConnection:
         self._float()
         ident = self._identity()
         self.sa.idii_b = ident.body()
-        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_i()), 0), now)
+        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_i(),
+                                                  self._initial_contact()), 0), now)
+
+    def _initial_contact(self):
+        """N(INITIAL-CONTACT) with our first Phase 1 message under
+        encryption: the peer may drop older SAs with us (RFC 2407 4.6.3.3)."""
+        if not self.config.initial_contact:
+            return None
+        return ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.ISAKMP,
+                                     SPI=self.sa.cky_i + self.sa.cky_r,
+                                     notify_msg_type=NotifyType.INITIAL_CONTACT)
 
     def _hash_i(self):
         return ISAKMP_payload_Hash(hash=keys.hash_i(
@@ -476,6 +495,7 @@ class IkeConnection:
     def _established(self, now):
         if self.natt:
             self.keepalive_at = now + self.config.keepalive
+        self.expires = now + self.chosen.lifetime
         self.endpoint.event(ev.Phase1Established(
             self.sa.cky_i + self.sa.cky_r, self.peer, self.natt,
             self.sa.idii_b if self.role == "initiator" else self.sa.idir_b,

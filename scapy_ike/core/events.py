@@ -66,7 +66,8 @@ class Retransmitted:
 
 @dataclass(frozen=True)
 class Expired:
-    """A Quick Mode's ESP SAs reached their lifetime (RFC 2407 4.5)."""
+    """A Quick Mode's ESP SAs reached their lifetime (RFC 2407 4.5), or
+    with message ID 0 the IKE SA did (RFC 2409 Appendix A)."""
 
     cookies: bytes
     message_id: int
