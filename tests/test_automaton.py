@@ -65,7 +65,7 @@ def test_tshark_decrypts_the_demo(tmp_path):
     ).stdout.splitlines()
     rows = [line.split("\t") for line in fields]
     assert [r[0] for r in rows[:9]] == ["1,2,3,13,13,13", "1,2,3,13,13,13", "4,10,20,20",
-                                        "4,10,20,20", "5,8", "5,8", "8,1,2,3,10,5,5",
+                                        "4,10,20,20", "5,8,11", "5,8", "8,1,2,3,10,5,5",
                                         "8,1,2,3,10,5,5", "8"]
     assert [(r[1], r[2]) for r in rows[9:15]] == [("8", "1"), ("0", "1")] * 3
     assert [r[0] for r in rows[15:]] == ["8,12", "8,12"]          # Delete ESP, then ISAKMP
