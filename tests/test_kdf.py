@@ -27,19 +27,16 @@ def load(*parts):
 H = bytes.fromhex
 
 
-@pytest.mark.parametrize("v", load("kdf", "ikev1_psk_count0-4.json"))
-def test_cavp_psk(v):
+@pytest.mark.parametrize("v", load("kdf", "ikev1_psk_count0-4.json")
+                         + load("kdf", "ikev1_dsa_count0-4.json"))
+def test_cavp(v):
+    """SP 800-135 IKEv1: SKEYID for pre-shared keys or signatures (DSA),
+    then SKEYID_d/a/e."""
     h = NIST_HASH[v["hash"]]
-    skeyid = keys.skeyid_psk(h, H(v["pre-shared-key"]), H(v["Ni"]), H(v["Nr"]))
-    assert skeyid.hex() == v["SKEYID"]
-    d, a, e = keys.skeyid_dae(h, skeyid, H(v["gxy"]), H(v["CKY_I"]), H(v["CKY_R"]))
-    assert (d.hex(), a.hex(), e.hex()) == (v["SKEYID_d"], v["SKEYID_a"], v["SKEYID_e"])
-
-
-@pytest.mark.parametrize("v", load("kdf", "ikev1_dsa_count0-4.json"))
-def test_cavp_dsa(v):
-    h = NIST_HASH[v["hash"]]
-    skeyid = keys.skeyid_sig(h, H(v["Ni"]), H(v["Nr"]), H(v["gxy"]))
+    if v["auth"] == "psk":
+        skeyid = keys.skeyid_psk(h, H(v["pre-shared-key"]), H(v["Ni"]), H(v["Nr"]))
+    else:
+        skeyid = keys.skeyid_sig(h, H(v["Ni"]), H(v["Nr"]), H(v["gxy"]))
     assert skeyid.hex() == v["SKEYID"]
     d, a, e = keys.skeyid_dae(h, skeyid, H(v["gxy"]), H(v["CKY_I"]), H(v["CKY_R"]))
     assert (d.hex(), a.hex(), e.hex()) == (v["SKEYID_d"], v["SKEYID_a"], v["SKEYID_e"])
