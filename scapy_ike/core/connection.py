@@ -240,9 +240,9 @@ class IkeConnection:
 
     # -- receiving -------------------------------------------------------------
 
-    def receive(self, head, now):
-        """One ISAKMP message of this SA."""
-        wire = bytes(head)
+    def receive(self, head, now, wire):
+        """One ISAKMP message of this SA, dissected (*head*) and as it came
+        (*wire*)."""
         if self.sa.cky_r == bytes(8):                   # the responder's cookie, in MM2/AM2
             self.sa.cky_r = head.resp_cookie
         if wire in self.replies:                       # a retransmitted request
@@ -254,7 +254,7 @@ class IkeConnection:
         if head.exch_type == S.INFO:
             return self._informational(head)
         if head.exch_type == S.QUICK:
-            return self._quick_mode(head, now)
+            return self._quick_mode(head, now, wire)
         key = (self.role, self.state, head.exch_type)
         if key not in S.PHASE1:
             raise PeerError("unexpected %s message in %s" % (head.exch_type, self.state))
@@ -571,7 +571,7 @@ class IkeConnection:
         old, q.state = q.state, new
         self.endpoint.event(ev.StateChanged(self.sa.cky_i + self.sa.cky_r, mid, old, new))
 
-    def _quick_mode(self, head, now):
+    def _quick_mode(self, head, now, wire):
         if self.state != S.P1_COMPLETE:
             raise PeerError("Quick Mode before Phase 1 completed")
         mid = head.id
@@ -584,7 +584,7 @@ class IkeConnection:
         handler, after = S.QUICK_MODE[key]
         msg = self._open(head)
         self.pending = None
-        getattr(self, handler)(q, msg, now, bytes(head))
+        getattr(self, handler)(q, msg, now, wire)
         self._quick_set(q, mid, after)
         if after == S.QM_COMPLETE:
             self._quick_established(q, mid, now)
@@ -865,7 +865,7 @@ class Endpoint:
         elif natt:
             conn.peer = addr
         try:
-            conn.receive(head, now)
+            conn.receive(head, now, data)
         except PeerError as exc:
             self.event(ev.Dropped(addr, str(exc)))
             if exc.notify is None or conn.state == S.DEAD:
