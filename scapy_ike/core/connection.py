@@ -28,10 +28,10 @@ from scapy_ike.core.config import Identity
 from scapy_ike.core.sa import IkeSa, KeysMissing
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete, ISAKMP_payload_Hash,
-    ISAKMP_payload_ID, ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_Nonce,
+    IPSEC_ATTRIBUTES, ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete,
+    ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_Nonce,
     ISAKMP_payload_Notify, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
-    ISAKMP_payload_VendorID, iter_payloads, malformed,
+    ISAKMP_payload_VendorID, malformed, payload_body, payloads_of,
 )
 
 RFC3947_VID = next(k for k, v in VENDOR_IDS.items() if v == "RFC 3947 NAT-T")
@@ -82,10 +82,6 @@ class _Quick:
     gxy: bytes = b""
     proposal: object = None
     expires: Optional[float] = None
-
-
-def _body(layer):
-    return bytes(layer)[4:layer.length]
 
 
 def _chain_bytes(first):
@@ -267,7 +263,7 @@ class IkeConnection:
             if head.flags & Flags.ENCRYPTION and exc.notify is None:
                 raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
             raise
-        for n in self._payloads(msg, ISAKMP_payload_Notify):   # INITIAL-CONTACT and the like
+        for n in payloads_of(msg, ISAKMP_payload_Notify):   # INITIAL-CONTACT and the like
             self.endpoint.event(ev.NotifyReceived(self.sa.cky_i + self.sa.cky_r,
                                                   n.notify_msg_type, n.notify_data))
         if self.state != S.DEAD:
@@ -290,11 +286,8 @@ class IkeConnection:
                             NotifyType.PAYLOAD_MALFORMED)
         return msg
 
-    def _payloads(self, msg, cls):
-        return [p for _, p in iter_payloads(msg) if isinstance(p, cls)]
-
     def _one(self, msg, cls):
-        found = self._payloads(msg, cls)
+        found = payloads_of(msg, cls)
         if not found:
             raise PeerError("no %s payload" % cls.__name__)
         return found[0]
@@ -304,7 +297,7 @@ class IkeConnection:
     def start(self, now):
         """The initiator's first message (RFC 2409 5)."""
         sa_payload = P.ike_sa_payload(self.config.ike_proposals())
-        self.sa.sai_b = _body(ISAKMP_payload_SA(bytes(sa_payload)))
+        self.sa.sai_b = payload_body(ISAKMP_payload_SA(bytes(sa_payload)))
         vids = self._vids()
         if self.config.mode == "main":
             self._send(self._clear(S.MAIN, _chain(sa_payload, vids)), now)
@@ -354,7 +347,7 @@ class IkeConnection:
 
     def _check_nat(self, msg):
         """Whether a NAT lies between us (RFC 3947 3.2)."""
-        hashes = [p.hash for p in self._payloads(msg, ISAKMP_payload_NAT_D)]
+        hashes = [p.hash for p in payloads_of(msg, ISAKMP_payload_NAT_D)]
         if not hashes:
             return
         h = self.sa.hash
@@ -366,13 +359,13 @@ class IkeConnection:
                        or self.config.force_encap)
 
     def _peer_vids(self, msg):
-        vids = [p.VendorID for p in self._payloads(msg, ISAKMP_payload_VendorID)]
+        vids = [p.VendorID for p in payloads_of(msg, ISAKMP_payload_VendorID)]
         self.rfc3947 = self.config.nat_t and RFC3947_VID in vids
 
     def _choose(self, msg):
         """The responder picks one of the initiator's transforms."""
         sa_payload = self._one(msg, ISAKMP_payload_SA)
-        self.sa.sai_b = _body(sa_payload)
+        self.sa.sai_b = payload_body(sa_payload)
         found = P.choose(self.config.ike_proposals(), P.offered_transforms(sa_payload),
                          P.ike_from_transform)
         if found is None:
@@ -460,7 +453,7 @@ class IkeConnection:
 
     def initiator_mm6(self, msg, now, wire):
         ident = self._one(msg, ISAKMP_payload_ID)
-        self.sa.idir_b = _body(ident)
+        self.sa.idir_b = payload_body(ident)
         if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
         self._check_id(self.sa.idir_b)
@@ -483,7 +476,7 @@ class IkeConnection:
 
     def responder_mm5(self, msg, now, wire):
         ident = self._one(msg, ISAKMP_payload_ID)
-        self.sa.idii_b = _body(ident)
+        self.sa.idii_b = payload_body(ident)
         if not self.sa.verify_hash_i(self._one(msg, ISAKMP_payload_Hash).hash):
             raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idii_b)
@@ -509,7 +502,7 @@ class IkeConnection:
         self._peer_vids(msg)
         self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
         self.sa.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        self.sa.idii_b = _body(self._one(msg, ISAKMP_payload_ID))
+        self.sa.idii_b = payload_body(self._one(msg, ISAKMP_payload_ID))
         self._check_id(self.sa.idii_b)
         self._ke_nonce(self.sa.group)
         self._keys(self.sa.gxi)
@@ -528,14 +521,14 @@ class IkeConnection:
         self._peer_vids(msg)
         self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
         self.sa.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        self.sa.idir_b = _body(self._one(msg, ISAKMP_payload_ID))
+        self.sa.idir_b = payload_body(self._one(msg, ISAKMP_payload_ID))
         self._keys(self.sa.gxr)
         if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
             raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idir_b)
         self._check_nat(msg)
         payloads = self._hash_i()
-        if self._payloads(msg, ISAKMP_payload_NAT_D):
+        if payloads_of(msg, ISAKMP_payload_NAT_D):
             payloads = _chain(payloads, self._nat_d())
         self._float()
         self._send(self._encrypted(S.AGGRESSIVE, payloads, 0), now, request=False, reply_to=wire)
@@ -607,7 +600,7 @@ class IkeConnection:
         offered_life = P.esp_from_transform(transform).lifetime
         q.spi_out = sa_payload.prop.SPI
         q.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        ids = self._payloads(msg, ISAKMP_payload_ID)
+        ids = payloads_of(msg, ISAKMP_payload_ID)
         if len(ids) == 2 and not (_within(ids[0], self.config.selectors()[1])
                                   and _within(ids[1], self.config.selectors()[0])):
             raise PeerError("invalid id", NotifyType.INVALID_ID_INFORMATION)
@@ -646,7 +639,7 @@ class IkeConnection:
             raise PeerError("the responder chose a transform we did not offer",
                             NotifyType.BAD_PROPOSAL_SYNTAX)
         q.proposal, q.spi_out = chosen, sa_payload.prop.SPI
-        for n in self._payloads(msg, ISAKMP_payload_Notify):
+        for n in payloads_of(msg, ISAKMP_payload_Notify):
             if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
                 life = _lifetime_of(n.notify_data)
                 if life is not None and life < chosen.lifetime:
@@ -684,7 +677,7 @@ class IkeConnection:
             if not hmac.compare_digest(want, received):
                 raise PeerError("informational HASH does not verify")
         cookies = self.sa.cky_i + self.sa.cky_r
-        for n in self._payloads(msg, ISAKMP_payload_Notify):
+        for n in payloads_of(msg, ISAKMP_payload_Notify):
             self.endpoint.event(ev.NotifyReceived(cookies, n.notify_msg_type, n.notify_data))
             if n.notify_msg_type >= 16384:                # status, not error (RFC 2408 3.14.1)
                 continue
@@ -696,7 +689,7 @@ class IkeConnection:
                     del self.quick[mid]
                     self.pending = None
                     self.endpoint.event(ev.Failed(cookies, mid, reason, n.notify_msg_type))
-        for d in self._payloads(msg, ISAKMP_payload_Delete):
+        for d in payloads_of(msg, ISAKMP_payload_Delete):
             self.endpoint.event(ev.DeleteReceived(cookies, d.proto, tuple(d.SPIs)))
             if d.proto == ProtocolId.ISAKMP:
                 self._set(S.DEAD)

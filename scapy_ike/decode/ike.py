@@ -19,7 +19,8 @@ from scapy_ike.decode.keylog import EspKey
 from scapy_ike.esp import EspTransform
 from scapy_ike.layers.isakmp import (
     ISAKMP, ISAKMP_Encrypted, ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_KE,
-    ISAKMP_payload_Nonce, ISAKMP_payload_SA, OAKLEY_ATTRIBUTES, iter_payloads, malformed,
+    ISAKMP_payload_Nonce, ISAKMP_payload_SA, OAKLEY_ATTRIBUTES, malformed, payload_body,
+    payloads_of,
 )
 
 PHASE1 = (ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE)
@@ -46,15 +47,6 @@ class Tracked:
     initiator: str
     quick: Dict[int, QuickMode] = field(default_factory=dict)
     settled: bool = False
-
-
-def _body(layer):
-    """A payload's body, without its generic header."""
-    return bytes(layer)[4:layer.length]
-
-
-def _payloads(msg, cls):
-    return [p for _, p in iter_payloads(msg) if type(p) is cls or isinstance(p, cls)]
 
 
 class IkeTracker:
@@ -193,41 +185,41 @@ def _decrypt(sa, head, body):
 
 def _hash_ok(sa, clear, from_initiator):
     """HASH_I/HASH_R of the identity message verifies, where there is one."""
-    ids = _payloads(clear, ISAKMP_payload_ID)
-    hashes = _payloads(clear, ISAKMP_payload_Hash)
+    ids = payloads_of(clear, ISAKMP_payload_ID)
+    hashes = payloads_of(clear, ISAKMP_payload_Hash)
     if clear.id != 0 or clear.exch_type not in PHASE1 or not hashes or sa.skeyid is None:
         return True          # nothing to verify, or only Ka is known
     if from_initiator:
         if ids:
-            sa.idii_b = _body(ids[0])
+            sa.idii_b = payload_body(ids[0])
         return sa.verify_hash_i(hashes[0].hash)
     if ids:
-        sa.idir_b = _body(ids[0])
+        sa.idir_b = payload_body(ids[0])
     return sa.verify_hash_r(hashes[0].hash)
 
 
 def _phase1(sa, msg, from_initiator):
     """Transcript values and the chosen transform (RFC 2409 5)."""
-    for proposal_sa in _payloads(msg, ISAKMP_payload_SA):
+    for proposal_sa in payloads_of(msg, ISAKMP_payload_SA):
         if from_initiator:
-            sa.sai_b = _body(proposal_sa)
+            sa.sai_b = payload_body(proposal_sa)
         elif proposal_sa.prop is not None and proposal_sa.prop.trans is not None:
             _chosen(sa, proposal_sa.prop.trans.transforms)
-    for ke in _payloads(msg, ISAKMP_payload_KE):
+    for ke in payloads_of(msg, ISAKMP_payload_KE):
         if from_initiator:
             sa.gxi = ke.ke
         else:
             sa.gxr = ke.ke
-    for nonce in _payloads(msg, ISAKMP_payload_Nonce):
+    for nonce in payloads_of(msg, ISAKMP_payload_Nonce):
         if from_initiator:
             sa.ni_b = nonce.nonce
         else:
             sa.nr_b = nonce.nonce
-    for ident in _payloads(msg, ISAKMP_payload_ID):
+    for ident in payloads_of(msg, ISAKMP_payload_ID):
         if from_initiator:
-            sa.idii_b = _body(ident)
+            sa.idii_b = payload_body(ident)
         else:
-            sa.idir_b = _body(ident)
+            sa.idir_b = payload_body(ident)
 
 
 def _chosen(sa, attributes):
@@ -246,12 +238,12 @@ def _chosen(sa, attributes):
 
 def _quick(quick, msg, from_initiator):
     """Nonces, SPIs, the chosen ESP transform and PFS (RFC 2409 5.5)."""
-    for nonce in _payloads(msg, ISAKMP_payload_Nonce):
+    for nonce in payloads_of(msg, ISAKMP_payload_Nonce):
         if from_initiator:
             quick.ni_b = nonce.nonce
         else:
             quick.nr_b = nonce.nonce
-    for proposal_sa in _payloads(msg, ISAKMP_payload_SA):
+    for proposal_sa in payloads_of(msg, ISAKMP_payload_SA):
         prop = proposal_sa.prop
         if prop is None or prop.proto != ProtocolId.IPSEC_ESP:
             continue
@@ -260,7 +252,7 @@ def _quick(quick, msg, from_initiator):
         else:
             quick.spi_r = prop.SPI
             quick.transform = EspTransform.from_payload(prop.trans)
-    if _payloads(msg, ISAKMP_payload_KE):
+    if payloads_of(msg, ISAKMP_payload_KE):
         quick.pfs = True
 
 

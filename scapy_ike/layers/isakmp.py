@@ -693,6 +693,18 @@ def iter_payloads(head):
     return chain(head.payload, head.next_payload)
 
 
+def payloads_of(head, cls):
+    """The payloads of class *cls* (subclasses too) after the header
+    *head*, in wire order."""
+    return [layer for _, layer in iter_payloads(head) if isinstance(layer, cls)]
+
+
+def payload_body(layer):
+    """A payload's bytes without its generic header: what HASH_I, HASH_R
+    and the Quick Mode hashes take as SAi_b, IDii_b ... (RFC 2409 5)."""
+    return bytes(layer)[4:layer.length]
+
+
 def malformed(pkt):
     """Every ``(layer name, reason)`` of a malformed layer in *pkt*, the
     header first, then the payloads in wire order."""
@@ -771,6 +783,7 @@ def bind_ports(ike_port, natt_port):
 
 __all__ = [
     "ISAKMP", "ISAKMP_Truncated", "ISAKMP_Encrypted", "ISAKMP_payload",
-    "malformed", "iter_payloads", "attribute_space", "bind_ports", "PAYLOAD_CLASSES",
+    "malformed", "iter_payloads", "payloads_of", "payload_body", "attribute_space",
+    "bind_ports", "PAYLOAD_CLASSES",
     "OAKLEY_ATTRIBUTES", "IPSEC_ATTRIBUTES", "CONFIG_ATTRIBUTES",
 ] + [cls.__name__ for cls in PAYLOAD_CLASSES.values()]
