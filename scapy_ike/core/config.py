@@ -42,9 +42,45 @@ class Identity:
         kind = IdType.IPV6_ADDR if address.version == 6 else IdType.IPV4_ADDR
         return cls(kind, address.packed)
 
+    @classmethod
+    def of_network(cls, network):
+        """A Quick Mode identity for a traffic selector: ID_IPV4_ADDR
+        (IPV6) for a host, ID_IPV4_ADDR_SUBNET (IPV6) otherwise."""
+        v6 = network.version == 6
+        if network.prefixlen == network.max_prefixlen:
+            return cls(IdType.IPV6_ADDR if v6 else IdType.IPV4_ADDR,
+                       network.network_address.packed)
+        return cls(IdType.IPV6_ADDR_SUBNET if v6 else IdType.IPV4_ADDR_SUBNET,
+                   network.network_address.packed + network.netmask.packed)
+
+    @classmethod
+    def from_body(cls, body):
+        """The identity of an ID payload body (protocol and port aside)."""
+        return cls(body[0], bytes(body[4:])) if len(body) >= 4 else cls(0, b"")
+
     def body(self, protocol=0, port=0):
         """The ID payload body: type, protocol, port, data."""
         return bytes([self.id_type, protocol]) + port.to_bytes(2, "big") + self.data
+
+    def network(self):
+        """The addresses an ADDR or ADDR_SUBNET identity names, or None
+        (other types, wrong sizes, a mask with holes)."""
+        size = _ADDRESS_SIZES.get(self.id_type)
+        if size is None or len(self.data) != size * (2 if self.id_type in _SUBNETS else 1):
+            return None
+        address = ipaddress.ip_address(self.data[:size])
+        if self.id_type not in _SUBNETS:
+            return ipaddress.ip_network(address)
+        mask = int.from_bytes(self.data[size:], "big")
+        prefix = bin(mask).count("1")
+        if mask != ((1 << prefix) - 1) << (size * 8 - prefix):
+            return None
+        return ipaddress.ip_network((address, prefix), strict=False)
+
+
+_ADDRESS_SIZES = {IdType.IPV4_ADDR: 4, IdType.IPV4_ADDR_SUBNET: 4,
+                  IdType.IPV6_ADDR: 16, IdType.IPV6_ADDR_SUBNET: 16}
+_SUBNETS = (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET)
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,19 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 from scapy_ike.constants import (
-    NAT_KEEPALIVE, NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, IdType, NotifyType, ProtocolId,
+    NAT_KEEPALIVE, NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, NotifyType, PayloadType as T,
+    ProtocolId,
 )
 from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.config import Identity
+from scapy_ike.core.message import (
+    HEADER, Message, MessageError, body_of, encode_header, encode_payloads,
+)
 from scapy_ike.core.sa import IkeSa, KeysMissing
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, ISAKMP, PAYLOAD_CLASSES, ISAKMP_Encrypted, ISAKMP_payload_Delete,
-    ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_KE, ISAKMP_payload_NAT_D, ISAKMP_payload_Nonce,
-    ISAKMP_payload_Notify, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
-    ISAKMP_payload_VendorID, malformed, payload_body, payloads_of,
+    IPSEC_ATTRIBUTES, ISAKMP_payload_Delete, ISAKMP_payload_Notify, ISAKMP_payload_Proposal,
+    ISAKMP_payload_SA, ISAKMP_payload_Transform,
 )
 
 RFC3947_VID = next(k for k, v in VENDOR_IDS.items() if v == "RFC 3947 NAT-T")
@@ -84,19 +86,6 @@ class _Quick:
     expires: Optional[float] = None
 
 
-def _chain_bytes(first):
-    """The bytes of a payload chain without what follows the last payload
-    (padding of a decrypted body)."""
-    out = b""
-    layer = first
-    while hasattr(layer, "length") and layer.length:
-        out += bytes(layer)[:layer.length]
-        if not layer.next_payload:
-            break
-        layer = layer.payload
-    return out
-
-
 class IkeConnection:
     """One IKE SA and its Quick Modes, as initiator or responder."""
 
@@ -131,20 +120,18 @@ class IkeConnection:
         data = NON_ESP_MARKER + message if self.natt else message
         return Datagram(data, self.peer, port)
 
-    def _header(self, exchange, message_id=0, **fields):
-        return ISAKMP(init_cookie=self.sa.cky_i, resp_cookie=self.sa.cky_r,
-                      exch_type=exchange, id=message_id, **fields)
-
     def _clear(self, exchange, payloads, message_id=0):
-        return _wire(_chain(self._header(exchange, message_id), payloads))
+        """A message of ``(type, body)`` *payloads* in clear."""
+        body = encode_payloads(payloads)
+        return encode_header(self.sa.cky_i, self.sa.cky_r, payloads[0][0], exchange, 0,
+                             message_id, HEADER.size + len(body)) + body
 
     def _encrypted(self, exchange, payloads, message_id):
         """An encrypted message (RFC 2408 3.1): header in clear, payloads
         padded and encrypted with the exchange's IV chain."""
-        body = self.sa.encrypt(message_id, _wire(payloads))
-        head = self._header(exchange, message_id, next_payload=_TYPE_OF[type(payloads)],
-                            flags=Flags.ENCRYPTION, length=28 + len(body))
-        return bytes(head) + body
+        body = self.sa.encrypt(message_id, encode_payloads(payloads))
+        return encode_header(self.sa.cky_i, self.sa.cky_r, payloads[0][0], exchange,
+                             Flags.ENCRYPTION, message_id, HEADER.size + len(body)) + body
 
     def _send(self, message, now, message_id=0, request=True, reply_to=None):
         datagram = self._datagram(message)
@@ -206,18 +193,19 @@ class IkeConnection:
         spis = [q.spi_in for q in self.quick.values() if q.state == S.QM_COMPLETE]
         if self.state == S.P1_COMPLETE:
             if spis:
-                self._informational_send(ISAKMP_payload_Delete(
-                    proto=ProtocolId.IPSEC_ESP, SPIs=spis), now)
-            self._informational_send(ISAKMP_payload_Delete(
-                proto=ProtocolId.ISAKMP, SPIs=[self.sa.cky_i + self.sa.cky_r]), now)
+                self._informational_send((T.DELETE, body_of(ISAKMP_payload_Delete(
+                    proto=ProtocolId.IPSEC_ESP, SPIs=spis))), now)
+            self._informational_send((T.DELETE, body_of(ISAKMP_payload_Delete(
+                proto=ProtocolId.ISAKMP, SPIs=[self.sa.cky_i + self.sa.cky_r]))), now)
         self._set(S.DEAD)
         self.pending = self.keepalive_at = self.expires = None
 
     def _informational_send(self, payload, now):
+        """An Informational exchange: HASH(1) then *payload* = ``(type,
+        body)``, encrypted (RFC 2409 5.7)."""
         mid = self.endpoint.message_id()
-        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, _wire(payload))
-        self._send(self._encrypted(S.INFO, _chain(ISAKMP_payload_Hash(hash=digest), payload), mid),
-                   now, request=False)
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, encode_payloads([payload]))
+        self._send(self._encrypted(S.INFO, [(T.HASH, digest), payload], mid), now, request=False)
 
     def _fail(self, reason, message_id=0, notify=None):
         self.endpoint.event(ev.Failed(self.sa.cky_i + self.sa.cky_r, message_id, reason, notify))
@@ -227,20 +215,21 @@ class IkeConnection:
     def _notify(self, notify_type, now):
         """An Informational exchange with one notify (RFC 2408 3.14):
         encrypted once keys exist (with HASH, RFC 2409 5.7), else clear."""
-        n = ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.ISAKMP,
-                                  SPI=self.sa.cky_i + self.sa.cky_r, notify_msg_type=notify_type)
+        n = (T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
+            doi=DOI.IPSEC, proto=ProtocolId.ISAKMP, SPI=self.sa.cky_i + self.sa.cky_r,
+            notify_msg_type=notify_type)))
         if self.sa.skeyid_a is None:
-            self._send(self._clear(S.INFO, n), now, request=False)
+            self._send(self._clear(S.INFO, [n]), now, request=False)
             return
         self._informational_send(n, now)
 
     # -- receiving -------------------------------------------------------------
 
     def receive(self, head, now, wire):
-        """One ISAKMP message of this SA, dissected (*head*) and as it came
-        (*wire*)."""
+        """One ISAKMP message of this SA, parsed (*head*, a
+        :class:`~scapy_ike.core.message.Message`) and as it came (*wire*)."""
         if self.sa.cky_r == bytes(8):                   # the responder's cookie, in MM2/AM2
-            self.sa.cky_r = head.resp_cookie
+            self.sa.cky_r = head.cky_r
         if wire in self.replies:                       # a retransmitted request
             self.endpoint.outgoing.append(self.replies[wire])
             return
@@ -263,7 +252,7 @@ class IkeConnection:
             if head.flags & Flags.ENCRYPTION and exc.notify is None:
                 raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
             raise
-        for n in payloads_of(msg, ISAKMP_payload_Notify):   # INITIAL-CONTACT and the like
+        for n in msg.layers(T.NOTIFICATION):           # INITIAL-CONTACT and the like
             self.endpoint.event(ev.NotifyReceived(self.sa.cky_i + self.sa.cky_r,
                                                   n.notify_msg_type, n.notify_data))
         if self.state != S.DEAD:
@@ -272,35 +261,36 @@ class IkeConnection:
             self._established(now)
 
     def _open(self, head):
-        """Decrypt an encrypted message and dissect its payloads."""
-        body = head[ISAKMP_Encrypted].load if head.haslayer(ISAKMP_Encrypted) else b""
+        """Decrypt an encrypted message and walk its payloads."""
         try:
-            plain = self.sa.decrypt(head.id, body)
+            plain = self.sa.decrypt(head.message_id, head.body)
         except (KeysMissing, ValueError) as exc:
             raise PeerError("cannot decrypt: %s" % exc)
-        raw = bytearray(bytes(head)[:28])
-        raw[19] &= ~Flags.ENCRYPTION & 0xFF
-        msg = ISAKMP(bytes(raw) + plain)
-        if malformed(msg):
-            raise PeerError(_UNDECRYPTABLE % ("%s: %s" % malformed(msg)[0]),
-                            NotifyType.PAYLOAD_MALFORMED)
-        return msg
+        try:
+            return head.opened(plain)
+        except MessageError as exc:
+            raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
 
-    def _one(self, msg, cls):
-        found = payloads_of(msg, cls)
+    def _body(self, msg, ptype):
+        """The body of the first *ptype* payload of *msg*."""
+        found = msg.bodies(ptype)
         if not found:
-            raise PeerError("no %s payload" % cls.__name__)
+            raise PeerError("no %s payload" % T(ptype).name)
         return found[0]
+
+    def _layer(self, msg, ptype):
+        """The first *ptype* payload of *msg*, dissected."""
+        self._body(msg, ptype)
+        return msg.layers(ptype)[0]
 
     # -- Phase 1 ---------------------------------------------------------------
 
     def start(self, now):
         """The initiator's first message (RFC 2409 5)."""
-        sa_payload = P.ike_sa_payload(self.config.ike_proposals())
-        self.sa.sai_b = payload_body(ISAKMP_payload_SA(bytes(sa_payload)))
+        self.sa.sai_b = body_of(P.ike_sa_payload(self.config.ike_proposals()))
         vids = self._vids()
         if self.config.mode == "main":
-            self._send(self._clear(S.MAIN, _chain(sa_payload, vids)), now)
+            self._send(self._clear(S.MAIN, [(T.SA, self.sa.sai_b)] + vids), now)
         else:
             groups = {p.group for p in self.config.ike_proposals()}
             if len(groups) != 1:
@@ -308,17 +298,13 @@ class IkeConnection:
             self._ke_nonce(groups.pop())
             ident = self._identity()
             self.sa.idii_b = ident.body()
-            payloads = _chain(sa_payload, self._ke_payload(), ISAKMP_payload_Nonce(nonce=self.sa.ni_b),
-                              _id_payload(ident), vids)
+            payloads = [(T.SA, self.sa.sai_b), self._ke_payload(), (T.NONCE, self.sa.ni_b),
+                        (T.ID, self.sa.idii_b)] + vids
             self._send(self._clear(S.AGGRESSIVE, payloads), now)
         self._set(S.FIRST_SENT[("initiator", self.config.mode)])
 
     def _vids(self):
-        vids = None
-        for vid in (OUR_VIDS if self.config.nat_t else []):
-            v = ISAKMP_payload_VendorID(VendorID=vid)
-            vids = _chain(vids, v)
-        return vids
+        return [(T.VENDOR_ID, vid) for vid in (OUR_VIDS if self.config.nat_t else [])]
 
     def _identity(self):
         return self.config.identity(self.endpoint.local_address)
@@ -332,7 +318,7 @@ class IkeConnection:
             self.sa.gxr, self.sa.nr_b = ke, nonce
 
     def _ke_payload(self):
-        return ISAKMP_payload_KE(ke=self.sa.gxi if self.role == "initiator" else self.sa.gxr)
+        return T.KE, self.sa.gxi if self.role == "initiator" else self.sa.gxr
 
     def _nat_d(self):
         """NAT-D of the peer, then ours (RFC 3947 3.2); with force_encap
@@ -343,11 +329,11 @@ class IkeConnection:
         ours = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(local[0]), local[1])
         if self.config.force_encap:
             ours = self.endpoint.random(len(ours))
-        return _chain(ISAKMP_payload_NAT_D(hash=theirs), ISAKMP_payload_NAT_D(hash=ours))
+        return [(T.NAT_D, theirs), (T.NAT_D, ours)]
 
     def _check_nat(self, msg):
         """Whether a NAT lies between us (RFC 3947 3.2)."""
-        hashes = [p.hash for p in payloads_of(msg, ISAKMP_payload_NAT_D)]
+        hashes = msg.bodies(T.NAT_D)
         if not hashes:
             return
         h = self.sa.hash
@@ -359,13 +345,12 @@ class IkeConnection:
                        or self.config.force_encap)
 
     def _peer_vids(self, msg):
-        vids = [p.VendorID for p in payloads_of(msg, ISAKMP_payload_VendorID)]
-        self.rfc3947 = self.config.nat_t and RFC3947_VID in vids
+        self.rfc3947 = self.config.nat_t and RFC3947_VID in msg.bodies(T.VENDOR_ID)
 
     def _choose(self, msg):
         """The responder picks one of the initiator's transforms."""
-        sa_payload = self._one(msg, ISAKMP_payload_SA)
-        self.sa.sai_b = payload_body(sa_payload)
+        sa_payload = self._layer(msg, T.SA)
+        self.sa.sai_b = self._body(msg, T.SA)
         found = P.choose(self.config.ike_proposals(), P.offered_transforms(sa_payload),
                          P.ike_from_transform)
         if found is None:
@@ -374,8 +359,8 @@ class IkeConnection:
         self._apply(self.chosen)
         echoed = ISAKMP_payload_Transform(bytes(transform)[:transform.length])
         echoed.next_payload = 0
-        return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
-            proposal=sa_payload.prop.proposal, proto=ProtocolId.ISAKMP, trans=echoed))
+        return T.SA, body_of(ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
+            proposal=sa_payload.prop.proposal, proto=ProtocolId.ISAKMP, trans=echoed)))
 
     def _apply(self, proposal):
         self.sa.cipher, self.sa.key_size = proposal.cipher, proposal.key_size
@@ -384,7 +369,7 @@ class IkeConnection:
 
     def _accept_choice(self, msg):
         """The initiator checks the responder's choice is one it offered."""
-        offered = list(P.offered_transforms(self._one(msg, ISAKMP_payload_SA)))
+        offered = list(P.offered_transforms(self._layer(msg, T.SA)))
         chosen = P.ike_from_transform(offered[0][1]) if len(offered) == 1 else None
         if chosen is None or chosen.key() not in {p.key() for p in self.config.ike_proposals()}:
             raise PeerError("the responder chose a transform we did not offer",
@@ -411,39 +396,37 @@ class IkeConnection:
         self._accept_choice(msg)
         self._peer_vids(msg)
         self._ke_nonce(self.sa.group)
-        self._send(self._clear(S.MAIN, _chain(self._ke_payload(),
-                                              ISAKMP_payload_Nonce(nonce=self.sa.ni_b),
-                                              self._nat_d())), now)
+        self._send(self._clear(S.MAIN, [self._ke_payload(), (T.NONCE, self.sa.ni_b)]
+                               + self._nat_d()), now)
 
     def initiator_mm4(self, msg, now, wire):
-        self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
-        self.sa.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self.sa.gxr = self._body(msg, T.KE)
+        self.sa.nr_b = self._body(msg, T.NONCE)
         self._keys(self.sa.gxr)
         self._check_nat(msg)
         self._float()
-        ident = self._identity()
-        self.sa.idii_b = ident.body()
-        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_i(),
-                                                  self._initial_contact()), 0), now)
+        self.sa.idii_b = self._identity().body()
+        self._send(self._encrypted(S.MAIN, [(T.ID, self.sa.idii_b), self._hash_i()]
+                                   + self._initial_contact(), 0), now)
 
     def _initial_contact(self):
         """N(INITIAL-CONTACT) with our first Phase 1 message under
         encryption: the peer may drop older SAs with us (RFC 2407 4.6.3.3)."""
         if not self.config.initial_contact:
-            return None
-        return ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.ISAKMP,
-                                     SPI=self.sa.cky_i + self.sa.cky_r,
-                                     notify_msg_type=NotifyType.INITIAL_CONTACT)
+            return []
+        return [(T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
+            doi=DOI.IPSEC, proto=ProtocolId.ISAKMP, SPI=self.sa.cky_i + self.sa.cky_r,
+            notify_msg_type=NotifyType.INITIAL_CONTACT)))]
 
     def _hash_i(self):
-        return ISAKMP_payload_Hash(hash=keys.hash_i(
+        return T.HASH, keys.hash_i(
             self.sa.hash, self.sa.skeyid, self.sa.gxi, self.sa.gxr, self.sa.cky_i,
-            self.sa.cky_r, self.sa.sai_b, self.sa.idii_b))
+            self.sa.cky_r, self.sa.sai_b, self.sa.idii_b)
 
     def _hash_r(self):
-        return ISAKMP_payload_Hash(hash=keys.hash_r(
+        return T.HASH, keys.hash_r(
             self.sa.hash, self.sa.skeyid, self.sa.gxi, self.sa.gxr, self.sa.cky_i,
-            self.sa.cky_r, self.sa.sai_b, self.sa.idir_b))
+            self.sa.cky_r, self.sa.sai_b, self.sa.idir_b)
 
     def _float(self):
         """After NAT detection, move to the NAT-T port (RFC 3947 4)."""
@@ -452,37 +435,33 @@ class IkeConnection:
             self.peer = (self.peer[0], self.endpoint.peer_natt_port)
 
     def initiator_mm6(self, msg, now, wire):
-        ident = self._one(msg, ISAKMP_payload_ID)
-        self.sa.idir_b = payload_body(ident)
-        if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
+        self.sa.idir_b = self._body(msg, T.ID)
+        if not self.sa.verify_hash_r(self._body(msg, T.HASH)):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
         self._check_id(self.sa.idir_b)
 
     def responder_mm1(self, msg, now, wire):
         chosen = self._choose(msg)
         self._peer_vids(msg)
-        self._send(self._clear(S.MAIN, _chain(chosen, self._vids())), now, request=False,
+        self._send(self._clear(S.MAIN, [chosen] + self._vids()), now, request=False,
                    reply_to=wire)
 
     def responder_mm3(self, msg, now, wire):
-        self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
-        self.sa.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        self.sa.gxi = self._body(msg, T.KE)
+        self.sa.ni_b = self._body(msg, T.NONCE)
         self._ke_nonce(self.sa.group)
         self._keys(self.sa.gxi)
         self._check_nat(msg)
-        self._send(self._clear(S.MAIN, _chain(self._ke_payload(),
-                                              ISAKMP_payload_Nonce(nonce=self.sa.nr_b),
-                                              self._nat_d())), now, request=False, reply_to=wire)
+        self._send(self._clear(S.MAIN, [self._ke_payload(), (T.NONCE, self.sa.nr_b)]
+                               + self._nat_d()), now, request=False, reply_to=wire)
 
     def responder_mm5(self, msg, now, wire):
-        ident = self._one(msg, ISAKMP_payload_ID)
-        self.sa.idii_b = payload_body(ident)
-        if not self.sa.verify_hash_i(self._one(msg, ISAKMP_payload_Hash).hash):
+        self.sa.idii_b = self._body(msg, T.ID)
+        if not self.sa.verify_hash_i(self._body(msg, T.HASH)):
             raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idii_b)
-        ident = self._identity()
-        self.sa.idir_b = ident.body()
-        self._send(self._encrypted(S.MAIN, _chain(_id_payload(ident), self._hash_r()), 0), now,
+        self.sa.idir_b = self._identity().body()
+        self._send(self._encrypted(S.MAIN, [(T.ID, self.sa.idir_b), self._hash_r()], 0), now,
                    request=False, reply_to=wire)
 
     def _established(self, now):
@@ -500,41 +479,39 @@ class IkeConnection:
         """AM2: SA, KE, Nr, IDir, VIDs, NAT-D, NAT-D, HASH_R (RFC 2409 5)."""
         chosen = self._choose(msg)
         self._peer_vids(msg)
-        self.sa.gxi = self._one(msg, ISAKMP_payload_KE).ke
-        self.sa.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        self.sa.idii_b = payload_body(self._one(msg, ISAKMP_payload_ID))
+        self.sa.gxi = self._body(msg, T.KE)
+        self.sa.ni_b = self._body(msg, T.NONCE)
+        self.sa.idii_b = self._body(msg, T.ID)
         self._check_id(self.sa.idii_b)
         self._ke_nonce(self.sa.group)
         self._keys(self.sa.gxi)
-        ident = self._identity()
-        self.sa.idir_b = ident.body()
-        payloads = _chain(chosen, self._ke_payload(), ISAKMP_payload_Nonce(nonce=self.sa.nr_b),
-                          _id_payload(ident))
+        self.sa.idir_b = self._identity().body()
+        payloads = [chosen, self._ke_payload(), (T.NONCE, self.sa.nr_b), (T.ID, self.sa.idir_b)]
         if self.config.nat_t:
-            payloads = _chain(payloads, self._vids(), self._nat_d())
-        self._send(self._clear(S.AGGRESSIVE, _chain(payloads, self._hash_r())), now, reply_to=wire)
+            payloads += self._vids() + self._nat_d()
+        self._send(self._clear(S.AGGRESSIVE, payloads + [self._hash_r()]), now, reply_to=wire)
 
     def initiator_am2(self, msg, now, wire):
         """Check AM2, answer AM3: HASH_I, NAT-D, NAT-D, encrypted as
         strongSwan does (on the NAT-T port after a NAT)."""
         self._accept_choice(msg)
         self._peer_vids(msg)
-        self.sa.gxr = self._one(msg, ISAKMP_payload_KE).ke
-        self.sa.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        self.sa.idir_b = payload_body(self._one(msg, ISAKMP_payload_ID))
+        self.sa.gxr = self._body(msg, T.KE)
+        self.sa.nr_b = self._body(msg, T.NONCE)
+        self.sa.idir_b = self._body(msg, T.ID)
         self._keys(self.sa.gxr)
-        if not self.sa.verify_hash_r(self._one(msg, ISAKMP_payload_Hash).hash):
+        if not self.sa.verify_hash_r(self._body(msg, T.HASH)):
             raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idir_b)
         self._check_nat(msg)
-        payloads = self._hash_i()
-        if payloads_of(msg, ISAKMP_payload_NAT_D):
-            payloads = _chain(payloads, self._nat_d())
+        payloads = [self._hash_i()]
+        if msg.bodies(T.NAT_D):
+            payloads += self._nat_d()
         self._float()
         self._send(self._encrypted(S.AGGRESSIVE, payloads, 0), now, request=False, reply_to=wire)
 
     def responder_am3(self, msg, now, wire):
-        if not self.sa.verify_hash_i(self._one(msg, ISAKMP_payload_Hash).hash):
+        if not self.sa.verify_hash_i(self._body(msg, T.HASH)):
             raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
 
     # -- Quick Mode ---------------------------------------------------------
@@ -546,17 +523,15 @@ class IkeConnection:
         proposals = self.config.esp_proposals()
         q.spi_in = self.endpoint.random(4)
         q.ni_b = self.endpoint.random(32)
-        payloads = _chain(P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt),
-                          ISAKMP_payload_Nonce(nonce=q.ni_b))
+        payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt))),
+                     (T.NONCE, q.ni_b)]
         group = proposals[0].group
         if group is not None:
             q.dh_key, q.ke = dh.generate(group)
-            payloads = _chain(payloads, ISAKMP_payload_KE(ke=q.ke))
-        local, remote = self.config.selectors()
-        payloads = _chain(payloads, _ts_id(local), _ts_id(remote))
-        rest = _wire(payloads)
-        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, rest)
-        self._send(self._encrypted(S.QUICK, _chain(ISAKMP_payload_Hash(hash=digest), payloads), mid),
+            payloads.append((T.KE, q.ke))
+        payloads += [(T.ID, Identity.of_network(ts).body()) for ts in self.config.selectors()]
+        digest = keys.message_hash(self.sa.hash, self.sa.skeyid_a, mid, encode_payloads(payloads))
+        self._send(self._encrypted(S.QUICK, [(T.HASH, digest)] + payloads, mid),
                    now, message_id=mid)
         self._quick_set(q, mid, S.QM_FIRST_SENT)
 
@@ -567,7 +542,7 @@ class IkeConnection:
     def _quick_mode(self, head, now, wire):
         if self.state != S.P1_COMPLETE:
             raise PeerError("Quick Mode before Phase 1 completed")
-        mid = head.id
+        mid = head.message_id
         q = self.quick.get(mid)
         if q is None:                       # the peer starts a Quick Mode
             q = self.quick[mid] = _Quick("responder", S.QM_READY)
@@ -583,15 +558,18 @@ class IkeConnection:
             self._quick_established(q, mid, now)
 
     def _hash_rest(self, msg):
-        hash_payload = self._one(msg, ISAKMP_payload_Hash)
-        return hash_payload.hash, _chain_bytes(hash_payload.payload)
+        """HASH(1)'s value and the payloads after it, which it covers: it
+        comes first after the header (RFC 2409 5.5, 5.7)."""
+        if not msg.payloads or msg.payloads[0][0] != T.HASH:
+            raise PeerError("no HASH payload first")
+        return self._body(msg, T.HASH), b"".join(raw for _, raw in msg.payloads[1:])
 
     def responder_qm1(self, q, msg, now, wire):
         received, rest = self._hash_rest(msg)
-        want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.id, rest)
+        want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.message_id, rest)
         if not hmac.compare_digest(want, received):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
-        sa_payload = self._one(msg, ISAKMP_payload_SA)
+        sa_payload = self._layer(msg, T.SA)
         found = P.choose(self.config.esp_proposals(), P.offered_transforms(sa_payload),
                          P.esp_from_transform)
         if found is None:
@@ -599,8 +577,8 @@ class IkeConnection:
         q.proposal, transform = found
         offered_life = P.esp_from_transform(transform).lifetime
         q.spi_out = sa_payload.prop.SPI
-        q.ni_b = self._one(msg, ISAKMP_payload_Nonce).nonce
-        ids = payloads_of(msg, ISAKMP_payload_ID)
+        q.ni_b = self._body(msg, T.NONCE)
+        ids = msg.bodies(T.ID)
         if len(ids) == 2 and not (_within(ids[0], self.config.selectors()[1])
                                   and _within(ids[1], self.config.selectors()[0])):
             raise PeerError("invalid id", NotifyType.INVALID_ID_INFORMATION)
@@ -610,50 +588,47 @@ class IkeConnection:
         q.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
         chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], q.spi_in,
                                   udp_encap=self.natt)
-        payloads = _chain(chosen, ISAKMP_payload_Nonce(nonce=q.nr_b))
+        payloads = [(T.SA, body_of(chosen)), (T.NONCE, q.nr_b)]
         if q.proposal.group is not None:
             q.dh_key, q.ke = dh.generate(q.proposal.group)
-            q.gxy = dh.shared_secret(q.proposal.group, q.dh_key,
-                                     self._one(msg, ISAKMP_payload_KE).ke)
-            payloads = _chain(payloads, ISAKMP_payload_KE(ke=q.ke))
-        for ident in ids:                  # echoed (RFC 2409 5.5)
-            payloads = _chain(payloads, ISAKMP_payload_ID(
-                IDtype=ident.IDtype, ProtoID=ident.ProtoID, Port=ident.Port,
-                IdentData=ident.IdentData))
+            q.gxy = dh.shared_secret(q.proposal.group, q.dh_key, self._body(msg, T.KE))
+            payloads.append((T.KE, q.ke))
+        payloads += [(T.ID, body) for body in ids]      # echoed (RFC 2409 5.5)
         if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
-            payloads = _chain(payloads, _responder_lifetime(q.spi_in, ours.lifetime))
-        digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, _wire(payloads))
-        self._send(self._encrypted(S.QUICK, _chain(ISAKMP_payload_Hash(hash=digest), payloads),
-                                   msg.id),
-                   now, message_id=msg.id, reply_to=wire)
+            payloads.append(_responder_lifetime(q.spi_in, ours.lifetime))
+        mid = msg.message_id
+        digest = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, mid, q.ni_b,
+                               encode_payloads(payloads))
+        self._send(self._encrypted(S.QUICK, [(T.HASH, digest)] + payloads, mid),
+                   now, message_id=mid, reply_to=wire)
 
     def initiator_qm2(self, q, msg, now, wire):
         received, rest = self._hash_rest(msg)
-        want = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, rest)
+        want = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.message_id, q.ni_b, rest)
         if not hmac.compare_digest(want, received):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
-        sa_payload = self._one(msg, ISAKMP_payload_SA)
+        sa_payload = self._layer(msg, T.SA)
         offered = list(P.offered_transforms(sa_payload))
         chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
         if chosen is None or chosen.key() not in {p.key() for p in self.config.esp_proposals()}:
             raise PeerError("the responder chose a transform we did not offer",
                             NotifyType.BAD_PROPOSAL_SYNTAX)
         q.proposal, q.spi_out = chosen, sa_payload.prop.SPI
-        for n in payloads_of(msg, ISAKMP_payload_Notify):
+        for n in msg.layers(T.NOTIFICATION):
             if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
                 life = _lifetime_of(n.notify_data)
                 if life is not None and life < chosen.lifetime:
                     q.proposal = replace(chosen, lifetime=life)
-        q.nr_b = self._one(msg, ISAKMP_payload_Nonce).nonce
+        q.nr_b = self._body(msg, T.NONCE)
         if chosen.group is not None:
-            q.gxy = dh.shared_secret(chosen.group, q.dh_key, self._one(msg, ISAKMP_payload_KE).ke)
-        digest = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, q.nr_b)
-        self._send(self._encrypted(S.QUICK, ISAKMP_payload_Hash(hash=digest), msg.id), now,
+            q.gxy = dh.shared_secret(chosen.group, q.dh_key, self._body(msg, T.KE))
+        digest = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.message_id, q.ni_b, q.nr_b)
+        self._send(self._encrypted(S.QUICK, [(T.HASH, digest)], msg.message_id), now,
                    request=False, reply_to=wire)
 
     def responder_qm3(self, q, msg, now, wire):
-        received = self._one(msg, ISAKMP_payload_Hash).hash
-        want = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.id, q.ni_b, q.nr_b)
+        received = self._body(msg, T.HASH)
+        want = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.message_id, q.ni_b, q.nr_b)
         if not hmac.compare_digest(want, received):
             raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
 
@@ -673,11 +648,11 @@ class IkeConnection:
         msg = self._open(head) if head.flags & Flags.ENCRYPTION else head
         if head.flags & Flags.ENCRYPTION:
             received, rest = self._hash_rest(msg)
-            want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.id, rest)
+            want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.message_id, rest)
             if not hmac.compare_digest(want, received):
                 raise PeerError("informational HASH does not verify")
         cookies = self.sa.cky_i + self.sa.cky_r
-        for n in payloads_of(msg, ISAKMP_payload_Notify):
+        for n in msg.layers(T.NOTIFICATION):
             self.endpoint.event(ev.NotifyReceived(cookies, n.notify_msg_type, n.notify_data))
             if n.notify_msg_type >= 16384:                # status, not error (RFC 2408 3.14.1)
                 continue
@@ -689,7 +664,7 @@ class IkeConnection:
                     del self.quick[mid]
                     self.pending = None
                     self.endpoint.event(ev.Failed(cookies, mid, reason, n.notify_msg_type))
-        for d in payloads_of(msg, ISAKMP_payload_Delete):
+        for d in msg.layers(T.DELETE):
             self.endpoint.event(ev.DeleteReceived(cookies, d.proto, tuple(d.SPIs)))
             if d.proto == ProtocolId.ISAKMP:
                 self._set(S.DEAD)
@@ -700,9 +675,9 @@ def _responder_lifetime(spi, seconds):
     attributes (RFC 2407 4.6.3.1)."""
     attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (("LifeType", 1),
                                                           ("LifeDuration", seconds)))
-    return ISAKMP_payload_Notify(doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
-                                 notify_msg_type=NotifyType.RESPONDER_LIFETIME,
-                                 notify_data=attrs)
+    return T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
+        doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
+        notify_msg_type=NotifyType.RESPONDER_LIFETIME, notify_data=attrs))
 
 
 def _lifetime_of(data):
@@ -716,70 +691,15 @@ def _lifetime_of(data):
     return None
 
 
-def _chain(*layers):
-    """The payloads linked in order, without the copies that Scapy's ``/``
-    makes (each payload is fresh and used once); None ones are skipped."""
-    layers = [layer for layer in layers if layer is not None]
-    if not layers:
-        return None
-    first = layers[0]
-    for layer in layers[1:]:
-        first.lastlayer().add_payload(layer)
-    return first
-
-
-def _wire(pkt):
-    """``bytes(pkt)`` for a packet we built ourselves, without the clone
-    that Scapy makes of a packet to resolve random values (there are none
-    here): every layer, nested ones too, is marked explicit first."""
-    _wire_mark(pkt)
-    return bytes(pkt)
-
-
-def _wire_mark(pkt):
-    layer = pkt
-    while layer:
-        layer.explicit = 1
-        for f in layer.fields_desc:
-            if f.holds_packets and layer.getfieldval(f.name) is not None:
-                _wire_mark(layer.getfieldval(f.name))
-        layer = layer.payload
-
-
-def _id_payload(identity):
-    """The ID payload of an identity (RFC 2407 4.6.2)."""
-    return ISAKMP_payload_ID(IDtype=identity.id_type, IdentData=identity.data)
-
-
 def _packed(address):
     return ipaddress.ip_address(address).packed
 
 
-def _ts_id(network):
-    """A Quick Mode identity for a traffic selector (RFC 2407 4.6.2):
-    ID_IPV4_ADDR for a host, ID_IPV4_ADDR_SUBNET otherwise."""
-    v6 = network.version == 6
-    if network.prefixlen == network.max_prefixlen:
-        return ISAKMP_payload_ID(IDtype=IdType.IPV6_ADDR if v6 else IdType.IPV4_ADDR,
-                                 IdentData=str(network.network_address))
-    return ISAKMP_payload_ID(IDtype=IdType.IPV6_ADDR_SUBNET if v6 else IdType.IPV4_ADDR_SUBNET,
-                             IdentData=str(network))
-
-
-def _within(ident, network):
+def _within(body, network):
     """Whether a Quick Mode identity lies inside a configured selector."""
-    value = ident.to_netaddr()
-    if isinstance(value, bytes):
-        return False
-    text = str(value.cidr) if hasattr(value, "cidr") else "%s/%d" % (
-        value, 128 if value.version == 6 else 32)
-    try:
-        return ipaddress.ip_network(text, strict=False).subnet_of(network)
-    except (TypeError, ValueError):
-        return False
-
-
-_TYPE_OF = {cls: int(number) for number, cls in PAYLOAD_CLASSES.items()}
+    named = Identity.from_body(body).network()
+    return (named is not None and named.version == network.version
+            and named.subnet_of(network))
 
 
 @dataclass
@@ -844,11 +764,15 @@ class Endpoint:
             if data[:4] != NON_ESP_MARKER:
                 return
             data = data[4:]
-        head = ISAKMP(data)
-        if not isinstance(head, ISAKMP) or malformed(head) or head.version >> 4 != 1:
-            self.event(ev.Dropped(addr, "not a well-formed IKEv1 message"))
+        try:
+            head = Message.parse(data)
+        except MessageError as exc:
+            self.event(ev.Dropped(addr, "not a well-formed IKEv1 message: %s" % exc))
             return
-        conn = self.connections.get(head.init_cookie)
+        if head.version >> 4 != 1:
+            self.event(ev.Dropped(addr, "not IKEv1: version %#x" % head.version))
+            return
+        conn = self.connections.get(head.cky_i)
         if conn is None:
             conn = self._new_responder(head, addr, now)
             if conn is None:
@@ -865,14 +789,14 @@ class Endpoint:
                 return
             conn._notify(exc.notify, now)
             if head.exch_type == S.QUICK:
-                conn.quick.pop(head.id, None)
-                self.event(ev.Failed(conn.sa.cky_i + conn.sa.cky_r, head.id, str(exc),
+                conn.quick.pop(head.message_id, None)
+                self.event(ev.Failed(conn.sa.cky_i + conn.sa.cky_r, head.message_id, str(exc),
                                      exc.notify))
             elif conn.state != S.P1_COMPLETE:
-                conn._fail(str(exc), head.id, exc.notify)
+                conn._fail(str(exc), head.message_id, exc.notify)
 
     def _new_responder(self, head, addr, now):
-        if head.resp_cookie != bytes(8) or head.exch_type not in (S.MAIN, S.AGGRESSIVE):
+        if head.cky_r != bytes(8) or head.exch_type not in (S.MAIN, S.AGGRESSIVE):
             self.event(ev.Dropped(addr, "unknown cookies"))
             return None
         half_open = sum(1 for c in self.connections.values()
@@ -880,6 +804,6 @@ class Endpoint:
         if half_open >= self.config.max_half_open:
             self.event(ev.Dropped(addr, "too many half-open SAs"))
             return None
-        sa = IkeSa(head.init_cookie, self.random(8))
+        sa = IkeSa(head.cky_i, self.random(8))
         conn = self.connections[sa.cky_i] = IkeConnection(self, "responder", sa, addr, now)
         return conn
