@@ -64,7 +64,7 @@ def test_tshark_decrypts_the_demo(tmp_path):
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WIRESHARK_CONFIG_DIR": str(config)},
     ).stdout.splitlines()
     rows = [line.split("\t") for line in fields]
-    assert [r[0] for r in rows[:9]] == ["1,2,3,13,13,13", "1,2,3,13,13,13", "4,10,20,20",
+    assert [r[0] for r in rows[:9]] == ["1,2,3,13,13,13", "1,2,3,13,13", "4,10,20,20",
                                         "4,10,20,20", "5,8,11", "5,8", "8,1,2,3,10,5,5",
                                         "8,1,2,3,10,5,5", "8"]
     assert [(r[1], r[2]) for r in rows[9:15]] == [("8", "1"), ("0", "1")] * 3

@@ -321,3 +321,51 @@ def test_phase1_lifetime_and_initial_contact():
     net.step()
     assert [e.message_id for e in net.of("i", ev.Expired)] == [0]
     assert [d.protocol for d in net.of("r", ev.DeleteReceived)] == [3, 1]
+
+
+@pytest.mark.parametrize("i_nat_t, r_nat_t, version", [
+    (True, True, "RFC 3947 NAT-T"),
+    ("drafts", True, "draft-ietf-ipsec-nat-t-ike-02\\n"),
+    (True, "drafts", "draft-ietf-ipsec-nat-t-ike-02\\n"),
+    ("rfc3947", "drafts", None),
+    (True, False, None),
+])
+def test_nat_t_versions(i_nat_t, r_nat_t, version):
+    """The responder answers with the best NAT-T version both offer
+    (RFC 3947 2); the drafts number NAT-D 130 and the UDP tunnel mode
+    61443; without a common version there is no NAT-D, no float and ESP
+    stays out of UDP."""
+    from scapy_ike.constants import EncapsulationMode, IpsecAttribute, vendor_id_name
+    from scapy_ike.layers.isakmp import (
+        IPSEC_ATTRIBUTES, ISAKMP, ISAKMP_payload_NAT_D, ISAKMP_payload_Transform,
+        ISAKMP_payload_VendorID, payloads_of,
+    )
+    wire = []
+    net = Network(*configs(i=dict(nat_t=i_nat_t), r=dict(nat_t=r_nat_t)),
+                  filter=lambda n, d: wire.append(d) or 1)
+    qi, qr = established(net)
+    ike = [ISAKMP(d.data[4:] if d.local_port == 4500 else d.data) for d in wire]
+    vids = [vendor_id_name(v.VendorID) for v in payloads_of(ike[1], ISAKMP_payload_VendorID)]
+    assert vids == [version] * (version is not None) + ["RFC 3706 DPD"]
+    natd = [(p.underlayer.next_payload, len(p.hash)) for p in payloads_of(ike[2], ISAKMP_payload_NAT_D)]
+    number = {None: None, "RFC 3947 NAT-T": 20}.get(version, 130)
+    assert natd == ([(number, 32)] * 2 if version else [])
+    assert [d.local_port for d in wire[4:]] == [4500 if version else 500] * 5
+    assert qi.udp_encap == qr.udp_encap == (version is not None)
+    # the Quick Mode offer, decrypted with the responder's IKE SA
+    sa = net.r.connections[ike[0].init_cookie].sa
+    qm1 = ike[6]
+    plain = sa.decrypt(qm1.id, bytes(qm1.payload))
+    head = bytearray(bytes(qm1)[:28])
+    head[19] = 0
+    (transform,) = payloads_of(ISAKMP(bytes(head) + plain), ISAKMP_payload_Transform)
+    modes = [IPSEC_ATTRIBUTES.value_number(IpsecAttribute.ENCAPSULATION_MODE, value)
+             for name, value in transform.transforms
+             if IPSEC_ATTRIBUTES.type_number(name) == IpsecAttribute.ENCAPSULATION_MODE]
+    want = {None: EncapsulationMode.TUNNEL, "RFC 3947 NAT-T": EncapsulationMode.UDP_TUNNEL}
+    assert modes == [want.get(version, EncapsulationMode.UDP_TUNNEL_DRAFT)]
+
+
+def test_nat_t_setting_is_checked():
+    with pytest.raises(ValueError, match="nat_t is True, False, 'rfc3947' or 'drafts'"):
+        Configuration(nat_t="rfc")

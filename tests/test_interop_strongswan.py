@@ -95,10 +95,11 @@ def finish(automaton):
     automaton.close()
 
 
-def established_and_checked(peer, automaton, start=lambda: None):
+def established_and_checked(peer, automaton, start=None):
     """Wait for Quick Mode (after *start*), check the tunnel, clean up."""
     try:
-        start()
+        if start is not None:
+            start()
         established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
         assert isinstance(established, ev.QuickModeEstablished), established
         check_tunnel(peer, automaton, established)
@@ -196,3 +197,29 @@ def test_failures_against_charon(strongswan_peer, problem, charon, mine, reason)
             assert failed.reason.startswith("decryption failed (wrong pre-shared key?)")
     finally:
         finish(automaton)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_nat_t_drafts_with_charon(strongswan_peer, role):
+    """With a side that speaks only the NAT-T drafts, charon picks
+    draft-02\\n: NAT-D payloads numbered 130, the float to 4500 and
+    UDP-encapsulated ESP (mode 61443) all work."""
+    from scapy_ike.constants import vendor_id_name
+    from scapy_ike.layers.isakmp import (
+        ISAKMP, ISAKMP_payload_NAT_D, ISAKMP_payload_VendorID, payloads_of,
+    )
+    from conftest import read_capture
+    ike, esp = SUITES[4]
+    peer = strongswan_peer(role="responder" if role == "initiator" else "initiator", psk=PSK,
+                           ike_proposals=ike, esp_proposals=esp, capture=True)
+    automaton = ours(role, "main", ike, esp, peer, nat_t="drafts")
+    established_and_checked(peer, automaton, peer.initiate if role == "responder" else None)
+    peer.stop()
+    messages = [p[ISAKMP] for p in read_capture(peer.capture_file) if p.haslayer(ISAKMP)]
+    natd = [p.underlayer.next_payload for m in messages
+            for p in payloads_of(m, ISAKMP_payload_NAT_D)]
+    assert natd == [130] * 4
+    mm2 = messages[1]
+    assert "draft-ietf-ipsec-nat-t-ike-02\\n" in [
+        vendor_id_name(v.VendorID) for v in payloads_of(mm2, ISAKMP_payload_VendorID)]

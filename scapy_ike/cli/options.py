@@ -24,6 +24,12 @@ def add_config_arguments(parser):
     parser.add_argument("--remote-ts", default="0.0.0.0/0", metavar="CIDR")
     parser.add_argument("--force-encap", action="store_true",
                         help="pretend a NAT, so that ESP goes in UDP (RFC 3947)")
+    parser.add_argument("--nat-t", choices=("any", "rfc3947", "drafts", "off"), default="any",
+                        help="NAT-T versions to speak: RFC 3947 and the drafts 02/03 (any, "
+                             "the default), one of them, or none")
+
+
+_NAT_T = {"any": True, "rfc3947": "rfc3947", "drafts": "drafts", "off": False}
 
 
 def configuration(args, role, parser):
@@ -32,7 +38,7 @@ def configuration(args, role, parser):
         return Configuration(role=role, mode=args.mode, psk=args.psk, ike=args.ike, esp=args.esp,
                              local_id=args.local_id, remote_id=args.remote_id,
                              local_ts=args.local_ts, remote_ts=args.remote_ts,
-                             force_encap=args.force_encap)
+                             force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t])
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))
 

@@ -110,7 +110,7 @@ class Configuration:
     local_ts: str = "0.0.0.0/0"
     remote_ts: str = "0.0.0.0/0"
     tunnel: bool = True
-    nat_t: bool = True
+    nat_t: object = True            # True, "rfc3947", "drafts" (02/03) or False
     force_encap: bool = False
     ike_lifetime: int = 28800
     esp_lifetime: int = 3600
@@ -124,6 +124,8 @@ class Configuration:
             raise ValueError("role is initiator or responder, not %r" % self.role)
         if self.mode not in ("main", "aggressive"):
             raise ValueError("mode is main or aggressive, not %r" % self.mode)
+        if self.nat_t not in (True, False, "rfc3947", "drafts"):
+            raise ValueError("nat_t is True, False, 'rfc3947' or 'drafts', not %r" % (self.nat_t,))
         self.ike_proposals()
         self.esp_proposals()
 

@@ -36,9 +36,23 @@ from scapy_ike.layers.isakmp import (
     ISAKMP_payload_SA, ISAKMP_payload_Transform,
 )
 
-RFC3947_VID = next(k for k, v in VENDOR_IDS.items() if v == "RFC 3947 NAT-T")
-OUR_VIDS = [RFC3947_VID] + [k for k, v in VENDOR_IDS.items()
-                            if v in ("draft-ietf-ipsec-nat-t-ike-02\\n", "RFC 3706 DPD")]
+def _vid(name):
+    return next(k for k, v in VENDOR_IDS.items() if v == name)
+
+
+NATT_VIDS = {_vid(name): kind for name, kind in (
+    ("RFC 3947 NAT-T", "rfc3947"),
+    ("draft-ietf-ipsec-nat-t-ike-03", "drafts"),
+    ("draft-ietf-ipsec-nat-t-ike-02", "drafts"),
+    ("draft-ietf-ipsec-nat-t-ike-02\\n", "drafts"))}
+"""The NAT-T vendor IDs we speak, best first (as charon ranks them): the
+drafts 02 and 03 float to the NAT-T port like RFC 3947 but number NAT-D
+130 and the UDP encapsulation modes 61443/61444."""
+_OFFERED = {True: [_vid("RFC 3947 NAT-T"), _vid("draft-ietf-ipsec-nat-t-ike-02\\n")],
+            "rfc3947": [_vid("RFC 3947 NAT-T")],
+            "drafts": [_vid("draft-ietf-ipsec-nat-t-ike-02\\n")],
+            False: []}
+DPD_VID = _vid("RFC 3706 DPD")
 
 
 _UNDECRYPTABLE = "decryption failed (wrong pre-shared key?): %s"
@@ -97,7 +111,7 @@ class IkeConnection:
         self.peer = peer
         self.state = S.READY
         self.natt = False           # floated to the NAT-T port
-        self.rfc3947 = False
+        self.natt_vid = None        # the NAT-T version both speak
         self.natted = False
         self.dh_key = None
         self.chosen = None
@@ -304,7 +318,17 @@ class IkeConnection:
         self._set(S.FIRST_SENT[("initiator", self.config.mode)])
 
     def _vids(self):
-        return [(T.VENDOR_ID, vid) for vid in (OUR_VIDS if self.config.nat_t else [])]
+        """The initiator offers its NAT-T versions; the responder answers
+        with the one it chose (RFC 3947 2)."""
+        natt = _OFFERED[self.config.nat_t] if self.role == "initiator" else [self.natt_vid]
+        return [(T.VENDOR_ID, vid) for vid in natt + [DPD_VID] if vid is not None]
+
+    @property
+    def _drafts(self):
+        return NATT_VIDS.get(self.natt_vid) == "drafts"
+
+    def _natd_type(self):
+        return T.NAT_D_DRAFT if self._drafts else T.NAT_D
 
     def _identity(self):
         return self.config.identity(self.endpoint.local_address)
@@ -321,19 +345,22 @@ class IkeConnection:
         return T.KE, self.sa.gxi if self.role == "initiator" else self.sa.gxr
 
     def _nat_d(self):
-        """NAT-D of the peer, then ours (RFC 3947 3.2); with force_encap
-        ours is made up, so that the peer sees a NAT and both float."""
+        """NAT-D of the peer, then ours (RFC 3947 3.2), when both speak
+        NAT-T; with force_encap ours is made up, so that the peer sees a
+        NAT and both float."""
+        if self.natt_vid is None:
+            return []
         h = self.sa.hash
         local = self.endpoint.local_address, self.endpoint.ike_port
         theirs = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(self.peer[0]), self.peer[1])
         ours = keys.nat_d(h, self.sa.cky_i, self.sa.cky_r, _packed(local[0]), local[1])
         if self.config.force_encap:
             ours = self.endpoint.random(len(ours))
-        return [(T.NAT_D, theirs), (T.NAT_D, ours)]
+        return [(self._natd_type(), theirs), (self._natd_type(), ours)]
 
     def _check_nat(self, msg):
         """Whether a NAT lies between us (RFC 3947 3.2)."""
-        hashes = msg.bodies(T.NAT_D)
+        hashes = msg.bodies(self._natd_type())
         if not hashes:
             return
         h = self.sa.hash
@@ -345,7 +372,11 @@ class IkeConnection:
                        or self.config.force_encap)
 
     def _peer_vids(self, msg):
-        self.rfc3947 = self.config.nat_t and RFC3947_VID in msg.bodies(T.VENDOR_ID)
+        """The best NAT-T version that both offer."""
+        offered = set(msg.bodies(T.VENDOR_ID))
+        allowed = self.config.nat_t
+        self.natt_vid = next((vid for vid, kind in NATT_VIDS.items()
+                              if vid in offered and allowed in (True, kind)), None)
 
     def _choose(self, msg):
         """The responder picks one of the initiator's transforms."""
@@ -430,7 +461,7 @@ class IkeConnection:
 
     def _float(self):
         """After NAT detection, move to the NAT-T port (RFC 3947 4)."""
-        self.natt = self.natted and self.rfc3947
+        self.natt = self.natted and self.natt_vid is not None
         if self.natt:
             self.peer = (self.peer[0], self.endpoint.peer_natt_port)
 
@@ -487,8 +518,7 @@ class IkeConnection:
         self._keys(self.sa.gxi)
         self.sa.idir_b = self._identity().body()
         payloads = [chosen, self._ke_payload(), (T.NONCE, self.sa.nr_b), (T.ID, self.sa.idir_b)]
-        if self.config.nat_t:
-            payloads += self._vids() + self._nat_d()
+        payloads += self._vids() + self._nat_d()
         self._send(self._clear(S.AGGRESSIVE, payloads + [self._hash_r()]), now, reply_to=wire)
 
     def initiator_am2(self, msg, now, wire):
@@ -505,7 +535,7 @@ class IkeConnection:
         self._check_id(self.sa.idir_b)
         self._check_nat(msg)
         payloads = [self._hash_i()]
-        if msg.bodies(T.NAT_D):
+        if msg.bodies(self._natd_type()):
             payloads += self._nat_d()
         self._float()
         self._send(self._encrypted(S.AGGRESSIVE, payloads, 0), now, request=False, reply_to=wire)
@@ -523,7 +553,8 @@ class IkeConnection:
         proposals = self.config.esp_proposals()
         q.spi_in = self.endpoint.random(4)
         q.ni_b = self.endpoint.random(32)
-        payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt))),
+        payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, q.spi_in, udp_encap=self.natt,
+                                                     draft=self._drafts))),
                      (T.NONCE, q.ni_b)]
         group = proposals[0].group
         if group is not None:
@@ -587,7 +618,7 @@ class IkeConnection:
         ours = q.proposal
         q.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
         chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], q.spi_in,
-                                  udp_encap=self.natt)
+                                  udp_encap=self.natt, draft=self._drafts)
         payloads = [(T.SA, body_of(chosen)), (T.NONCE, q.nr_b)]
         if q.proposal.group is not None:
             q.dh_key, q.ke = dh.generate(q.proposal.group)
