@@ -2,10 +2,15 @@
 
 1. the bare ``cryptography`` ceiling (the primitives alone);
 2. Scapy's ``SecurityAssociation`` on dissected input, output built to
-   bytes (Scapy's decrypt changes its input, so each call gets a copy and
-   the copy's own cost is taken off again; ours is measured the same way);
-3. ours through the packet API, on the same input and output;
+   bytes (Scapy's decrypt changes its input, so each call gets a copy made
+   outside the timed part; ours is measured the same way);
+3. ours through the packet API, on the same input and output (our
+   decrypted packet is dissected on first use, so building it to bytes
+   costs no dissection);
 4. ours through ``seal``/``open``.
+
+A last line compares the two decrypts when the result is used (a field of
+its inner UDP header read), which dissects ours as well.
 
 Prints packets per second and the ratios.  Run: ``python benchmarks/esp.py``.
 """
@@ -46,10 +51,18 @@ def rate(fn, seconds=1.0):
             return count / elapsed
 
 
-def without_copy(fn, pkt):
-    """Rate of *fn*, which copies *pkt* first, with the copy's time taken off."""
-    both, copy = 1 / rate(fn), 1 / rate(pkt.copy)
-    return 1 / (both - copy)
+def rate_on_copies(fn, pkt, seconds=1.0):
+    """Calls per second of *fn* on fresh copies of *pkt*, the copies made
+    outside the timed part (Scapy's decrypt changes its input)."""
+    count, elapsed = 0, 0.0
+    while elapsed < seconds:
+        copies = [pkt.copy() for _ in range(200)]
+        start = time.perf_counter()
+        for c in copies:
+            fn(c)
+        elapsed += time.perf_counter() - start
+        count += len(copies)
+    return count / elapsed
 
 
 def ceiling(name, params):
@@ -95,11 +108,9 @@ def measure(name, params):
     results = {
         "cryptography": ceiling(name, params),
         "scapy packets": (rate(lambda: bytes(theirs.encrypt(INNER))),
-                          without_copy(lambda: bytes(rx_theirs.decrypt(scapy_sealed.copy())),
-                                       scapy_sealed)),
+                          rate_on_copies(lambda p: bytes(rx_theirs.decrypt(p)), scapy_sealed)),
         "ours packets": (rate(lambda: bytes(ours.encrypt(INNER))),
-                         without_copy(lambda: bytes(rx_ours.decrypt(sealed_pkt.copy())),
-                                      sealed_pkt)),
+                         rate_on_copies(lambda p: bytes(rx_ours.decrypt(p)), sealed_pkt)),
         "ours seal/open": (rate(lambda: ours.seal(inner_bytes)),
                            rate(lambda: rx_fast.open(sealed))),
     }
@@ -114,6 +125,10 @@ def measure(name, params):
         ours_pkt[0] / scapy[0], ours_pkt[1] / scapy[1]))
     print("  seal/open vs ceiling:     %.0f%% encrypt, %.0f%% decrypt" % (
         100 * fast[0] / top[0], 100 * fast[1] / top[1]))
+    used_theirs = rate_on_copies(lambda p: rx_theirs.decrypt(p)[UDP].dport, scapy_sealed)
+    used_ours = rate_on_copies(lambda p: rx_ours.decrypt(p)[UDP].dport, sealed_pkt)
+    print("  decrypt, result used:     %.0f vs Scapy %.0f pkt/s, %.1fx" % (
+        used_ours, used_theirs, used_ours / used_theirs))
     return results
 
 

@@ -383,9 +383,12 @@ class SecurityAssociation:
     def decrypt(self, pkt):
         """The packet an ESP packet carries: the inner packet in tunnel
         mode, the rebuilt one in transport mode; None for a dummy packet
-        (next header 59, RFC 4303 2.6)."""
+        (next header 59, RFC 4303 2.6).  It is dissected when first used
+        (:func:`~scapy_ike.layers.lazy.dissect_later`): forwarding it or
+        writing it out costs no dissection."""
         from scapy.layers.inet import IP, UDP
         from scapy.layers.inet6 import IPv6
+        from scapy_ike.layers.lazy import dissect_later
         udp = pkt.getlayer(UDP)
         if udp is not None:                  # RFC 3948 encapsulation
             data = bytes(udp.payload)
@@ -396,15 +399,15 @@ class SecurityAssociation:
         if opened.next_header == IPPROTO_NONE:
             return None
         if opened.next_header == IPPROTO_IPIP:
-            return IP(opened.payload)
+            return dissect_later(IP, opened.payload)
         if opened.next_header == IPPROTO_IPV6:
-            return IPv6(opened.payload)
+            return dissect_later(IPv6, opened.payload)
         ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
         if isinstance(ip, IPv6):
-            return IPv6(_ipv6_header(ip, ip.src, ip.dst, opened.next_header, opened.payload)
-                        + opened.payload)
-        return IP(_ipv4_header(ip, ip.src, ip.dst, opened.next_header, opened.payload)
-                  + opened.payload)
+            return dissect_later(IPv6, _ipv6_header(ip, ip.src, ip.dst, opened.next_header,
+                                                    opened.payload) + opened.payload)
+        return dissect_later(IP, _ipv4_header(ip, ip.src, ip.dst, opened.next_header,
+                                              opened.payload) + opened.payload)
 
 
 def _checksum(header):
