@@ -16,7 +16,8 @@ I_ADDR, R_ADDR = "192.0.2.2", "192.0.2.1"
 
 class Network:
     """Two endpoints and the wire between them; *filter(n, datagram)*
-    returns how many copies of the n-th datagram arrive (0 drops it)."""
+    returns how many copies of the n-th datagram arrive (0 drops it, -1
+    holds it back until the next datagram has arrived)."""
 
     def __init__(self, initiator, responder, filter=lambda n, d: 1):
         self.i = Endpoint(initiator, I_ADDR)
@@ -47,11 +48,19 @@ class Network:
             for d in src.datagrams_to_send(self.now):
                 self.sent += 1
                 moved = True
-                for _ in range(self.filter(self.sent, d)):
-                    dst.receive_datagram(d.data, (addr, d.local_port), self.now,
-                                         local_port=d.local_port)
+                copies = self.filter(self.sent, d)
+                if copies < 0:
+                    self.held.append((dst, addr, d))
+                    continue
+                for _ in range(copies):
+                    self.deliver(dst, addr, d)
+                while self.held:
+                    self.deliver(*self.held.pop(0))
         self.collect()
         return moved
+
+    def deliver(self, dst, addr, d):
+        dst.receive_datagram(d.data, (addr, d.local_port), self.now, local_port=d.local_port)
 
     def collect(self):
         for name, e in (("i", self.i), ("r", self.r)):
@@ -128,6 +137,18 @@ def test_duplicated_messages_are_harmless(doubled):
     net = Network(*configs(), filter=lambda n, d: 2 if n == doubled else 1)
     established(net)
     assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
+
+
+@pytest.mark.parametrize("overtaken", range(1, 10))
+def test_every_message_overtaken_by_the_next(overtaken):
+    """The n-th datagram arrives just after the next one (its own
+    retransmission, or the peer's repeated request): still one
+    negotiation each side, nothing failed."""
+    net = Network(*configs(), filter=lambda n, d: -1 if n == overtaken else 1)
+    established(net)
+    assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
+    assert len(net.of("i", ev.Phase1Established)) == len(net.of("r", ev.Phase1Established)) == 1
+    assert not net.held and net.now == 4.0
 
 
 def test_retransmission_backoff_then_timeout():
