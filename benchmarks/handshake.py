@@ -1,7 +1,8 @@
 """Full Main Mode + Quick Mode handshakes per second.
 
 1. In memory: our initiator and responder (both in this process), the
-   sans-IO engine alone, for ecp256 and modp2048.
+   sans-IO engine alone, for ecp256 and modp2048 (the best of five
+   batches: the one least disturbed by other work on the machine).
 2. Our responder automaton over loopback UDP, driven by an in-process
    initiator endpoint on a socket.
 
@@ -29,22 +30,30 @@ def configs(group):
                           remote_ts="198.51.100.2/32", **common))
 
 
-def in_memory(group, count):
-    """Handshakes per second with both sides in this process."""
+def in_memory(group, count, batches=5):
+    """Handshakes per second with both sides in this process: the best of
+    *batches* batches (the one least disturbed by other work)."""
     ci, cr = configs(group)
-    start = time.perf_counter()
-    for _ in range(count):
-        i, r = Endpoint(ci, "192.0.2.2"), Endpoint(cr, "192.0.2.1")
-        i.initiate(("192.0.2.1", 500), 0.0)
-        moving = True
-        while moving:
-            moving = False
-            for src, dst, addr in ((i, r, "192.0.2.2"), (r, i, "192.0.2.1")):
-                for d in src.datagrams_to_send():
-                    moving = True
-                    dst.receive_datagram(d.data, (addr, d.local_port), 0.0, d.local_port)
-        assert any(isinstance(e, ev.QuickModeEstablished) for e in i.events)
-    return count / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(count // batches):
+            handshake(ci, cr)
+        best = max(best, (count // batches) / (time.perf_counter() - start))
+    return best
+
+
+def handshake(ci, cr):
+    i, r = Endpoint(ci, "192.0.2.2"), Endpoint(cr, "192.0.2.1")
+    i.initiate(("192.0.2.1", 500), 0.0)
+    moving = True
+    while moving:
+        moving = False
+        for src, dst, addr in ((i, r, "192.0.2.2"), (r, i, "192.0.2.1")):
+            for d in src.datagrams_to_send():
+                moving = True
+                dst.receive_datagram(d.data, (addr, d.local_port), 0.0, d.local_port)
+    assert any(isinstance(e, ev.QuickModeEstablished) for e in i.events)
 
 
 def over_loopback(group, count, port=35500):

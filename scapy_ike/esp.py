@@ -213,7 +213,8 @@ class SecurityAssociation:
         self._bitmap = 0         # bit i: top - i was received
         self.lifetime = lifetime
         self.soft_expired = False
-        self.stats = Counter()
+        self._bytes = self._packets_in = self._packets_out = 0
+        self._counts = Counter()
 
     # -- the fast path -----------------------------------------------------
 
@@ -221,7 +222,7 @@ class SecurityAssociation:
         """The ESP packet (SPI .. ICV) carrying *payload* (RFC 4303 2).
         The IV is random for CBC and the sequence number for counter modes,
         unless given (known-answer tests)."""
-        self._account(len(payload), "packets_out")
+        self._account(len(payload), False)
         seq = self.seq_num
         if seq >= (1 << (64 if self.esn_en else 32)):
             raise self._reject(LifetimeExpired("sequence number would cycle; rekey"))
@@ -268,7 +269,7 @@ class SecurityAssociation:
         else:
             end = len(data) - icv
             if self.skip_icv is not None:
-                self.stats["unverified"] += 1
+                self._counts["unverified"] += 1
             elif self._mac is not None:
                 want = self._mac.compute(data[:end] + self._esn_high(seq))
                 if not hmac.compare_digest(want, data[end:]):
@@ -287,7 +288,7 @@ class SecurityAssociation:
             raise self._reject(PaddingError("bad padding (pad length %d): wrong key?" % pad))
         self._accept(seq)
         payload = plain[:-2 - pad]
-        self._account(len(payload), "packets_in")
+        self._account(len(payload), True)
         return Opened(seq, next_header, payload, pad)
 
     # -- sequence numbers, replay window, lifetimes -------------------------
@@ -327,21 +328,34 @@ class SecurityAssociation:
         else:
             self._bitmap |= 1 << (self._top - seq)
 
-    def _account(self, size, direction):
-        life, stats = self.lifetime, self.stats
-        if (life.hard_bytes is not None and stats["bytes"] + size > life.hard_bytes) or \
-                (life.hard_packets is not None and stats["packets"] + 1 > life.hard_packets):
+    def _account(self, size, incoming):
+        life = self.lifetime
+        total, packets = self._bytes + size, self._packets_in + self._packets_out + 1
+        if (life.hard_bytes is not None and total > life.hard_bytes) or \
+                (life.hard_packets is not None and packets > life.hard_packets):
             raise self._reject(LifetimeExpired("hard lifetime reached"))
-        stats["bytes"] += size
-        stats["packets"] += 1
-        stats[direction] += 1
-        if (life.soft_bytes is not None and stats["bytes"] >= life.soft_bytes) or \
-                (life.soft_packets is not None and stats["packets"] >= life.soft_packets):
+        self._bytes = total
+        if incoming:
+            self._packets_in += 1
+        else:
+            self._packets_out += 1
+        if (life.soft_bytes is not None and total >= life.soft_bytes) or \
+                (life.soft_packets is not None and packets >= life.soft_packets):
             self.soft_expired = True
 
     def _reject(self, error):
-        self.stats[error.reason] += 1
+        self._counts[error.reason] += 1
         return error
+
+    @property
+    def stats(self):
+        """Payload bytes and packets accounted (``bytes``, ``packets``,
+        ``packets_in``, ``packets_out``), packets opened without an ICV
+        check (``unverified``) and rejections by reason (``integrity``,
+        ``replay``, ...), as a fresh ``Counter``."""
+        return Counter(bytes=self._bytes, packets=self._packets_in + self._packets_out,
+                       packets_in=self._packets_in, packets_out=self._packets_out,
+                       **self._counts)
 
     # -- Scapy packets at the edges ------------------------------------------
 
