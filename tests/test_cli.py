@@ -39,3 +39,17 @@ def test_console_script_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "scapy_ike", "--version"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.split()[0] == "scapy-ike"
+
+
+def test_live_commands_leave_the_log_as_they_found_it(tmp_path):
+    """demo/connect/serve print the engine's log while they run, then
+    take their handler away (a later log line must not reach a closed
+    stream)."""
+    import logging
+    from scapy_ike.cli.options import log_to_stdout
+    logger = logging.getLogger("scapy_ike")
+    before = (list(logger.handlers), logger.level, logger.propagate)
+    with log_to_stdout():
+        assert len(logger.handlers) == len(before[0]) + 1 and logger.level == logging.INFO
+        assert logger.propagate is False
+    assert (list(logger.handlers), logger.level, logger.propagate) == before

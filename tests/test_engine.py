@@ -368,7 +368,8 @@ def test_nat_t_versions(i_nat_t, r_nat_t, version):
     ike = [ISAKMP(d.data[4:] if d.local_port == 4500 else d.data) for d in wire]
     vids = [vendor_id_name(v.VendorID) for v in payloads_of(ike[1], ISAKMP_payload_VendorID)]
     assert vids == [version] * (version is not None) + ["RFC 3706 DPD"]
-    natd = [(p.underlayer.next_payload, len(p.hash)) for p in payloads_of(ike[2], ISAKMP_payload_NAT_D)]
+    natd = [(p.underlayer.next_payload, len(p.hash))
+            for p in payloads_of(ike[2], ISAKMP_payload_NAT_D)]
     number = {None: None, "RFC 3947 NAT-T": 20}.get(version, 130)
     assert natd == ([(number, 32)] * 2 if version else [])
     assert [d.local_port for d in wire[4:]] == [4500 if version else 500] * 5

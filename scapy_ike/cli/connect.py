@@ -11,7 +11,7 @@ import time
 from scapy.layers.inet import ICMP, IP
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.options import add_config_arguments, configuration, show_log
+from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
 from scapy_ike.core import events as ev
 
 
@@ -70,25 +70,26 @@ def main(argv=None) -> int:
     inner = ipaddress.ip_network(args.local_ts)
     if args.ping and inner.prefixlen == 0:
         parser.error("--ping needs our inner address: --local-ts ADDR/32")
-    show_log()
-    local = args.local or _local_address(args.peer, args.port)
-    automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
-                               ike_port=args.local_port, natt_port=args.local_natt_port,
-                               peer_natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
-    automaton.runbg()
-    try:
-        outcome = wait_for(automaton, args.timeout)
-        if not isinstance(outcome, ev.QuickModeEstablished):
-            print("scapy-ike connect: %s" % (outcome.reason if outcome else "timeout"))
-            return 1
-        print(automaton.show_isakmp_sa())
-        print(automaton.show_ipsec_sa())
-        if args.ping:
-            answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
-                            args.count)
-            print("%d of %d echoes answered through the tunnel" % (answered, args.count))
-            return 0 if answered == args.count else 1
-        return 0
-    finally:
-        automaton.stop()
-        automaton.close()
+    with log_to_stdout():
+        local = args.local or _local_address(args.peer, args.port)
+        automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
+                                   ike_port=args.local_port, natt_port=args.local_natt_port,
+                                   peer_natt_port=args.natt_port, keylog=args.keylog,
+                                   pcap=args.pcap)
+        automaton.runbg()
+        try:
+            outcome = wait_for(automaton, args.timeout)
+            if not isinstance(outcome, ev.QuickModeEstablished):
+                print("scapy-ike connect: %s" % (outcome.reason if outcome else "timeout"))
+                return 1
+            print(automaton.show_isakmp_sa())
+            print(automaton.show_ipsec_sa())
+            if args.ping:
+                answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
+                                args.count)
+                print("%d of %d echoes answered through the tunnel" % (answered, args.count))
+                return 0 if answered == args.count else 1
+            return 0
+        finally:
+            automaton.stop()
+            automaton.close()

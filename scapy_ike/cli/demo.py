@@ -9,7 +9,7 @@ import time
 
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.connect import ping, wait_for
-from scapy_ike.cli.options import show_log
+from scapy_ike.cli.options import log_to_stdout
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration
 
@@ -39,29 +39,31 @@ def main(argv=None) -> int:
                       force_encap=True, **common),
         peer=(RESPONDER, args.port), local_address=INITIATOR, ike_port=args.port,
         natt_port=natt, peer_natt_port=natt, keylog=keylog, pcap=pcap)
-    show_log()
-    responder.runbg()
-    initiator.runbg()
-    try:
-        outcome = wait_for(initiator, 20)
-        if not isinstance(outcome, ev.QuickModeEstablished):
-            print("scapy-ike demo: %s" % (outcome.reason if outcome else "timeout"))
-            return 1
-        time.sleep(0.1)
-        print(initiator.show_isakmp_sa())
-        print(initiator.show_ipsec_sa())
-        answered = ping(initiator.tunnel_socket(), INNER_I, INNER_R, args.count)
-        print("%d of %d echoes answered through the tunnel" % (answered, args.count))
-        print("\ncapture: %s, keys: %s (+ .ikev1_decryption_table, .esp_sa); decrypt with:"
-              % (pcap, keylog))
-        print("  mkdir -p %(o)s/wireshark && cp %(k)s.ikev1_decryption_table "
-              "%(o)s/wireshark/ikev1_decryption_table && cp %(k)s.esp_sa %(o)s/wireshark/esp_sa\n"
-              "  WIRESHARK_CONFIG_DIR=%(o)s/wireshark tshark -r %(p)s -d udp.port==%(i)d,isakmp "
-              "-d udp.port==%(n)d,udpencap -o esp.enable_encryption_decode:TRUE"
-              % {"o": args.out, "k": keylog, "p": pcap, "i": args.port, "n": natt})
-        return 0 if answered == args.count else 1
-    finally:
-        initiator.stop()
-        responder.stop()
-        initiator.close()
-        responder.close()
+    with log_to_stdout():
+        responder.runbg()
+        initiator.runbg()
+        try:
+            outcome = wait_for(initiator, 20)
+            if not isinstance(outcome, ev.QuickModeEstablished):
+                print("scapy-ike demo: %s" % (outcome.reason if outcome else "timeout"))
+                return 1
+            time.sleep(0.1)
+            print(initiator.show_isakmp_sa())
+            print(initiator.show_ipsec_sa())
+            answered = ping(initiator.tunnel_socket(), INNER_I, INNER_R, args.count)
+            print("%d of %d echoes answered through the tunnel" % (answered, args.count))
+            print("\ncapture: %s, keys: %s (+ .ikev1_decryption_table, .esp_sa); decrypt with:"
+                  % (pcap, keylog))
+            print("  mkdir -p %(o)s/wireshark && cp %(k)s.ikev1_decryption_table "
+                  "%(o)s/wireshark/ikev1_decryption_table && "
+                  "cp %(k)s.esp_sa %(o)s/wireshark/esp_sa\n"
+                  "  WIRESHARK_CONFIG_DIR=%(o)s/wireshark tshark -r %(p)s "
+                  "-d udp.port==%(i)d,isakmp "
+                  "-d udp.port==%(n)d,udpencap -o esp.enable_encryption_decode:TRUE"
+                  % {"o": args.out, "k": keylog, "p": pcap, "i": args.port, "n": natt})
+            return 0 if answered == args.count else 1
+        finally:
+            initiator.stop()
+            responder.stop()
+            initiator.close()
+            responder.close()

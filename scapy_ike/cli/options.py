@@ -3,6 +3,7 @@ proposals, identities and selectors of one Configuration."""
 
 import logging
 import sys
+from contextlib import contextmanager
 
 from scapy_ike.cli.common import secret
 from scapy_ike.core.config import Configuration
@@ -43,11 +44,20 @@ def configuration(args, role, parser):
         parser.error(str(exc))
 
 
-def show_log():
-    """The engine's log on standard output, IOS style."""
+@contextmanager
+def log_to_stdout():
+    """The engine's log on standard output, IOS style, inside the block;
+    the logger is left as it was after it."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("scapy_ike")
+    saved = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.options import add_config_arguments, configuration, show_log
+from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
 
 
 def main(argv=None) -> int:
@@ -21,19 +21,19 @@ def main(argv=None) -> int:
                         help="stop after this many seconds (default: run until interrupted)")
     args = parser.parse_args(argv)
     config = configuration(args, "responder", parser)
-    show_log()
-    automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
-                               natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
-    automaton.runbg()
-    try:
-        deadline = None if args.timeout is None else time.monotonic() + args.timeout
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        automaton.stop()
-        automaton.close()
-        print(automaton.show_isakmp_sa())
-        print(automaton.show_ipsec_sa())
-    return 0
+    with log_to_stdout():
+        automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
+                                   natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
+        automaton.runbg()
+        try:
+            deadline = None if args.timeout is None else time.monotonic() + args.timeout
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            automaton.stop()
+            automaton.close()
+            print(automaton.show_isakmp_sa())
+            print(automaton.show_ipsec_sa())
+        return 0
