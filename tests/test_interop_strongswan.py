@@ -4,6 +4,7 @@ initiating to our responder, in Main and Aggressive Mode with Quick Mode;
 charon's own view of the SAs, pings both ways through the tunnel, tshark
 decrypting the capture with the key log we wrote, and the failure paths."""
 
+import re
 import subprocess
 import time
 
@@ -14,6 +15,7 @@ from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.connect import ping
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration
+from scapy_ike.crypto import dh
 from scapy_ike.testing.netns import socket_in_netns
 
 PSK = "interop-psk"
@@ -74,14 +76,33 @@ def charon_view(peer):
     return sa, child
 
 
+def charon_names(phase1):
+    """How charon's ``--list-sas --raw`` names our Phase 1 choice."""
+    prf = {"md5": "MD5", "sha1": "SHA1"}.get(phase1.hash.name,
+                                              "SHA2_" + phase1.hash.name[3:])
+    group = re.sub(r"([a-z]+)(\d+)", r"\1_\2", dh.group(phase1.group).name).upper()
+    return phase1.cipher.charon, "PRF_HMAC_" + prf, group
+
+
 def check_tunnel(peer, automaton, established):
+    """charon shows the IKE and CHILD SAs we made (same cookies, SPIs
+    and algorithms), and traffic flows both ways through the tunnel."""
     sa, child = charon_view(peer)
     assert sa["state"] == "ESTABLISHED" and child["state"] == "INSTALLED"
+    cookies = established.cookies
+    assert (sa["initiator-spi"], sa["responder-spi"]) == (cookies[:8].hex(), cookies[8:].hex())
+    phase1 = automaton.endpoint.connections[cookies[:8]].chosen
+    assert (sa["encr-alg"], sa["prf-alg"], sa["dh-group"]) == charon_names(phase1)
+    if len(phase1.cipher.key_sizes) > 1:
+        assert sa["encr-keysize"] == str(phase1.key_size * 8)
     assert child["spi-in"] == established.spi_out.hex()
     assert child["spi-out"] == established.spi_in.hex()
-    assert child["encap"] == "yes"
+    assert (child["encap"], child["mode"], child["protocol"]) == ("yes", "TUNNEL", "ESP")
     transform = established.proposal.transform
-    assert child["encr-alg"].replace("_", "").lower().startswith(transform.cipher.name[:3])
+    assert child["encr-alg"] == transform.cipher.charon
+    if len(transform.cipher.key_sizes) > 1:
+        assert child["encr-keysize"] == str(transform.key_size * 8)
+    assert child.get("integ-alg", "none") == transform.integrity.charon
     answered = peer.ping(count=3)
     assert answered.returncode == 0, answered.stdout
     assert ping(automaton.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
