@@ -3,7 +3,10 @@ clock: Main and Aggressive Mode, Quick Mode with and without PFS, NAT-T,
 loss, duplication, reordering, retransmission timing, and every way a
 negotiation fails."""
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from scapy_ike.core import events as ev
 from scapy_ike.core import state as S
@@ -391,3 +394,74 @@ def test_nat_t_versions(i_nat_t, r_nat_t, version):
 def test_nat_t_setting_is_checked():
     with pytest.raises(ValueError, match="nat_t is True, False, 'rfc3947' or 'drafts'"):
         Configuration(nat_t="rfc")
+
+
+def test_unprotected_messages_after_the_key_exchange_are_ignored():
+    """Once keys exist, a clear Informational (a spoofed NO-PROPOSAL-CHOSEN
+    or Delete) or a clear MM5 is dropped, as charon does; the
+    negotiation goes on."""
+    from scapy_ike.constants import NotifyType, PayloadType as T
+    from scapy_ike.core.message import body_of, encode_header, encode_payloads
+    from scapy_ike.layers.isakmp import ISAKMP_payload_Notify
+    net = Network(*configs(), filter=lambda n, d: -1 if n == 4 else 1)   # hold MM4
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.step()
+    net.step()
+    (conn,) = net.i.connections.values()
+    cookies = conn.sa.cky_i + conn.sa.cky_r
+    notify = body_of(ISAKMP_payload_Notify(doi=1, proto=1, SPI=cookies,
+                                           notify_msg_type=NotifyType.NO_PROPOSAL_CHOSEN))
+    spoofed = [(5, [(T.NOTIFICATION, notify)]), (2, [(T.ID, b"\x01\x00\x00\x00\xc0\x00\x02\x01"),
+                                                     (T.HASH, bytes(32))])]
+    for exch, payloads in spoofed:
+        body = encode_payloads(payloads)
+        data = encode_header(cookies[:8], cookies[8:], payloads[0][0], exch, 0, 0,
+                             28 + len(body)) + body
+        net.r.receive_datagram(data, (I_ADDR, 500), net.now, local_port=500)
+    net.collect()
+    assert [e.reason for e in net.of("r", ev.Dropped)] == [
+        "ignoring an unprotected Informational",
+        "ignoring an unencrypted message after the key exchange"]
+    net.run()
+    assert not net.of("r", ev.Failed) and len(net.of("i", ev.QuickModeEstablished)) == 1
+
+
+def _mutate(data, flips, cut):
+    wire = bytearray(data)
+    for position, value in flips:
+        wire[position % len(wire)] ^= value
+    return bytes(wire[:cut]) if cut is not None else bytes(wire)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["main", "aggressive"]), st.integers(1, 9), st.booleans(),
+       st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), min_size=1, max_size=4),
+       st.one_of(st.none(), st.integers(0, 400)))
+def test_mutated_copies_never_break_the_engine(mode, target, before, flips, cut):
+    """A corrupted copy of any message, arriving before or after the real
+    one, never raises out of the engine nor trips it.  Arriving after it,
+    the negotiation still completes on both sides: clear messages are out
+    of turn by then, encrypted ones fail to authenticate and change
+    nothing (the IV chain included)."""
+    net = Network(*configs(mode, ike="aes128-sha1-ecp256", esp="aes128-sha1"))
+
+    def corrupt(n, d):
+        if n != target:
+            return 1
+        dst, src = (net.r, I_ADDR) if d.addr[0] == R_ADDR else (net.i, R_ADDR)
+        bad = replace(d, data=_mutate(d.data, flips, cut))
+        if before:
+            net.deliver(dst, src, bad)
+        else:
+            net.held.append((dst, src, bad))
+        return 1
+
+    net.filter = corrupt
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    for _, e in net.events["i"] + net.events["r"]:
+        if isinstance(e, ev.Dropped):
+            assert e.reason and not e.reason.startswith("internal error"), e.reason
+    if not before:
+        assert len(net.of("i", ev.QuickModeEstablished)) == 1
+        assert len(net.of("r", ev.QuickModeEstablished)) == 1

@@ -66,6 +66,11 @@ class PeerError(Exception):
         self.notify = notify
 
 
+class Unauthenticated(PeerError):
+    """The message does not decrypt or its HASH does not verify: it may be
+    anyone's, so after Phase 1 it changes no state (as charon)."""
+
+
 @dataclass(frozen=True)
 class Datagram:
     """What to send: *data* (with the non-ESP marker on the NAT-T port)
@@ -247,9 +252,27 @@ class IkeConnection:
         if wire in self.replies:                       # a retransmitted request
             self.endpoint.outgoing.append(self.replies[wire])
             return
+        if head.cky_r != self.sa.cky_r and not (self.state == S.READY and not any(head.cky_r)):
+            raise PeerError("responder cookie %s is not this SA's" % head.cky_r.hex())
         if wire in self.seen:                          # a response that came twice
             return
         self.seen.add(wire)
+        if self.sa.skeyid_a is not None and not head.flags & Flags.ENCRYPTION \
+                and head.exch_type != S.AGGRESSIVE:
+            # once keys exist, only AM3 may come in clear (RFC 2409 5);
+            # an unprotected notify or Delete could be anyone's (as charon)
+            raise PeerError("ignoring an unprotected Informational" if head.exch_type == S.INFO
+                            else "ignoring an unencrypted message after the key exchange")
+        encrypted = head.flags & Flags.ENCRYPTION
+        position = self.sa.position(head.message_id, head.body) if encrypted else None
+        try:
+            self._dispatch(head, now, wire)
+        except Unauthenticated:
+            if encrypted:
+                self.sa.rewind(head.message_id, head.body, position)
+            raise
+
+    def _dispatch(self, head, now, wire):
         if head.exch_type == S.INFO:
             return self._informational(head)
         if head.exch_type == S.QUICK:
@@ -259,12 +282,11 @@ class IkeConnection:
             raise PeerError("unexpected %s message in %s" % (head.exch_type, self.state))
         handler, after = S.PHASE1[key]
         msg = self._open(head) if head.flags & Flags.ENCRYPTION else head
-        self.pending = None
         try:
-            getattr(self, handler)(msg, now, wire)
+            self._handle(handler, msg, now, wire)
         except PeerError as exc:
             if head.flags & Flags.ENCRYPTION and exc.notify is None:
-                raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
+                raise Unauthenticated(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
             raise
         for n in msg.layers(T.NOTIFICATION):           # INITIAL-CONTACT and the like
             self.endpoint.event(ev.NotifyReceived(self.sa.cky_i + self.sa.cky_r,
@@ -274,16 +296,27 @@ class IkeConnection:
         if after == S.P1_COMPLETE and self.state == S.P1_COMPLETE:
             self._established(now)
 
+    def _handle(self, handler, *args):
+        """Run a transition's handler; the request we wait an answer to
+        stays pending (and retransmitted) when the message is refused."""
+        waiting, self.pending = self.pending, None
+        try:
+            getattr(self, handler)(*args)
+        except PeerError:
+            if self.pending is None:
+                self.pending = waiting
+            raise
+
     def _open(self, head):
         """Decrypt an encrypted message and walk its payloads."""
         try:
             plain = self.sa.decrypt(head.message_id, head.body)
         except (KeysMissing, ValueError) as exc:
-            raise PeerError("cannot decrypt: %s" % exc)
+            raise Unauthenticated("cannot decrypt: %s" % exc)
         try:
             return head.opened(plain)
         except MessageError as exc:
-            raise PeerError(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
+            raise Unauthenticated(_UNDECRYPTABLE % exc, NotifyType.PAYLOAD_MALFORMED) from None
 
     def _body(self, msg, ptype):
         """The body of the first *ptype* payload of *msg*."""
@@ -468,7 +501,7 @@ class IkeConnection:
     def initiator_mm6(self, msg, now, wire):
         self.sa.idir_b = self._body(msg, T.ID)
         if not self.sa.verify_hash_r(self._body(msg, T.HASH)):
-            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+            raise Unauthenticated("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
         self._check_id(self.sa.idir_b)
 
     def responder_mm1(self, msg, now, wire):
@@ -489,7 +522,7 @@ class IkeConnection:
     def responder_mm5(self, msg, now, wire):
         self.sa.idii_b = self._body(msg, T.ID)
         if not self.sa.verify_hash_i(self._body(msg, T.HASH)):
-            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+            raise Unauthenticated("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idii_b)
         self.sa.idir_b = self._identity().body()
         self._send(self._encrypted(S.MAIN, [(T.ID, self.sa.idir_b), self._hash_r()], 0), now,
@@ -531,7 +564,7 @@ class IkeConnection:
         self.sa.idir_b = self._body(msg, T.ID)
         self._keys(self.sa.gxr)
         if not self.sa.verify_hash_r(self._body(msg, T.HASH)):
-            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+            raise Unauthenticated("authentication failed", NotifyType.AUTHENTICATION_FAILED)
         self._check_id(self.sa.idir_b)
         self._check_nat(msg)
         payloads = [self._hash_i()]
@@ -542,7 +575,7 @@ class IkeConnection:
 
     def responder_am3(self, msg, now, wire):
         if not self.sa.verify_hash_i(self._body(msg, T.HASH)):
-            raise PeerError("authentication failed", NotifyType.AUTHENTICATION_FAILED)
+            raise Unauthenticated("authentication failed", NotifyType.AUTHENTICATION_FAILED)
 
     # -- Quick Mode ---------------------------------------------------------
 
@@ -576,14 +609,14 @@ class IkeConnection:
         mid = head.message_id
         q = self.quick.get(mid)
         if q is None:                       # the peer starts a Quick Mode
-            q = self.quick[mid] = _Quick("responder", S.QM_READY)
+            q = _Quick("responder", S.QM_READY)
         key = (q.role, q.state, S.QUICK)
         if key not in S.QUICK_MODE:
             raise PeerError("unexpected Quick Mode message in %s" % q.state)
         handler, after = S.QUICK_MODE[key]
         msg = self._open(head)
-        self.pending = None
-        getattr(self, handler)(q, msg, now, wire)
+        self._handle(handler, q, msg, now, wire)
+        self.quick[mid] = q
         self._quick_set(q, mid, after)
         if after == S.QM_COMPLETE:
             self._quick_established(q, mid, now)
@@ -599,7 +632,7 @@ class IkeConnection:
         received, rest = self._hash_rest(msg)
         want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.message_id, rest)
         if not hmac.compare_digest(want, received):
-            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+            raise Unauthenticated("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
         sa_payload = self._layer(msg, T.SA)
         found = P.choose(self.config.esp_proposals(), P.offered_transforms(sa_payload),
                          P.esp_from_transform)
@@ -637,7 +670,7 @@ class IkeConnection:
         received, rest = self._hash_rest(msg)
         want = keys.qm_hash2(self.sa.hash, self.sa.skeyid_a, msg.message_id, q.ni_b, rest)
         if not hmac.compare_digest(want, received):
-            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+            raise Unauthenticated("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
         sa_payload = self._layer(msg, T.SA)
         offered = list(P.offered_transforms(sa_payload))
         chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
@@ -661,7 +694,7 @@ class IkeConnection:
         received = self._body(msg, T.HASH)
         want = keys.qm_hash3(self.sa.hash, self.sa.skeyid_a, msg.message_id, q.ni_b, q.nr_b)
         if not hmac.compare_digest(want, received):
-            raise PeerError("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
+            raise Unauthenticated("authentication failed", NotifyType.INVALID_HASH_INFORMATION)
 
     def _quick_established(self, q, mid, now):
         size = q.proposal.transform.keymat_size
@@ -681,7 +714,7 @@ class IkeConnection:
             received, rest = self._hash_rest(msg)
             want = keys.message_hash(self.sa.hash, self.sa.skeyid_a, msg.message_id, rest)
             if not hmac.compare_digest(want, received):
-                raise PeerError("informational HASH does not verify")
+                raise Unauthenticated("informational HASH does not verify")
         cookies = self.sa.cky_i + self.sa.cky_r
         for n in msg.layers(T.NOTIFICATION):
             self.endpoint.event(ev.NotifyReceived(cookies, n.notify_msg_type, n.notify_data))
@@ -808,18 +841,24 @@ class Endpoint:
             conn = self._new_responder(head, addr, now)
             if conn is None:
                 return
-        if natt and not conn.natt:
+        was = conn.natt, conn.peer
+        if natt:                        # the float, or a NAT's new mapping (RFC 3947 4) ...
             conn.natt, conn.peer = True, addr
-        elif natt:
-            conn.peer = addr
         try:
             conn.receive(head, now, data)
-        except PeerError as exc:
+        except Exception as exc:        # a peer's garbage must never stop the endpoint
+            conn.natt, conn.peer = was  # ... kept only for a message that was accepted
+            if not isinstance(exc, PeerError):
+                self.event(ev.Dropped(addr, "internal error on this message: %s: %s"
+                                      % (type(exc).__name__, exc)))
+                return
             self.event(ev.Dropped(addr, str(exc)))
             if exc.notify is None or conn.state == S.DEAD:
                 return
             conn._notify(exc.notify, now)
             if head.exch_type == S.QUICK:
+                if isinstance(exc, Unauthenticated):    # anyone's: this Quick Mode goes on
+                    return
                 conn.quick.pop(head.message_id, None)
                 self.event(ev.Failed(conn.sa.cky_i + conn.sa.cky_r, head.message_id, str(exc),
                                      exc.notify))

@@ -287,27 +287,39 @@ def offered_transforms(sa):
         prop = prop.payload
 
 
+def _numbers(transform, space):
+    """``{attribute type: value}`` of a Transform payload as numbers, or
+    None when an attribute is not of *space* (another protocol's) or the
+    list is malformed."""
+    values = {}
+    try:
+        for name, value in transform.transforms:
+            number = space.type_number(name)
+            values[number] = space.value_number(number, value)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return values
+
+
 def ike_from_transform(transform):
     """The Phase 1 proposal a Transform payload offers, or None when it
-    names an algorithm we lack."""
-    values = {}
-    for name, value in transform.transforms:
-        number = OAKLEY_ATTRIBUTES.type_number(name)
-        values[number] = OAKLEY_ATTRIBUTES.value_number(number, value)
+    names an algorithm we lack or cannot be read."""
+    values = _numbers(transform, OAKLEY_ATTRIBUTES)
+    if values is None:
+        return None
     try:
         cipher = registry.cipher_by_ike_id(values[OakleyAttribute.ENCRYPTION_ALGORITHM])
         h = registry.hash_algorithm(values[OakleyAttribute.HASH_ALGORITHM])
-        group = values[OakleyAttribute.GROUP_DESCRIPTION]
-    except KeyError:
+        group = int(values[OakleyAttribute.GROUP_DESCRIPTION])
+        bits = int(values.get(OakleyAttribute.KEY_LENGTH, 0))
+        lifetime = int(values.get(OakleyAttribute.LIFE_DURATION, 28800))
+        auth = int(values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK))
+    except (KeyError, TypeError, ValueError):
         return None
-    bits = values.get(OakleyAttribute.KEY_LENGTH)
     size = bits // 8 if bits else cipher.key_sizes[0]
     if size not in cipher.key_sizes:
         return None
-    lifetime = values.get(OakleyAttribute.LIFE_DURATION, 28800)
-    return IkeProposal(cipher, size, h, group,
-                       values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK),
-                       lifetime)
+    return IkeProposal(cipher, size, h, group, auth, lifetime)
 
 
 def esp_from_transform(transform):
@@ -316,12 +328,15 @@ def esp_from_transform(transform):
         esp = EspTransform.from_payload(transform)
     except (KeyError, ValueError):
         return None
-    values = {}
-    for name, value in transform.transforms:
-        number = IPSEC_ATTRIBUTES.type_number(name)
-        values[number] = IPSEC_ATTRIBUTES.value_number(number, value)
-    return EspProposal(esp, values.get(IpsecAttribute.GROUP_DESCRIPTION),
-                       values.get(IpsecAttribute.SA_LIFE_DURATION, 3600))
+    values = _numbers(transform, IPSEC_ATTRIBUTES)
+    if values is None:
+        return None
+    try:
+        group = values.get(IpsecAttribute.GROUP_DESCRIPTION)
+        return EspProposal(esp, None if group is None else int(group),
+                           int(values.get(IpsecAttribute.SA_LIFE_DURATION, 3600)))
+    except (TypeError, ValueError):
+        return None
 
 
 def choose(configured, offered, parse):

@@ -126,6 +126,23 @@ class IkeSa:
             self._last[message_id] = ciphertext[-self.cipher.block_size:]
         return plain
 
+    def position(self, message_id, ciphertext):
+        """Where the IV chain of *message_id* stands before *ciphertext* is
+        decrypted, for :meth:`rewind`."""
+        return self._last.get(message_id), (message_id, ciphertext) in self._seen
+
+    def rewind(self, message_id, ciphertext, position):
+        """Undo what decrypting *ciphertext* did to the chain: a message
+        that does not authenticate must not move it (charon, too, confirms
+        an IV only once the message's HASH verifies)."""
+        last, seen = position
+        if not seen:
+            self._seen.pop((message_id, ciphertext), None)
+        if last is None:
+            self._last.pop(message_id, None)
+        else:
+            self._last[message_id] = last
+
     def encrypt(self, message_id, plaintext):
         """The encrypted body of *plaintext* padded with zeros to whole
         blocks (RFC 2408 3.1), advancing the exchange's IV chain."""
