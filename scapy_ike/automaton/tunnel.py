@@ -10,7 +10,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import IPv6
 from scapy.supersocket import SuperSocket
 
-from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, EspError, sa_pair
+from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError, sa_pair
 
 
 class Tunnel:
@@ -41,7 +41,10 @@ class Tunnel:
         except EspError:
             self.errors += 1
             return None
-        cls = IP if opened.next_header == IPPROTO_IPIP else IPv6
+        cls = {IPPROTO_IPIP: IP, IPPROTO_IPV6: IPv6}.get(opened.next_header)
+        if cls is None:             # a dummy packet (RFC 4303 2.6), or not tunnel mode
+            self.errors += opened.next_header != IPPROTO_NONE
+            return None
         pkt = cls(opened.payload)
         if self._answer_echo(pkt):
             return pkt

@@ -1,0 +1,27 @@
+"""The tunnel a Quick Mode made, between our own two peers in memory:
+echo answered through it, dummy and foreign packets refused and counted."""
+
+from scapy.layers.inet import ICMP, IP
+
+from scapy_ike.automaton.tunnel import Tunnel
+from test_engine import Network, configs, established
+
+
+def test_tunnel_answers_echo_and_refuses_what_is_not_tunnel_mode():
+    qi, qr = established(Network(*configs()))
+    sent_i, sent_r = [], []
+    ti = Tunnel(qi, sent_i.append, qi.local_ts, qi.remote_ts)
+    tr = Tunnel(qr, sent_r.append, qr.local_ts, qr.remote_ts)
+    ti.send(IP(src="198.51.100.2", dst="198.51.100.1") / ICMP(id=7, seq=1) / b"hi")
+    (request,) = sent_i
+    assert request[:4] == qi.spi_out and tr.receive(request)[ICMP].type == 8
+    (reply,) = sent_r
+    back = ti.receive(reply)
+    assert (back.src, back.dst) == ("198.51.100.1", "198.51.100.2")
+    assert (back[ICMP].type, back[ICMP].id, bytes(back[ICMP].payload)) == (0, 7, b"hi")
+    # a dummy packet (next header 59, RFC 4303 2.6) is dropped quietly;
+    # a transport-mode TCP payload and garbage are counted as failures
+    assert tr.receive(ti.out.seal(b"", 59)) is None and tr.errors == 0
+    assert tr.receive(ti.out.seal(bytes(20), 6)) is None and tr.errors == 1
+    assert tr.receive(b"garbage") is None and tr.errors == 2
+    assert tr.inbound.stats["packets_in"] == 3
