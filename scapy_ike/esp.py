@@ -361,9 +361,11 @@ class SecurityAssociation:
 
     def encrypt(self, pkt, tfc_padding=0):
         """ESP-protect an IP/IPv6 packet: wrapped in :attr:`tunnel_header`
-        in tunnel mode, its payload replaced in transport mode."""
+        in tunnel mode, its payload replaced in transport mode.  The result
+        is dissected when first used, like :meth:`decrypt`'s."""
         from scapy.layers.inet import IP
         from scapy.layers.inet6 import IPv6
+        from scapy_ike.layers.lazy import dissect_later
         if self.tunnel_header is not None:
             inner = bytes(pkt)
             next_header = IPPROTO_IPV6 if inner[0] >> 4 == 6 else IPPROTO_IPIP
@@ -391,8 +393,8 @@ class SecurityAssociation:
         else:
             proto = IPPROTO_ESP
         if isinstance(outer, IPv6) or ":" in str(src):
-            return IPv6(_ipv6_header(outer, src, dst, proto, esp) + esp)
-        return IP(_ipv4_header(outer, src, dst, proto, esp) + esp)
+            return dissect_later(IPv6, _ipv6_header(outer, src, dst, proto, esp) + esp)
+        return dissect_later(IP, _ipv4_header(outer, src, dst, proto, esp) + esp)
 
     def decrypt(self, pkt):
         """The packet an ESP packet carries: the inner packet in tunnel

@@ -225,10 +225,14 @@ def test_tunnel_ipv6_outer_and_inner():
     assert bytes(into.decrypt(IPv6(bytes(sealed)))) == bytes(inner)
 
 
-def test_decrypted_packet_is_dissected_on_first_use():
+def test_results_are_dissected_on_first_use():
     inner = IP(src="198.51.100.2", dst="198.51.100.1") / UDP(dport=9) / b"lazy"
     out, into = make(SUITES[0], tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
-    back = into.decrypt(IP(bytes(out.encrypt(inner))))
+    sealed = out.encrypt(inner)
+    wire = bytes(sealed)
+    assert type(sealed) is not IP and wire[9] == 50 and wire[20:24] == (0x1000).to_bytes(4, "big")
+    assert sealed[ESP].seq == 1 and type(sealed) is IP
+    back = into.decrypt(IP(wire))
     assert bytes(back) == bytes(inner) and type(back) is not IP
     assert back[UDP].load == b"lazy" and type(back) is IP
 
