@@ -145,8 +145,9 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
                 self._sendto(datagram.local_port, datagram.data, datagram.addr)
 
     def _sendto(self, port, data, addr):
-        self.sockets[port].sendto(data, addr)
+        # recorded first: an answer (received by another thread) comes after
         self._record((self.endpoint.local_address, port), addr, data)
+        self.sockets[port].sendto(data, addr)
 
     def _record(self, src, dst, data):
         """Every datagram we send or receive, into the capture (no
