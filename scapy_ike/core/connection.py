@@ -6,10 +6,12 @@ An :class:`Endpoint` dispatches datagrams by initiator cookie to
 :class:`IkeConnection` objects, one per IKE SA, whose handlers are named by
 the transition table of :mod:`scapy_ike.core.state`.  Main and Aggressive
 Mode with pre-shared keys, Quick Mode with and without PFS, NAT-T
-(RFC 3947: NAT-D, the float to the NAT-T port with the non-ESP marker,
-UDP-encapsulated ESP modes), retransmission with backoff, a responder's
-repeat of its last reply to a retransmitted request, and notifies.
-A peer's bad message is dropped (an event says why), never fatal.
+(RFC 3947 and the drafts 02/03: NAT-D, the float to the NAT-T port with the
+non-ESP marker, UDP-encapsulated ESP modes), retransmission with backoff, a
+responder's repeat of its last reply to a retransmitted request, and
+notifies.  Messages are read and written by :mod:`scapy_ike.core.message`.
+A peer's bad message is dropped (an event says why), never fatal; one that
+does not authenticate changes no state.
 """
 
 import hmac
