@@ -422,16 +422,11 @@ class IkeConnection:
         if found is None:
             raise PeerError("no proposal chosen", NotifyType.NO_PROPOSAL_CHOSEN)
         self.chosen, transform = found
-        self._apply(self.chosen)
+        self.sa.choose(self.chosen)
         echoed = ISAKMP_payload_Transform(bytes(transform)[:transform.length])
         echoed.next_payload = 0
         return T.SA, body_of(ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
             proposal=sa_payload.prop.proposal, proto=ProtocolId.ISAKMP, trans=echoed)))
-
-    def _apply(self, proposal):
-        self.sa.cipher, self.sa.key_size = proposal.cipher, proposal.key_size
-        self.sa.hash, self.sa.group, self.sa.auth_method = (
-            proposal.hash.name, proposal.group, proposal.auth)
 
     def _accept_choice(self, msg):
         """The initiator checks the responder's choice is one it offered."""
@@ -441,7 +436,7 @@ class IkeConnection:
             raise PeerError("the responder chose a transform we did not offer",
                             NotifyType.BAD_PROPOSAL_SYNTAX)
         self.chosen = chosen
-        self._apply(chosen)
+        self.sa.choose(chosen)
 
     def _keys(self, peer_ke):
         try:

@@ -51,6 +51,13 @@ class IkeSa:
     _seen: Dict[Tuple[int, bytes], bytes] = field(default_factory=dict, repr=False)
     _engine: object = field(default=None, repr=False)
 
+    def choose(self, proposal):
+        """Take the negotiated Phase 1 transform, an
+        :class:`~scapy_ike.core.proposals.IkeProposal` (the responder's
+        choice, RFC 2409 5)."""
+        self.cipher, self.key_size = proposal.cipher, proposal.key_size
+        self.hash, self.group, self.auth_method = proposal.hash.name, proposal.group, proposal.auth
+
     # -- the key schedule ---------------------------------------------------
 
     def derive(self, psk=None, gxy=None, skeyid=None):

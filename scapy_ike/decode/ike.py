@@ -12,14 +12,15 @@ dissects cleanly and whose HASH_I or HASH_R verifies (RFC 2409 5).
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
-from scapy_ike.constants import ExchangeType, OakleyAttribute as Oakley, ProtocolId
+from scapy_ike.constants import ExchangeType, ProtocolId
+from scapy_ike.core.proposals import ike_from_transform
 from scapy_ike.core.sa import PSK_METHODS, IkeSa, KeysMissing
-from scapy_ike.crypto import keys as schedule, registry
+from scapy_ike.crypto import keys as schedule
 from scapy_ike.decode.keylog import EspKey
 from scapy_ike.esp import EspTransform
 from scapy_ike.layers.isakmp import (
     ISAKMP, ISAKMP_Encrypted, ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_KE,
-    ISAKMP_payload_Nonce, ISAKMP_payload_SA, OAKLEY_ATTRIBUTES, malformed, payload_body,
+    ISAKMP_payload_Nonce, ISAKMP_payload_SA, malformed, payload_body,
     payloads_of,
 )
 
@@ -204,7 +205,9 @@ def _phase1(sa, msg, from_initiator):
         if from_initiator:
             sa.sai_b = payload_body(proposal_sa)
         elif proposal_sa.prop is not None and proposal_sa.prop.trans is not None:
-            _chosen(sa, proposal_sa.prop.trans.transforms)
+            chosen = ike_from_transform(proposal_sa.prop.trans)
+            if chosen is not None:          # else an algorithm we lack: left opaque
+                sa.choose(chosen)
     for ke in payloads_of(msg, ISAKMP_payload_KE):
         if from_initiator:
             sa.gxi = ke.ke
@@ -220,20 +223,6 @@ def _phase1(sa, msg, from_initiator):
             sa.idii_b = payload_body(ident)
         else:
             sa.idir_b = payload_body(ident)
-
-
-def _chosen(sa, attributes):
-    """The responder's transform: cipher, key length, hash, auth, group."""
-    values = {}
-    for name, value in attributes:
-        number = OAKLEY_ATTRIBUTES.type_number(name)
-        values[number] = OAKLEY_ATTRIBUTES.value_number(number, value)
-    sa.cipher = registry.cipher_by_ike_id(values[Oakley.ENCRYPTION_ALGORITHM])
-    bits = values.get(Oakley.KEY_LENGTH)
-    sa.key_size = bits // 8 if bits else sa.cipher.key_sizes[0]
-    sa.hash = registry.hash_algorithm(values[Oakley.HASH_ALGORITHM]).name
-    sa.auth_method = values.get(Oakley.AUTHENTICATION_METHOD, sa.auth_method)
-    sa.group = values.get(Oakley.GROUP_DESCRIPTION)
 
 
 def _quick(quick, msg, from_initiator):
