@@ -119,10 +119,7 @@ class EspTransform(NamedTuple):
         """The transform of a Quick Mode ESP proposal's Transform payload."""
         from scapy_ike.constants import EncapsulationMode as Mode, IpsecAttribute as Attr
         from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
-        values = {}
-        for name, value in transform.transforms:
-            number = IPSEC_ATTRIBUTES.type_number(name)
-            values[number] = IPSEC_ATTRIBUTES.value_number(number, value)
+        values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
         cipher = registry.cipher_by_esp_id(transform.transform_id)
         bits = values.get(Attr.KEY_LENGTH)
         if bits is None and len(cipher.key_sizes) > 1:

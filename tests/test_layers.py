@@ -202,3 +202,17 @@ def test_bind_ports_leaves_the_standard_bindings():
     standard = bytes(IP() / U(sport=500, dport=500) / L.ISAKMP(init_cookie=b"12345678"))
     assert IP(standard).haslayer(L.ISAKMP)
     assert IP(bytes(IP() / U(sport=4500, dport=4500) / ESP(spi=7))).haslayer(ESP)
+
+
+def test_attribute_numbers():
+    """Decoded attributes back to numbers; another space's or malformed
+    ones are refused."""
+    t = L.ISAKMP_payload_Transform(bytes(L.ISAKMP_payload_Transform(transforms=[
+        ("Encryption", "AES-CBC"), ("KeyLength", 256), ("GroupDesc", "2048MODPgr"),
+        ("LifeDuration", 86400)])))
+    assert L.OAKLEY_ATTRIBUTES.numbers(t.transforms) == {1: 7, 14: 256, 4: 14, 12: 86400}
+    with pytest.raises(ValueError, match="unknown attribute type"):
+        L.IPSEC_ATTRIBUTES.numbers([("Hash", "SHA")])
+    tail = L.OAKLEY_ATTRIBUTES.decode(None, bytes.fromhex("800b0001" + "0001"))
+    with pytest.raises(ValueError, match="malformed attribute bytes 0001"):
+        L.OAKLEY_ATTRIBUTES.numbers(tail)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 from scapy_ike.constants import (
-    NAT_KEEPALIVE, NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, NotifyType, PayloadType as T,
-    ProtocolId,
+    NAT_KEEPALIVE, NON_ESP_MARKER, VENDOR_IDS, DOI, Flags, IpsecAttribute, LifeType, NotifyType,
+    PayloadType as T, ProtocolId,
 )
 from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.config import Identity
@@ -734,8 +734,9 @@ class IkeConnection:
 def _responder_lifetime(spi, seconds):
     """N(RESPONDER-LIFETIME): our shorter lifetime for this SA, as SA
     attributes (RFC 2407 4.6.3.1)."""
-    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (("LifeType", 1),
-                                                          ("LifeDuration", seconds)))
+    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (
+        (IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
+        (IpsecAttribute.SA_LIFE_DURATION, seconds)))
     return T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
         doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
         notify_msg_type=NotifyType.RESPONDER_LIFETIME, notify_data=attrs))
@@ -743,12 +744,13 @@ def _responder_lifetime(spi, seconds):
 
 def _lifetime_of(data):
     """The seconds of a RESPONDER-LIFETIME's attributes, or None."""
-    values = {}
-    for name, value in IPSEC_ATTRIBUTES.decode(None, data):
-        if name is not None:
-            values[IPSEC_ATTRIBUTES.type_number(name)] = value
-    if values.get(1) in ("seconds", 1):
-        return values.get(2)
+    try:
+        values = IPSEC_ATTRIBUTES.numbers(IPSEC_ATTRIBUTES.decode(None, data))
+    except ValueError:
+        return None
+    seconds = values.get(IpsecAttribute.SA_LIFE_DURATION)
+    if values.get(IpsecAttribute.SA_LIFE_TYPE) == LifeType.SECONDS and isinstance(seconds, int):
+        return seconds
     return None
 
 

@@ -287,27 +287,11 @@ def offered_transforms(sa):
         prop = prop.payload
 
 
-def _numbers(transform, space):
-    """``{attribute type: value}`` of a Transform payload as numbers, or
-    None when an attribute is not of *space* (another protocol's) or the
-    list is malformed."""
-    values = {}
-    try:
-        for name, value in transform.transforms:
-            number = space.type_number(name)
-            values[number] = space.value_number(number, value)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return values
-
-
 def ike_from_transform(transform):
     """The Phase 1 proposal a Transform payload offers, or None when it
     names an algorithm we lack or cannot be read."""
-    values = _numbers(transform, OAKLEY_ATTRIBUTES)
-    if values is None:
-        return None
     try:
+        values = OAKLEY_ATTRIBUTES.numbers(transform.transforms)
         cipher = registry.cipher_by_ike_id(values[OakleyAttribute.ENCRYPTION_ALGORITHM])
         h = registry.hash_algorithm(values[OakleyAttribute.HASH_ALGORITHM])
         group = int(values[OakleyAttribute.GROUP_DESCRIPTION])
@@ -326,16 +310,11 @@ def esp_from_transform(transform):
     """The Quick Mode proposal an ESP Transform payload offers, or None."""
     try:
         esp = EspTransform.from_payload(transform)
-    except (KeyError, ValueError):
-        return None
-    values = _numbers(transform, IPSEC_ATTRIBUTES)
-    if values is None:
-        return None
-    try:
+        values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
         group = values.get(IpsecAttribute.GROUP_DESCRIPTION)
         return EspProposal(esp, None if group is None else int(group),
                            int(values.get(IpsecAttribute.SA_LIFE_DURATION, 3600)))
-    except (TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return None
 
 

@@ -93,6 +93,17 @@ class AttributeSpace:
             return v.encode()
         return v
 
+    def numbers(self, attributes):
+        """``{type: value}`` of decoded attributes, as numbers; ValueError
+        when one is not of this space or is malformed (RFC 2408 3.3)."""
+        values = {}
+        for name, value in attributes:
+            if name is None:
+                raise ValueError("malformed attribute bytes %s" % bytes(value).hex())
+            number = self.type_number(name)
+            values[number] = self.value_number(number, value)
+        return values
+
     def encode(self, attr):
         """Wire bytes of one ``(type, value)`` pair or :class:`Attribute`."""
         t, v = attr
