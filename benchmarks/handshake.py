@@ -18,7 +18,7 @@ import time
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration
-from scapy_ike.core.connection import Endpoint
+from scapy_ike.core import Endpoint
 
 
 def configs(group):

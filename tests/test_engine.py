@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from scapy_ike.core import events as ev
 from scapy_ike.core import state as S
 from scapy_ike.core.config import Configuration, Retransmission
-from scapy_ike.core.connection import Endpoint
+from scapy_ike.core import Endpoint
 from scapy_ike.esp import sa_pair
 
 I_ADDR, R_ADDR = "192.0.2.2", "192.0.2.1"
@@ -36,8 +36,7 @@ class Network:
         (keep-alives alone do not keep it running)."""
         while self.now <= until:
             if not self.step():
-                timers = [c.pending.deadlines[0] for e in (self.i, self.r)
-                          for c in e.connections.values() if c.pending]
+                timers = [t for e in (self.i, self.r) for t in waiting(e)]
                 if not timers:
                     break
                 self.now = max(self.now, min(timers))
@@ -72,6 +71,18 @@ class Network:
 
     def of(self, side, kind):
         return [e for _, e in self.events[side] if isinstance(e, kind)]
+
+
+def waiting(endpoint):
+    """The times at which a negotiation of *endpoint* moves without new
+    input: retransmissions and half-open timeouts (not keep-alives nor
+    lifetimes)."""
+    times = []
+    for conn in endpoint.connections.values():
+        times += [ex.pending[1][0] for ex in conn.exchanges.values() if ex.pending]
+        if conn.half_open_until is not None:
+            times.append(conn.half_open_until)
+    return times
 
 
 def configs(mode="main", esp="aes256-sha256", ike="aes256-sha256-modp2048", **kw):
@@ -163,27 +174,31 @@ def test_retransmission_backoff_then_timeout():
     times = [round(t, 3) for t, e in net.events["i"] if isinstance(e, ev.Retransmitted)]
     assert times == [4.0, 11.2, 24.16]
     (failed,) = net.of("i", ev.Failed)
-    assert failed.reason == "timeout"
+    assert failed.reason == "timeout: no answer to IKE_I_MM1"
     assert [round(t, 3) for t, e in net.events["i"] if isinstance(e, ev.Failed)] == [47.488]
 
 
 def test_wrong_psk():
+    """MM5 under a wrong key does not authenticate: it may be anyone's, so
+    the responder answers nothing and its half-open SA times out, saying
+    why; the initiator retransmits MM5 and times out too."""
     i, r = configs(r=dict(psk=b"other"))
     net = Network(i, r)
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
     (failed,) = net.of("r", ev.Failed)
-    # HASH_I does not verify, or MM5 decrypts to nonsense: both say why
-    assert failed.reason == "authentication failed" or failed.reason.startswith(
-        "decryption failed (wrong pre-shared key?)")
+    assert failed.reason == ("timeout: half-open SA in IKE_R_MM4 did not complete; "
+                             "4 messages did not authenticate (wrong pre-shared key?)")
+    assert net.of("i", ev.Failed)[0].reason == "timeout: no answer to IKE_I_MM5"
     assert not net.of("i", ev.Phase1Established)
+    assert not net.of("i", ev.NotifyReceived)
 
 
 def test_no_proposal_chosen():
     net = Network(*configs(r=dict(ike="3des-md5-modp1024")))
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
-    assert net.of("r", ev.Failed)[0].reason == "no proposal chosen"
+    assert net.of("r", ev.Failed)[0].reason.startswith("no proposal chosen")
     failed = net.of("i", ev.Failed)
     assert failed[0].reason == "peer notify NO-PROPOSAL-CHOSEN" and failed[0].notify_type == 14
 
@@ -193,14 +208,16 @@ def test_quick_mode_no_proposal_and_invalid_id():
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
     assert net.of("i", ev.Phase1Established) and not net.of("i", ev.QuickModeEstablished)
-    assert [f.reason for f in net.of("r", ev.Failed)] == ["no proposal chosen"]
+    assert [f.reason[:18] for f in net.of("r", ev.Failed)] == ["no proposal chosen"]
     assert [n.notify_type for n in net.of("i", ev.NotifyReceived)] == [14]
     assert [f.reason for f in net.of("i", ev.Failed)] == ["peer notify NO-PROPOSAL-CHOSEN"]
     assert not net.of("i", ev.Retransmitted)
     net = Network(*configs(r=dict(remote_ts="203.0.113.0/24")))
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
-    assert [f.reason for f in net.of("r", ev.Failed)] == ["invalid id"]
+    assert [f.reason for f in net.of("r", ev.Failed)] == [
+        "invalid id: 198.51.100.2 === 198.51.100.1 is not inside 203.0.113.0/24 === "
+        "198.51.100.1/32"]
     assert [n.notify_type for n in net.of("i", ev.NotifyReceived)] == [18]
 
 
@@ -208,7 +225,7 @@ def test_wrong_identity():
     net = Network(*configs(i=dict(remote_id="gw.example")))
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
-    assert net.of("i", ev.Failed)[0].reason == "invalid id"
+    assert net.of("i", ev.Failed)[0].reason == "invalid id: the peer is 192.0.2.1, not gw.example"
 
 
 def test_garbage_is_dropped_not_fatal():
@@ -220,22 +237,35 @@ def test_garbage_is_dropped_not_fatal():
     established(net)
 
 
-def test_half_open_bound():
-    i, r = configs(r=dict(max_half_open=3))
+def test_half_open_bounds():
+    """Past the global bound the oldest half-open SA makes room; past the
+    bound per source, new first messages from it are dropped (charon's
+    block_threshold)."""
+    i, r = configs(r=dict(max_half_open=3, half_open_per_source=2))
     net = Network(i, r)
+    firsts = []
     for _ in range(5):
         net.i.initiate((R_ADDR, 500), 0.0)
-    for d in net.i.datagrams_to_send():
-        net.r.receive_datagram(d.data, (I_ADDR, 500), 0.0, local_port=500)
+        firsts += net.i.datagrams_to_send()
+    for n, d in enumerate(firsts):
+        net.r.receive_datagram(d.data, ("203.0.113.%d" % (n // 2 + 1), 500), 0.0, local_port=500)
     net.collect()
-    assert len(net.r.connections) == 3
-    assert [e.reason for e in net.of("r", ev.Dropped)] == ["too many half-open SAs"] * 2
+    cookies = [d.data[:8] for d in firsts]
+    assert sorted(net.r.connections) == sorted(cookies[2:5])
+    assert [e.reason for e in net.of("r", ev.Dropped)] == [
+        "too many half-open SAs: the oldest made room"] * 2
+    net.r.receive_datagram(b"\x01" + firsts[0].data[1:],
+                           ("203.0.113.3", 500), 0.0, local_port=500)
+    net.r.receive_datagram(b"\x02" + firsts[0].data[1:], ("203.0.113.3", 500), 0.0,
+                           local_port=500)
+    net.collect()
+    assert net.of("r", ev.Dropped)[-1].reason == "too many half-open SAs from 203.0.113.3"
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_wrong_psk_always_fails_with_a_reason(seed):
-    """Whatever the wrong key makes of MM5, the responder fails with a
-    reason and tells the initiator."""
+    """Whatever the wrong key makes of MM5, the responder drops it, tells
+    nobody and fails with the reason when its half-open SA times out."""
     import random
     rng = random.Random(seed)
     i, r = configs(r=dict(psk=b"other-%d" % seed))
@@ -244,7 +274,13 @@ def test_wrong_psk_always_fails_with_a_reason(seed):
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
     (failed,) = net.of("r", ev.Failed)
-    assert failed.notify_type in (16, 24)
+    assert failed.reason.endswith("did not authenticate (wrong pre-shared key?)")
+    assert not net.of("i", ev.NotifyReceived)
+    reasons = {e.reason.split(":")[0] for e in net.of("r", ev.Dropped)}
+    # after the half-open SA is gone, the last retransmissions meet no SA
+    assert reasons <= {"decryption failed (wrong pre-shared key?)", "HASH_I does not verify",
+                       "unknown cookies"}
+    assert reasons & {"decryption failed (wrong pre-shared key?)", "HASH_I does not verify"}
 
 
 def test_transport_mode_between_our_peers():

@@ -1,18 +1,21 @@
-"""The IKEv1 initiator and responder as a Scapy ``Automaton``.
+"""The IKEv1 endpoint as a Scapy ``Automaton``: initiator, responder, or
+both at once.
 
 The automaton owns the UDP sockets (IKE port and NAT-T port, made before it
-runs) and feeds the sans-IO :class:`~scapy_ike.core.connection.Endpoint`.
-Its states are the engine's, named as a Cisco IOS debug log names them
-(``IKE_READY``, ``IKE_I_MM1`` ... ``IKE_P1_COMPLETE``, ``IKE_QM_I_QM1`` ...
-``IKE_QM_PHASE2_COMPLETE``), and each transition is logged the way IOS
-logs it (``Old State = IKE_I_MM1 New State = IKE_I_MM3``), so that our log
-lies beside a router's.  Every outgoing datagram passes :meth:`tamper`,
-to be changed at the Scapy prompt.  After Quick Mode the tunnel is a
-SuperSocket (:meth:`tunnel_socket`), and :meth:`show_isakmp_sa` /
-:meth:`show_ipsec_sa` print the summaries IOS's ``show crypto`` commands do.
+runs) and feeds the sans-IO :class:`~scapy_ike.core.endpoint.Endpoint`.
+Its own states describe the endpoint, not one SA: it is ``SERVING`` until
+stopped, whatever each SA does; an SA that fails or ends is an event and a
+log line, and the next peer is served.  Each SA's state changes are logged
+the way IOS logs them (``Old State = IKE_I_MM1 New State = IKE_I_MM3``),
+so that our log lies beside a router's.  Every outgoing datagram passes
+:meth:`tamper`, to be changed at the Scapy prompt.  After Quick Mode the
+tunnel is a SuperSocket (:meth:`tunnel_socket`), and :meth:`show_isakmp_sa`
+/ :meth:`show_ipsec_sa` print the summaries IOS's ``show crypto`` commands
+do.
 """
 
 import logging
+import socket
 import threading
 import time
 
@@ -23,45 +26,14 @@ from scapy.packet import Raw
 from scapy.supersocket import SuperSocket
 from scapy.utils import PcapWriter
 
-from scapy_ike.automaton.tunnel import Tunnel, udp_socket
-from scapy_ike.constants import NON_ESP_MARKER
-from scapy_ike.core import events as ev, state as S
-from scapy_ike.core.connection import Endpoint
+from scapy_ike.automaton.tunnel import Tunnel, esp_socket, udp_socket
+from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER
+from scapy_ike.core import Endpoint, events as ev, state as S
 from scapy_ike.decode.keylog import esp_sa_row, ikev1_decryption_table_row, key_log_line
 
 log = logging.getLogger("scapy_ike")
 
-STATES = sorted({S.READY, S.P1_COMPLETE, S.QM_READY, S.QM_COMPLETE, S.QM_FIRST_SENT}
-                | {after for _, after in S.PHASE1.values()}
-                | {after for _, after in S.QUICK_MODE.values()}
-                | set(S.FIRST_SENT.values()) | {state for _, state, _ in S.PHASE1}
-                | {state for _, state, _ in S.QUICK_MODE})
-
-
-class _Automaton_meta_states(type(Automaton)):
-    """Makes one Automaton state (and its condition) per engine state."""
-
-    def __new__(mcs, name, bases, dct):
-        for state in STATES:
-            dct[state] = ATMT.state(initial=state == S.READY)(_state_function(state))
-            dct["_advance_" + state] = ATMT.condition(dct[state])(_advance_function(state))
-        dct[S.DEAD] = ATMT.state(error=1)(_state_function(S.DEAD))
-        dct["END"] = ATMT.state(final=1)(_state_function("END"))
-        return super().__new__(mcs, name, bases, dct)
-
-
-def _state_function(name):
-    def state(self):
-        pass
-    state.__name__ = name
-    return state
-
-
-def _advance_function(name):
-    def advance(self, *state_output):
-        self.advance()
-    advance.__name__ = "_advance_" + name
-    return advance
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 
 
 class _NoSocket(SuperSocket):
@@ -75,8 +47,8 @@ class _NoSocket(SuperSocket):
         pass
 
 
-class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
-    """An IKEv1 peer: ``config.role`` says initiator or responder.
+class IKEv1Automaton(Automaton):
+    """An IKEv1 endpoint: ``config.role`` says whether it initiates.
 
     *peer* is the responder's (address, port) for an initiator; *sockets*
     optionally gives ready UDP sockets ``{port: socket}`` (made in a network
@@ -99,6 +71,12 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         self.endpoint = Endpoint(config, local_address, ike_port, natt_port, peer_natt_port)
         self.sockets = sockets or {port: udp_socket(local_address, port)
                                    for port in (ike_port, natt_port)}
+        for sock in self.sockets.values():     # the address each datagram was sent to
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+            except OSError:
+                pass
+        self.esp = None                         # raw ESP, made for the first unencapsulated SA
         self.keylog = keylog
         self.pcap = PcapWriter(pcap, sync=True) if pcap else None
         self._pcap_lock = threading.Lock()
@@ -107,36 +85,49 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         self.events = []
         self._initiated = False
 
+    # -- the endpoint's states -------------------------------------------------
+
+    @ATMT.state(initial=1)
+    def SERVING(self):
+        """Receiving, answering and timing every SA until stopped."""
+
+    @ATMT.condition(SERVING)
+    def serve(self):
+        self.pump(self.poll)
+        raise self.SERVING()
+
+    @ATMT.state(final=1)
+    def STOPPED(self):
+        pass
+
     # -- hooks -----------------------------------------------------------------
 
     def tamper(self, datagram):
         """Every outgoing datagram passes here: return it, a changed
-        :class:`~scapy_ike.core.connection.Datagram`, or None to drop it."""
+        :class:`~scapy_ike.core.Datagram`, or None to drop it."""
         return datagram
 
     # -- the pump ---------------------------------------------------------------
 
-    def advance(self):
-        """Run the engine until its state changes, then enter that state
-        (the same one again after *poll* seconds without news, so that
-        commands like ``stop()`` get through)."""
+    def pump(self, timeout):
+        """Run the engine for up to *timeout* seconds: datagrams in and
+        out, timers, events."""
         if not self._initiated:
             self._initiated = True
-            if self.config.role == "initiator":
+            if self.config.role == "initiator" and self.peer is not None:
                 self.endpoint.initiate(self.peer, time.monotonic())
-        deadline = time.monotonic() + self.poll
+        deadline = time.monotonic() + timeout
         while True:
             self._flush()
-            for event in self._drain():
-                if isinstance(event, ev.StateChanged):
-                    self._log_change(event)
-                    if event.new == S.DEAD:
-                        raise getattr(self, S.DEAD)()
-                    raise getattr(self, event.new)()
+            self._drain()
             remain = deadline - time.monotonic()
             if remain <= 0:
-                raise getattr(self, self.state.state)()
+                return
             self._receive(remain)
+
+    def connect(self, peer):
+        """Start one more IKE SA, with *peer* = (address, port)."""
+        self.endpoint.initiate(peer, time.monotonic())
 
     def _flush(self):
         for datagram in self.endpoint.datagrams_to_send():
@@ -147,13 +138,20 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
     def _sendto(self, port, data, addr):
         # recorded first: an answer (received by another thread) comes after
         self._record((self.endpoint.local_address, port), addr, data)
-        self.sockets[port].sendto(data, addr)
+        try:
+            self.sockets[port].sendto(data, addr)
+        except OSError as exc:            # no route, a full buffer: the engine retransmits
+            log.warning("ISAKMP: cannot send to %s:%d: %s", addr[0], addr[1], exc)
 
-    def _record(self, src, dst, data):
+    def _record(self, src, dst, data, proto=None):
         """Every datagram we send or receive, into the capture (no
         sniffing needed)."""
         if self.pcap is not None:
-            frame = Ether() / IP(src=src[0], dst=dst[0]) / UDP(sport=src[1], dport=dst[1]) / Raw(data)
+            if proto is None:
+                frame = Ether() / IP(src=src[0], dst=dst[0]) / UDP(sport=src[1], dport=dst[1]) \
+                    / Raw(data)
+            else:
+                frame = Ether() / IP(src=src[0], dst=dst[0], proto=proto) / Raw(data)
             with self._pcap_lock:
                 self.pcap.write(frame)
 
@@ -161,45 +159,90 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         timer = self.endpoint.get_timer()
         if timer is not None:
             timeout = max(0.0, min(timeout, timer - time.monotonic()))
-        ready = select_objects(list(self.sockets.values()), timeout)
+        readable = list(self.sockets.values()) + ([self.esp] if self.esp else [])
+        ready = select_objects(readable, timeout)
         now = time.monotonic()
         for port, sock in self.sockets.items():
             if sock in ready:
-                data, addr = sock.recvfrom(65535)
-                self._record(addr, (self.endpoint.local_address, port), data)
-                self._datagram(data, addr, port, now)
+                try:
+                    data, ancillary, _, addr = sock.recvmsg(65535, socket.CMSG_SPACE(12))
+                except OSError:              # an ICMP error reported on the socket
+                    continue
+                local = _destination(ancillary)
+                self._record(addr, (local or self.endpoint.local_address, port), data)
+                self._datagram(data, addr, port, now, local)
+        if self.esp is not None and self.esp in ready:
+            self._raw_esp()
         self.endpoint.handle_timer(now)
 
-    def _datagram(self, data, addr, port, now):
+    def _datagram(self, data, addr, port, now, local):
         if port == self.endpoint.natt_port and data[:4] != NON_ESP_MARKER:
-            if data != b"\xff":                       # not a NAT keep-alive: ESP
-                spi = int.from_bytes(data[:4], "big")
-                for tunnel in self.tunnels:
-                    if tunnel.inbound.spi == spi:
-                        tunnel.receive(data)
+            if data != NAT_KEEPALIVE:
+                self._esp_in(data)
             return
-        self.endpoint.receive_datagram(data, addr, now, local_port=port)
+        self.endpoint.receive_datagram(data, addr, now, local_port=port, local_address=local)
+
+    def _esp_in(self, data):
+        spi = data[:4]
+        for tunnel in self.tunnels:
+            if tunnel.established.spi_in == spi:
+                tunnel.receive(data)
+                return
+
+    def _raw_esp(self):
+        """ESP straight over IP (protocol 50), for SAs without UDP
+        encapsulation: the raw socket gives the IP header too."""
+        try:
+            packet, addr = self.esp.recvfrom(65535)
+        except OSError:
+            return
+        header = (packet[0] & 0x0F) * 4
+        self._record((addr[0], 0), (self.endpoint.local_address, 0), packet[header:], proto=50)
+        self._esp_in(packet[header:])
 
     def _drain(self):
         while (event := self.endpoint.next_event()) is not None:
             self.events.append(event)
-            if isinstance(event, ev.QuickModeEstablished):
+            if isinstance(event, ev.StateChanged):
+                self._log_change(event)
+            elif isinstance(event, ev.QuickModeEstablished):
                 self._tunnel(event)
             elif isinstance(event, ev.Phase1Established):
                 self._write_keys()
-            elif isinstance(event, ev.DeleteReceived):
-                self.tunnels = [t for t in self.tunnels
-                                if t.established.spi_out not in event.spis]
-            elif not isinstance(event, ev.StateChanged):
+            elif isinstance(event, (ev.DeleteReceived, ev.Expired)):
+                self._forget_tunnels(event)
+            if not isinstance(event, ev.StateChanged):
                 log.info("ISAKMP: %s", event)
-            yield event
+
+    def _forget_tunnels(self, event):
+        if isinstance(event, ev.Expired):
+            gone = lambda t: t.established.spi_in == event.spi_in or (    # noqa: E731
+                event.message_id == 0 and t.established.cookies == event.cookies)
+        elif event.protocol == 1:
+            gone = lambda t: t.established.cookies == event.cookies       # noqa: E731
+        else:
+            gone = lambda t: t.established.spi_out in event.spis          # noqa: E731
+        self.tunnels = [t for t in self.tunnels if not gone(t)]
 
     def _tunnel(self, established):
         conn = self.endpoint.connections[established.cookies[:8]]
+        if established.udp_encap:
+            def send(esp):                 # ESP in UDP, on the NAT-T port (RFC 3948 2)
+                self._sendto(self.endpoint.natt_port, esp, conn.peer)
+        else:
+            if self.esp is None:
+                try:
+                    self.esp = esp_socket(self.endpoint.local_address)
+                except OSError as exc:
+                    log.error("IPSEC: ESP without UDP encapsulation needs a raw socket (%s); "
+                              "with force_encap it goes in UDP instead", exc)
 
-        def send(esp):
-            port = self.endpoint.natt_port if established.udp_encap else self.endpoint.ike_port
-            self._sendto(port, esp, conn.peer)
+            def send(esp):                 # ESP over IP (RFC 4303)
+                self._record((self.endpoint.local_address, 0), (conn.peer[0], 0), esp, proto=50)
+                try:
+                    self.esp.sendto(esp, (conn.peer[0], 0))
+                except (OSError, AttributeError) as exc:
+                    log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
         tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
         self.tunnels.append(tunnel)
         self._write_keys()
@@ -208,6 +251,8 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
                  tunnel.out.cipher.name)
 
     def _log_change(self, event):
+        if event.new in (S.INFO_READY, S.INFO_DONE):
+            return
         log.info("ISAKMP:(%s):Old State = %s New State = %s", event.cookies[:8].hex(),
                  event.old, event.new)
 
@@ -215,6 +260,8 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         if not self.keylog:
             return
         conns = [c for c in self.endpoint.connections.values() if c.sa.ka is not None]
+        if not conns and not self.tunnels:
+            return
         with open(self.keylog, "w") as f:
             f.writelines(key_log_line(c.sa) + "\n" for c in conns)
         with open(self.keylog + ".ikev1_decryption_table", "w") as f:
@@ -274,7 +321,16 @@ class IKEv1Automaton(Automaton, metaclass=_Automaton_meta_states):
         the capture (after ``stop()``)."""
         self.endpoint.close(time.monotonic())
         self._flush()
-        for sock in self.sockets.values():
+        for sock in list(self.sockets.values()) + ([self.esp] if self.esp else []):
             sock.close()
         if self.pcap is not None:
             self.pcap.close()
+
+
+def _destination(ancillary):
+    """The destination address of a datagram, from its IP_PKTINFO
+    (``struct in_pktinfo``: ifindex, spec_dst, addr), or None."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= 12:
+            return socket.inet_ntoa(data[8:12])
+    return None

@@ -101,3 +101,12 @@ def udp_socket(address, port, family=socket.AF_INET):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((address, port))
     return s
+
+
+def esp_socket(address):
+    """A raw socket for ESP over IP (protocol 50) from *address*: needs
+    root (or CAP_NET_RAW)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ESP)
+    if address not in ("0.0.0.0", ""):
+        s.bind((address, 0))
+    return s

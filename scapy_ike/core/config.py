@@ -1,7 +1,8 @@
 """One configuration object for an endpoint (h2's H2Configuration,
 aioquic's QuicConfiguration): role, mode, PSK, identities, proposals,
-traffic selectors, NAT-T (keep-alive interval: RFC 3948 4 suggests 20 s)
-and retransmission."""
+traffic selectors, NAT-T (keep-alive interval: RFC 3948 4 suggests 20 s),
+retransmission, and the responder's bounds on half-open SAs (charon's
+``half_open_timeout`` 30 s and ``block_threshold`` 5 per source)."""
 
 import functools
 import ipaddress
@@ -62,6 +63,15 @@ class Identity:
         """The ID payload body: type, protocol, port, data."""
         return bytes([self.id_type, protocol]) + port.to_bytes(2, "big") + self.data
 
+    def __str__(self):
+        """As strongSwan prints an identity: the address, subnet or name."""
+        network = self.network()
+        if network is not None:
+            return str(network.network_address if self.id_type not in _SUBNETS else network)
+        if self.id_type in (IdType.FQDN, IdType.USER_FQDN, IdType.KEY_ID):
+            return self.data.decode(errors="replace")
+        return "%s %s" % (_type_name(self.id_type), self.data.hex())
+
     def network(self):
         """The addresses an ADDR or ADDR_SUBNET identity names, or None
         (other types, wrong sizes, a mask with holes)."""
@@ -76,6 +86,13 @@ class Identity:
         if mask != ((1 << prefix) - 1) << (size * 8 - prefix):
             return None
         return ipaddress.ip_network((address, prefix), strict=False)
+
+
+def _type_name(id_type):
+    try:
+        return IdType(id_type).name
+    except ValueError:
+        return "ID type %d" % id_type
 
 
 _ADDRESS_SIZES = {IdType.IPV4_ADDR: 4, IdType.IPV4_ADDR_SUBNET: 4,
@@ -94,6 +111,10 @@ class Retransmission:
     def delays(self):
         return [self.timeout * self.base ** n for n in range(self.tries)]
 
+    def span(self):
+        """How long a request is retransmitted before it times out."""
+        return sum(self.delays())
+
 
 @dataclass(frozen=True)
 class Configuration:
@@ -101,7 +122,7 @@ class Configuration:
     syntax (Cisco transform sets for ESP too)."""
 
     role: str = "initiator"
-    mode: str = "main"
+    mode: Optional[str] = None      # the initiator's (main by default); a responder's only one
     psk: bytes = b""
     ike: str = "aes256-sha256-modp2048"
     esp: str = "aes256-sha256"
@@ -117,17 +138,39 @@ class Configuration:
     retransmission: Retransmission = field(default_factory=Retransmission)
     keepalive: float = 20.0
     initial_contact: bool = True
-    max_half_open: int = 1024
+    half_open_timeout: float = 30.0
+    half_open_per_source: int = 5
+    max_half_open: int = 2048
+    linger: float = 10.0
 
     def __post_init__(self):
         if self.role not in ("initiator", "responder"):
             raise ValueError("role is initiator or responder, not %r" % self.role)
-        if self.mode not in ("main", "aggressive"):
+        if self.mode not in (None, "main", "aggressive"):
             raise ValueError("mode is main or aggressive, not %r" % self.mode)
         if self.nat_t not in (True, False, "rfc3947", "drafts"):
             raise ValueError("nat_t is True, False, 'rfc3947' or 'drafts', not %r" % (self.nat_t,))
-        self.ike_proposals()
+        if isinstance(self.psk, str):
+            object.__setattr__(self, "psk", self.psk.encode())
+        elif isinstance(self.psk, (bytearray, memoryview)):
+            object.__setattr__(self, "psk", bytes(self.psk))
+        elif not isinstance(self.psk, bytes):
+            raise TypeError("psk is bytes or text, not %s" % type(self.psk).__name__)
+        for name in ("half_open_per_source", "max_half_open"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError("%s is a positive whole number, not %r" % (name, value))
+        groups = {p.group for p in self.ike_proposals()}
+        if self.role == "initiator" and self.initiator_mode == "aggressive" and len(groups) > 1:
+            raise ValueError("Aggressive Mode sends its KE in the first message, so its "
+                             "proposals must share one DH group (these have %s)"
+                             % ", ".join(str(g) for g in sorted(groups)))
         self.esp_proposals()
+
+    @property
+    def initiator_mode(self):
+        """The mode an initiator starts: Main Mode unless told otherwise."""
+        return self.mode or "main"
 
     def ike_proposals(self):
         return _ike(self.ike, self.ike_lifetime)

@@ -88,16 +88,18 @@ class IkeSa:
     def phase1_iv(self):
         return keys.phase1_iv(self.hash, self.gxi, self.gxr, self.cipher.block_size)
 
-    def verify_hash_i(self, received):
-        """Whether *received* is HASH_I (RFC 2409 5)."""
+    def verify_hash_i(self, received, idii_b=None):
+        """Whether *received* is HASH_I (RFC 2409 5), for the initiator's
+        identity *idii_b* (the SA's own when not given)."""
         want = keys.hash_i(self.hash, self.skeyid, self.gxi, self.gxr, self.cky_i,
-                           self.cky_r, self.sai_b, self.idii_b)
+                           self.cky_r, self.sai_b, self.idii_b if idii_b is None else idii_b)
         return hmac.compare_digest(want, received)
 
-    def verify_hash_r(self, received):
-        """Whether *received* is HASH_R (RFC 2409 5)."""
+    def verify_hash_r(self, received, idir_b=None):
+        """Whether *received* is HASH_R (RFC 2409 5), for the responder's
+        identity *idir_b* (the SA's own when not given)."""
         want = keys.hash_r(self.hash, self.skeyid, self.gxi, self.gxr, self.cky_i,
-                           self.cky_r, self.sai_b, self.idir_b)
+                           self.cky_r, self.sai_b, self.idir_b if idir_b is None else idir_b)
         return hmac.compare_digest(want, received)
 
     def keymat(self, protocol, spi, ni_b, nr_b, size, gxy_qm=b""):
@@ -119,36 +121,36 @@ class IkeSa:
             return phase1
         return keys.phase2_iv(self.hash, phase1, message_id, self.cipher.block_size)
 
-    def decrypt(self, message_id, ciphertext):
+    def decrypt(self, message_id, ciphertext, confirm=True):
         """The plaintext of an encrypted message body (padding included).
         A byte-identical retransmission is decrypted with the IV its first
-        copy used, and leaves the chain as it was."""
+        copy used, and leaves the chain as it was.  With *confirm* False
+        the chain does not move: the engine confirms a message only once
+        it has authenticated (charon, too, confirms an IV only once the
+        message's HASH verifies), so that a forgery changes nothing."""
         if self._engine is None:
             raise KeysMissing("the encryption key is needed")
         seen = self._seen.get((message_id, ciphertext))
         iv = seen if seen is not None else self.iv(message_id)
         plain = self._engine.decrypt(iv, ciphertext)
-        if seen is None:
-            self._seen[(message_id, ciphertext)] = iv
-            self._last[message_id] = ciphertext[-self.cipher.block_size:]
+        if confirm and seen is None:
+            self.confirm(message_id, ciphertext, iv)
         return plain
 
-    def position(self, message_id, ciphertext):
-        """Where the IV chain of *message_id* stands before *ciphertext* is
-        decrypted, for :meth:`rewind`."""
-        return self._last.get(message_id), (message_id, ciphertext) in self._seen
+    def confirm(self, message_id, ciphertext, iv=None):
+        """Move the chain of *message_id* past *ciphertext*, decrypted
+        with *iv* (the chain's current IV when not given)."""
+        if (message_id, ciphertext) in self._seen:
+            return
+        self._seen[(message_id, ciphertext)] = self.iv(message_id) if iv is None else iv
+        self._last[message_id] = ciphertext[-self.cipher.block_size:]
 
-    def rewind(self, message_id, ciphertext, position):
-        """Undo what decrypting *ciphertext* did to the chain: a message
-        that does not authenticate must not move it (charon, too, confirms
-        an IV only once the message's HASH verifies)."""
-        last, seen = position
-        if not seen:
-            self._seen.pop((message_id, ciphertext), None)
-        if last is None:
-            self._last.pop(message_id, None)
-        else:
-            self._last[message_id] = last
+    def forget(self, message_id):
+        """Drop the IV chain of a finished exchange (its messages are
+        answered from the exchange's own record afterwards)."""
+        self._last.pop(message_id, None)
+        for key in [k for k in self._seen if k[0] == message_id]:
+            del self._seen[key]
 
     def encrypt(self, message_id, plaintext):
         """The encrypted body of *plaintext* padded with zeros to whole

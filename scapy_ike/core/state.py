@@ -1,39 +1,88 @@
-"""Every state transition of the engine, in one table (h11's rule), keyed
-by (role, state, exchange received) and naming the handler that processes
-the message and the state that follows.  States are named as a Cisco IOS
-debug log names them (``debug crypto isakmp``), so that our log lies
-beside a router's: ``IKE_I_MM1`` is "initiator, Main Mode message 1 sent",
-``IKE_R_MM2`` "responder, message 2 sent", and so on.
+"""Every transition of every exchange, in one table (h11's rule).
+
+A row is keyed by (kind, role, state, input) and gives the handler, a
+function ``handler(exchange, message, now)``, and the state that follows.
+Inputs are the exchange types of messages (Main Mode 2, Aggressive 4,
+Informational 5, Quick Mode 32) and the events below: a timeout (the last
+retransmission unanswered, a half-open SA too old), an error notify or a
+Delete from the peer, and ENTERED, the state-triggered rows that run when
+an exchange reaches a state (Phase 1 complete: the event, then our Quick
+Mode).  A message that does not authenticate has no row on purpose: it
+changes no state, whatever the state (the connection applies that rule in
+one place).
+
+States are named as a Cisco IOS debug log names them (``debug crypto
+isakmp``), so that our log lies beside a router's: ``IKE_I_MM1`` is
+"initiator, Main Mode message 1 sent", ``IKE_R_MM2`` "responder, message 2
+sent", and so on.
 """
 
-MAIN, AGGRESSIVE, QUICK, INFO = 2, 4, 32, 5
+from scapy_ike.constants import ExchangeType
+from scapy_ike.core.exchanges import informational, phase1, quick
+
+MAIN, AGGRESSIVE = ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE
+QUICK, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
+TIMEOUT, ERROR_NOTIFY, DELETE, ENTERED = "timeout", "error notify", "delete", "entered"
 
 READY = "IKE_READY"
 P1_COMPLETE = "IKE_P1_COMPLETE"
 QM_READY = "IKE_QM_READY"
+QM_I_QM1 = "IKE_QM_I_QM1"
+QM_R_QM2 = "IKE_QM_R_QM2"
 QM_COMPLETE = "IKE_QM_PHASE2_COMPLETE"
+INFO_READY, INFO_DONE = "IKE_INFO_READY", "IKE_INFO_DONE"
 DEAD = "IKE_DEST_SA"
 
-PHASE1 = {
-    # (role, state, exchange received): (handler, state after)
-    ("initiator", "IKE_I_MM1", MAIN): ("initiator_mm2", "IKE_I_MM3"),
-    ("initiator", "IKE_I_MM3", MAIN): ("initiator_mm4", "IKE_I_MM5"),
-    ("initiator", "IKE_I_MM5", MAIN): ("initiator_mm6", P1_COMPLETE),
-    ("responder", READY, MAIN): ("responder_mm1", "IKE_R_MM2"),
-    ("responder", "IKE_R_MM2", MAIN): ("responder_mm3", "IKE_R_MM4"),
-    ("responder", "IKE_R_MM4", MAIN): ("responder_mm5", P1_COMPLETE),
-    ("initiator", "IKE_I_AM1", AGGRESSIVE): ("initiator_am2", P1_COMPLETE),
-    ("responder", READY, AGGRESSIVE): ("responder_am1", "IKE_R_AM2"),
-    ("responder", "IKE_R_AM2", AGGRESSIVE): ("responder_am3", P1_COMPLETE),
+FIRST_SENT = {"main": "IKE_I_MM1", "aggressive": "IKE_I_AM1"}
+"""The initiator's Phase 1 state after its first message."""
+
+P1 = phase1.Phase1.kind
+QM = quick.QuickMode.kind
+IN = informational.Informational.kind
+
+TABLE = {
+    # Main Mode
+    (P1, "initiator", "IKE_I_MM1", MAIN): (phase1.initiator_mm2, "IKE_I_MM3"),
+    (P1, "initiator", "IKE_I_MM3", MAIN): (phase1.initiator_mm4, "IKE_I_MM5"),
+    (P1, "initiator", "IKE_I_MM5", MAIN): (phase1.initiator_mm6, P1_COMPLETE),
+    (P1, "responder", READY, MAIN): (phase1.responder_mm1, "IKE_R_MM2"),
+    (P1, "responder", "IKE_R_MM2", MAIN): (phase1.responder_mm3, "IKE_R_MM4"),
+    (P1, "responder", "IKE_R_MM4", MAIN): (phase1.responder_mm5, P1_COMPLETE),
+    # Aggressive Mode
+    (P1, "initiator", "IKE_I_AM1", AGGRESSIVE): (phase1.initiator_am2, P1_COMPLETE),
+    (P1, "responder", READY, AGGRESSIVE): (phase1.responder_am1, "IKE_R_AM2"),
+    (P1, "responder", "IKE_R_AM2", AGGRESSIVE): (phase1.responder_am3, P1_COMPLETE),
+    # Phase 1 complete: the event, the SA's timers; an initiator's Quick Mode follows
+    (P1, "initiator", P1_COMPLETE, ENTERED): (phase1.established, P1_COMPLETE),
+    (P1, "responder", P1_COMPLETE, ENTERED): (phase1.established, P1_COMPLETE),
+    # the IKE SA deleted by the peer
+    (P1, "initiator", P1_COMPLETE, DELETE): (phase1.deleted, DEAD),
+    (P1, "responder", P1_COMPLETE, DELETE): (phase1.deleted, DEAD),
+    # Quick Mode
+    (QM, "initiator", QM_I_QM1, QUICK): (quick.initiator_qm2, QM_COMPLETE),
+    (QM, "responder", QM_READY, QUICK): (quick.responder_qm1, QM_R_QM2),
+    (QM, "responder", QM_R_QM2, QUICK): (quick.responder_qm3, QM_COMPLETE),
+    (QM, "initiator", QM_COMPLETE, ENTERED): (quick.established, QM_COMPLETE),
+    (QM, "responder", QM_COMPLETE, ENTERED): (quick.established, QM_COMPLETE),
+    (QM, "initiator", QM_I_QM1, TIMEOUT): (quick.timeout, DEAD),
+    (QM, "responder", QM_R_QM2, TIMEOUT): (quick.timeout, DEAD),
+    (QM, "initiator", QM_I_QM1, ERROR_NOTIFY): (quick.error_notify, DEAD),
+    # Informational: one message, any time after its keys (or in clear before them)
+    (IN, "responder", INFO_READY, INFO): (informational.receive, INFO_DONE),
 }
 
-QUICK_MODE = {
-    ("initiator", "IKE_QM_I_QM1", QUICK): ("initiator_qm2", QM_COMPLETE),
-    ("responder", QM_READY, QUICK): ("responder_qm1", "IKE_QM_R_QM2"),
-    ("responder", "IKE_QM_R_QM2", QUICK): ("responder_qm3", QM_COMPLETE),
+PHASE1_WAITING = {
+    "initiator": ("IKE_I_MM1", "IKE_I_MM3", "IKE_I_MM5", "IKE_I_AM1"),
+    "responder": (READY, "IKE_R_MM2", "IKE_R_MM4", "IKE_R_AM2"),
 }
+"""Phase 1 states that wait for the peer: each ends on a timeout (the
+initiator's last retransmission, a responder's half-open timeout) or on
+the peer's error notify."""
+for _role, _states in PHASE1_WAITING.items():
+    for _state in _states:
+        TABLE[(P1, _role, _state, TIMEOUT)] = (phase1.timeout, DEAD)
+        TABLE[(P1, _role, _state, ERROR_NOTIFY)] = (phase1.error_notify, DEAD)
 
-FIRST_SENT = {("initiator", "main"): "IKE_I_MM1", ("initiator", "aggressive"): "IKE_I_AM1"}
-"""The state after the initiator's first message."""
-
-QM_FIRST_SENT = "IKE_QM_I_QM1"
+STATES = sorted({state for _, _, state, _ in TABLE} | {after for _, after in TABLE.values()}
+                | set(FIRST_SENT.values()) | {QM_I_QM1})
+"""Every state an exchange can be in."""

@@ -1,0 +1,191 @@
+"""The sans-IO IKEv1 endpoint (RFC 2409): datagrams, time and calls in;
+datagrams, events and a timer out.  It never opens a socket, reads a
+clock or sleeps.
+
+The :class:`Endpoint` dispatches datagrams by initiator cookie to
+:class:`~scapy_ike.core.connection.IkeConnection` objects, one per IKE SA.
+It bounds half-open state as charon does (a half-open timeout, a limit
+per source address like ``block_threshold``, and a global limit past
+which the oldest half-open SA makes room), prunes ended SAs after a short
+linger, and keeps one heap of timers: what one datagram or timer costs
+does not grow with the number of SAs.  A peer's input never raises out
+of it; a bug of ours on a peer's input is a ``Dropped`` event saying
+"internal error" (tests fail on it).
+"""
+
+import heapq
+import itertools
+import os
+from collections import OrderedDict, deque
+
+from scapy_ike.constants import NON_ESP_MARKER
+from scapy_ike.core import events as ev, state as S
+from scapy_ike.core.config import Configuration
+from scapy_ike.core.connection import IkeConnection
+from scapy_ike.core.errors import LocalProtocolError
+from scapy_ike.core.message import Message, MessageError
+from scapy_ike.core.sa import IkeSa
+
+
+class Endpoint:
+    """One local address with its IKE and NAT-T ports, and every IKE SA
+    on it by initiator cookie."""
+
+    def __init__(self, config, local_address, ike_port=500, natt_port=4500,
+                 peer_natt_port=4500, random=os.urandom):
+        if not isinstance(config, Configuration):
+            raise LocalProtocolError("config must be a Configuration, not %s"
+                                     % type(config).__name__)
+        self.config = config
+        self.local_address = local_address
+        self.ike_port = ike_port
+        self.natt_port = natt_port
+        self.peer_natt_port = peer_natt_port
+        self.random = random
+        self.outgoing = deque()
+        self.events = deque()
+        self.connections = {}
+        self._half_open = OrderedDict()     # initiator cookie -> connection, oldest first
+        self._per_source = {}               # peer address -> half-open SAs from it
+        self._timers = []                   # (when, sequence, connection)
+        self._sequence = itertools.count()
+
+    # -- the API ---------------------------------------------------------------
+
+    def event(self, e):
+        self.events.append(e)
+
+    def next_event(self):
+        return self.events.popleft() if self.events else None
+
+    def datagrams_to_send(self, now=None):
+        out = list(self.outgoing)
+        self.outgoing.clear()
+        return out
+
+    def initiate(self, peer, now):
+        """Start Phase 1 (then Quick Mode) with *peer* = (address, port)."""
+        sa = IkeSa(self.random(8))
+        conn = self.connections[sa.cky_i] = IkeConnection(self, "initiator", sa, peer, now)
+        conn.start(now)
+        self._schedule(conn)
+        return conn
+
+    def get_timer(self):
+        """When :meth:`handle_timer` is next needed, or None."""
+        timers = self._timers
+        while timers and not self._current(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def handle_timer(self, now):
+        """Run every timer due by *now*."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            entry = heapq.heappop(timers)
+            if not self._current(entry):
+                continue
+            conn = entry[2]
+            conn.scheduled = None
+            if conn.ended is not None and now >= conn.ended + self.config.linger:
+                self._remove(conn)
+                continue
+            conn.handle_timer(now)
+            self._schedule(conn)
+
+    def close(self, now):
+        """Delete every established SA (the peer is told) and forget all."""
+        for conn in list(self.connections.values()):
+            conn.delete(now)
+        self.connections.clear()
+        self._half_open.clear()
+        self._per_source.clear()
+        self._timers.clear()
+
+    def receive_datagram(self, data, addr, now, local_port=None, local_address=None):
+        """One UDP datagram from *addr* to our *local_port* (and, when the
+        socket knows it, *local_address*): on the NAT-T port an IKE message
+        follows the non-ESP marker (others are ESP or keep-alives: not
+        ours)."""
+        natt = local_port == self.natt_port
+        if natt:
+            if data[:4] != NON_ESP_MARKER:
+                return
+            data = data[4:]
+        try:
+            head = Message.parse(data)
+        except MessageError as exc:
+            self.event(ev.Dropped(addr, "not a well-formed IKEv1 message: %s" % exc))
+            return
+        if head.version >> 4 != 1:
+            self.event(ev.Dropped(addr, "not IKEv1: version %#x" % head.version))
+            return
+        conn = self.connections.get(head.cky_i)
+        if conn is None:
+            conn = self._new_responder(head, addr, now, local_address)
+            if conn is None:
+                return
+        try:
+            conn.receive(head, data, addr, natt, now, local_address)
+        except Exception as exc:        # our bug: the endpoint serves on
+            self.event(ev.Dropped(addr, "internal error on this message: %s: %s"
+                                  % (type(exc).__name__, exc)))
+        self._schedule(conn)
+
+    # -- half-open SAs, pruning and timers ---------------------------------------
+
+    def _new_responder(self, head, addr, now, local_address):
+        if head.cky_r != bytes(8) or head.exch_type not in (S.MAIN, S.AGGRESSIVE) \
+                or head.message_id != 0:
+            self.event(ev.Dropped(addr, "unknown cookies"))
+            return None
+        source = addr[0]
+        if self._per_source.get(source, 0) >= self.config.half_open_per_source:
+            self.event(ev.Dropped(addr, "too many half-open SAs from %s" % source))
+            return None
+        if len(self._half_open) >= self.config.max_half_open:
+            _, oldest = self._half_open.popitem(last=False)
+            self._per_source_done(oldest.peer[0])
+            self.event(ev.Dropped(oldest.peer, "too many half-open SAs: the oldest made room"))
+            self._remove(oldest)
+        sa = IkeSa(head.cky_i, self.random(8))
+        conn = IkeConnection(self, "responder", sa, addr, now, local_address)
+        self.connections[sa.cky_i] = conn
+        self._half_open[sa.cky_i] = conn
+        self._per_source[source] = self._per_source.get(source, 0) + 1
+        conn.half_open_source = source
+        return conn
+
+    def half_open_done(self, conn):
+        """*conn* is no longer half-open (established, or ended)."""
+        if self._half_open.pop(conn.sa.cky_i, None) is not None:
+            self._per_source_done(conn.half_open_source)
+
+    def _per_source_done(self, source):
+        left = self._per_source.get(source, 0) - 1
+        if left > 0:
+            self._per_source[source] = left
+        else:
+            self._per_source.pop(source, None)
+
+    def _remove(self, conn):
+        if self.connections.get(conn.sa.cky_i) is conn:
+            del self.connections[conn.sa.cky_i]
+        conn.scheduled = None
+
+    def _schedule(self, conn):
+        """Put *conn*'s next timer on the heap (an ended SA's is its
+        pruning, after the linger)."""
+        if self.connections.get(conn.sa.cky_i) is not conn:
+            return
+        when = conn.ended + self.config.linger if conn.ended is not None else conn.timer()
+        if when is not None and when != conn.scheduled:
+            conn.scheduled = when
+            heapq.heappush(self._timers, (when, next(self._sequence), conn))
+        if len(self._timers) > 64 and len(self._timers) > 4 * len(self.connections):
+            self._timers = [e for e in self._timers if self._current(e)]
+            heapq.heapify(self._timers)
+
+    def _current(self, entry):
+        when, _, conn = entry
+        return conn.scheduled == when and self.connections.get(conn.sa.cky_i) is conn

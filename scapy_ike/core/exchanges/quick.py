@@ -1,0 +1,221 @@
+"""Quick Mode (RFC 2409 5.5): HASH(1), SA, Ni [, KE] [, IDci, IDcr];
+HASH(2), SA, Nr [, KE] [, IDci, IDcr]; HASH(3).  Each Quick Mode is an
+exchange of its own, under its own message ID and IV, so that several run
+at once; HASH(1)/HASH(2) cover every payload after them and are checked
+before anything else.
+"""
+
+import hmac
+from dataclasses import dataclass, replace
+
+from scapy_ike.constants import (
+    DOI, ExchangeType, IpsecAttribute, LifeType, NotifyType, PayloadType as T, ProtocolId,
+)
+from scapy_ike.core import proposals as P
+from scapy_ike.core.config import Identity
+from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
+from scapy_ike.core.exchanges import Exchange
+from scapy_ike.core.message import body_of, encode_payloads
+from scapy_ike.crypto import dh, keys
+from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, ISAKMP_payload_Notify
+
+QUICK = ExchangeType.QUICK_MODE
+
+
+class QuickMode(Exchange):
+    """One Quick Mode: a pair of ESP SAs."""
+
+    kind = "quick"
+
+    def __init__(self, conn, role, message_id, state):
+        super().__init__(conn, role, message_id, state)
+        self.ni_b = self.nr_b = self.spi_in = self.spi_out = self.ke = self.gxy = b""
+        self.dh_key = None
+        self.proposal = None
+        self.ids = ()
+
+
+@dataclass
+class Child:
+    """An established pair of ESP SAs, kept by the IKE SA until it expires
+    or is deleted (RFC 2407 4.5)."""
+
+    message_id: int
+    spi_in: bytes
+    spi_out: bytes
+    expires: float
+
+
+def _hash_rest(msg):
+    """HASH(1)'s value and the payloads after it, which it covers: it
+    comes first after the header (RFC 2409 5.5, 5.7)."""
+    if not msg.payloads or msg.payloads[0][0] != T.HASH:
+        raise Unauthenticated("no HASH payload first")
+    return msg.payloads[0][1][4:], b"".join(raw for _, raw in msg.payloads[1:])
+
+
+def check_hash(want, received, what):
+    """The one comparison of a Phase 2 HASH, in constant time."""
+    if not hmac.compare_digest(want, received):
+        raise Unauthenticated("%s does not verify" % what)
+
+
+def _selectors(conn):
+    return conn.config.selectors()
+
+
+def _within(body, network):
+    """Whether a Quick Mode identity lies inside a configured selector."""
+    named = Identity.from_body(body).network()
+    return (named is not None and named.version == network.version
+            and named.subnet_of(network))
+
+
+def _shared(group, dh_key, peer_ke):
+    try:
+        return dh.shared_secret(group, dh_key, peer_ke)
+    except ValueError as exc:
+        raise RemoteProtocolError("invalid PFS key exchange: %s" % exc,
+                                  NotifyType.INVALID_KEY_INFORMATION) from None
+
+
+def start(ex, now):
+    """QM1: HASH(1), SA, Ni [, KE], IDci, IDcr (RFC 2409 5.5)."""
+    conn, sa = ex.conn, ex.conn.sa
+    proposals = conn.config.esp_proposals()
+    ex.spi_in = conn.endpoint.random(4)
+    ex.ni_b = conn.endpoint.random(32)
+    payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, ex.spi_in, udp_encap=conn.natt,
+                                                 draft=conn.drafts))),
+                (T.NONCE, ex.ni_b)]
+    group = proposals[0].group
+    if group is not None:
+        ex.dh_key, ex.ke = dh.generate(group)
+        payloads.append((T.KE, ex.ke))
+    payloads += [(T.ID, Identity.of_network(ts).body()) for ts in _selectors(conn)]
+    digest = keys.message_hash(sa.hash, sa.skeyid_a, ex.message_id, encode_payloads(payloads))
+    ex.send(ex.encrypted(QUICK, [(T.HASH, digest)] + payloads), now)
+
+
+def responder_qm1(ex, msg, now):
+    """QM1 checked; answer QM2, retransmitted until QM3 comes."""
+    conn, sa = ex.conn, ex.conn.sa
+    received, rest = _hash_rest(msg)
+    check_hash(keys.message_hash(sa.hash, sa.skeyid_a, msg.message_id, rest), received, "HASH(1)")
+    msg.accept()
+    sa_payload = msg.layer(T.SA)
+    offered = list(P.offered_transforms(sa_payload))
+    found = P.choose(conn.config.esp_proposals(), offered, P.esp_from_transform)
+    if found is None:
+        raise RemoteProtocolError(conn.no_proposal_reason(offered, "esp"),
+                                  NotifyType.NO_PROPOSAL_CHOSEN)
+    ours, transform = found
+    offered_life = P.esp_from_transform(transform).lifetime
+    ids = msg.bodies(T.ID)
+    local, remote = _selectors(conn)
+    if len(ids) == 2 and not (_within(ids[0], remote) and _within(ids[1], local)):
+        raise RemoteProtocolError("invalid id: %s === %s is not inside %s === %s" % (
+            Identity.from_body(ids[0]), Identity.from_body(ids[1]), remote, local),
+            NotifyType.INVALID_ID_INFORMATION)
+    gxy = ke = b""
+    if ours.group is not None:
+        dh_key, ke = dh.generate(ours.group)
+        gxy = _shared(ours.group, dh_key, msg.body(T.KE))
+    ex.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
+    ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = sa_payload.prop.SPI, msg.body(T.NONCE), gxy, ke, ids
+    ex.spi_in = conn.endpoint.random(4)
+    ex.nr_b = conn.endpoint.random(32)
+    chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], ex.spi_in,
+                              udp_encap=conn.natt, draft=conn.drafts)
+    payloads = [(T.SA, body_of(chosen)), (T.NONCE, ex.nr_b)]
+    if ke:
+        payloads.append((T.KE, ke))
+    payloads += [(T.ID, body) for body in ids]      # echoed (RFC 2409 5.5)
+    if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
+        payloads.append(_responder_lifetime(ex.spi_in, ours.lifetime))
+    digest = keys.qm_hash2(sa.hash, sa.skeyid_a, ex.message_id, ex.ni_b, encode_payloads(payloads))
+    ex.send(ex.encrypted(QUICK, [(T.HASH, digest)] + payloads), now, reply_to=msg.wire)
+
+
+def initiator_qm2(ex, msg, now):
+    """QM2 checked; answer QM3: HASH(3)."""
+    conn, sa = ex.conn, ex.conn.sa
+    received, rest = _hash_rest(msg)
+    check_hash(keys.qm_hash2(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, rest), received,
+               "HASH(2)")
+    msg.accept()
+    sa_payload = msg.layer(T.SA)
+    offered = list(P.offered_transforms(sa_payload))
+    chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
+    if chosen is None or chosen.key() not in {p.key() for p in conn.config.esp_proposals()}:
+        raise RemoteProtocolError("the responder chose a transform we did not offer",
+                                  NotifyType.BAD_PROPOSAL_SYNTAX)
+    proposal = chosen
+    for n in msg.layers(T.NOTIFICATION):
+        if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
+            life = _lifetime_of(n.notify_data)
+            if life is not None and life < chosen.lifetime:
+                proposal = replace(chosen, lifetime=life)
+    nr = msg.body(T.NONCE)
+    gxy = _shared(chosen.group, ex.dh_key, msg.body(T.KE)) if chosen.group is not None else b""
+    ex.proposal, ex.spi_out, ex.nr_b, ex.gxy = proposal, sa_payload.prop.SPI, nr, gxy
+    digest = keys.qm_hash3(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, ex.nr_b)
+    ex.send(ex.encrypted(QUICK, [(T.HASH, digest)]), now, request=False, reply_to=msg.wire)
+
+
+def responder_qm3(ex, msg, now):
+    """QM3: HASH(3)."""
+    sa = ex.conn.sa
+    check_hash(keys.qm_hash3(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, ex.nr_b),
+               msg.body(T.HASH) if msg.bodies(T.HASH) else b"", "HASH(3)")
+    msg.accept()
+    ex.pending = None
+
+
+def established(ex, msg, now):
+    """Both ESP SAs are up: their KEYMAT (RFC 2409 5.5) goes out in the
+    event, the IKE SA keeps the pair until it expires."""
+    conn, sa = ex.conn, ex.conn.sa
+    ex.pending = None
+    size = ex.proposal.transform.keymat_size
+    km_in = sa.keymat(ProtocolId.IPSEC_ESP, ex.spi_in, ex.ni_b, ex.nr_b, size, ex.gxy)
+    km_out = sa.keymat(ProtocolId.IPSEC_ESP, ex.spi_out, ex.ni_b, ex.nr_b, size, ex.gxy)
+    ex.dh_key = None
+    conn.child_established(ex, km_in, km_out, now)
+
+
+def timeout(ex, msg, now):
+    what = "no answer to %s" % ex.state
+    if ex.unauthenticated:
+        what += "; %d message%s did not authenticate" % (
+            ex.unauthenticated, "s" * (ex.unauthenticated > 1))
+    ex.conn.quick_failed(ex, "timeout: " + what, now)
+
+
+def error_notify(ex, notify, now):
+    """The peer refused our Quick Mode with an error notify."""
+    ex.conn.quick_failed(ex, "peer notify %s" % notify.sprintf("%notify_msg_type%"), now,
+                         notify.notify_msg_type)
+
+
+def _responder_lifetime(spi, seconds):
+    """N(RESPONDER-LIFETIME): our shorter lifetime for this SA, as SA
+    attributes (RFC 2407 4.6.3.1)."""
+    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (
+        (IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
+        (IpsecAttribute.SA_LIFE_DURATION, seconds)))
+    return T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
+        doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
+        notify_msg_type=NotifyType.RESPONDER_LIFETIME, notify_data=attrs))
+
+
+def _lifetime_of(data):
+    """The seconds of a RESPONDER-LIFETIME's attributes, or None."""
+    try:
+        values = IPSEC_ATTRIBUTES.numbers(IPSEC_ATTRIBUTES.decode(None, data))
+    except ValueError:
+        return None
+    seconds = values.get(IpsecAttribute.SA_LIFE_DURATION)
+    if values.get(IpsecAttribute.SA_LIFE_TYPE) == LifeType.SECONDS and isinstance(seconds, int):
+        return seconds
+    return None
