@@ -54,7 +54,7 @@ def _are_you_there(conn, n, now):
     if bytes(n.SPI) != conn.sa.cky_i + conn.sa.cky_r or len(n.notify_data) != 4:
         return
     seq = struct.unpack("!I", n.notify_data)[0]
-    if conn.dpd_seq is not None and (seq - conn.dpd_seq) % 2 ** 32 >= 2 ** 31:
+    if conn.dpd_seq is not None and not 0 < (seq - conn.dpd_seq) % 2 ** 32 < 2 ** 31:
         return                         # not after the last one answered: a replay
     conn.dpd_seq = seq
     send(conn, notify_payload(conn, NotifyType.R_U_THERE_ACK, n.notify_data), now)
