@@ -7,6 +7,7 @@ import pytest
 from conftest import read_capture, shared_file
 from scapy_ike.constants import AuthMethod, Group
 from scapy_ike.core import proposals as P
+from scapy_ike.crypto import registry
 from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.keylog import read_keys
 from scapy_ike.decode.session import Session
@@ -99,3 +100,30 @@ def test_charon_quick_mode_offer():
     chosen, _ = P.choose(P.parse_esp("aes256-sha256"), offered, P.esp_from_transform)
     assert chosen.transform.cipher.name == "aes" and chosen.transform.integrity.name == "sha256"
     assert P.esp_from_transform(offered[0][1]).transform.udp_encap
+
+
+def test_cipher_keywords_from_the_registry():
+    """Every cipher keyword the registry gives parses back to its record
+    and key size; strongSwan's other spellings name the same."""
+    for cipher in registry.CIPHERS:
+        for size in cipher.key_sizes:
+            assert registry.cipher_by_keyword(cipher.keyword(size)) == (cipher, size)
+    assert [registry.CIPHERS[i].keyword(16) for i in (1, 2, 5, 10)] == [
+        "aes128", "aes128ctr", "aes128gcm16", "aes128gmac"]
+    assert registry.cipher_by_keyword("aes") == registry.cipher_by_keyword("aes128")
+    assert registry.cipher_by_keyword("aes256gcm128") == registry.cipher_by_keyword("aes256gcm16")
+    assert registry.cipher_by_keyword("camellia") == (registry.cipher("camellia"), 16)
+    assert [(p.transform.cipher.name, p.transform.key_size)
+            for p in P.parse_esp("aes192gcm96, camellia-sha1")] == [("aesgcm12", 24), ("camellia", 16)]
+
+
+@pytest.mark.parametrize("alias, name, number", [("x25519", "curve25519", 31),
+                                                 ("x448", "curve448", 32)])
+def test_curve_aliases(alias, name, number):
+    """strongSwan's x25519 and x448 name curve25519 and curve448 wherever a
+    group is read."""
+    assert registry.dh_group(alias) is registry.dh_group(name) is registry.dh_group(number)
+    assert [p.group for p in P.parse_ike("aes128-sha256-%s" % alias)] == [number]
+    assert [p.group for p in P.parse_esp("aes128gcm16-%s" % alias)] == [number]
+    with pytest.raises(KeyError, match="unknown DH group 'x25518'"):
+        registry.dh_group("x25518")

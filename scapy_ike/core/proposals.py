@@ -10,14 +10,13 @@ the match (a shorter local lifetime is announced with RESPONDER-LIFETIME).
 """
 
 import itertools
-import re
 from dataclasses import dataclass
 from typing import Optional
 
 from scapy_ike.constants import (
     AuthMethod, EncapsulationMode, IpsecAttribute, LifeType, OakleyAttribute, ProtocolId,
 )
-from scapy_ike.crypto import dh, registry
+from scapy_ike.crypto import registry
 from scapy_ike.esp import EspTransform
 from scapy_ike.layers.isakmp import (
     IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES, ISAKMP_payload_Proposal, ISAKMP_payload_SA,
@@ -93,32 +92,12 @@ class EspProposal:
 
 # -- strongSwan's proposal syntax ----------------------------------------------
 
-_SIZED = re.compile(r"([a-z]+?)(128|192|256)$")
-
-
 def _cipher(keyword):
     """(cipher, key size) of an encryption keyword, or None."""
-    aead = re.fullmatch(r"aes(128|192|256)(gcm|ccm)(8|12|16|64|96|128)", keyword)
-    if aead:
-        icv = int(aead.group(3))
-        icv = icv // 8 if icv > 16 else icv
-        return registry.cipher("aes%s%d" % (aead.group(2), icv)), int(aead.group(1)) // 8
-    gmac = re.fullmatch(r"aes(128|192|256)(gmac|ctr)", keyword)
-    if gmac:
-        name = "null_aes_gmac" if gmac.group(2) == "gmac" else "aesctr"
-        return registry.cipher(name), int(gmac.group(1)) // 8
-    sized = _SIZED.fullmatch(keyword)
-    stem, size = (sized.group(1), int(sized.group(2)) // 8) if sized else (keyword, None)
-    stem = {"cast": "cast128"}.get(stem, stem)
     try:
-        cipher = registry.cipher(stem)
+        return registry.cipher_by_keyword(keyword)
     except KeyError:
         return None
-    if size is None:
-        size = cipher.key_sizes[0] if len(cipher.key_sizes) == 1 else None
-    if size is None or size not in cipher.key_sizes:
-        return None
-    return cipher, size
 
 
 def _hash(keyword):
@@ -130,7 +109,7 @@ def _hash(keyword):
 
 def _group(keyword):
     try:
-        return dh.group(keyword).number
+        return registry.dh_group(keyword).number
     except KeyError:
         return None
 
