@@ -33,8 +33,8 @@ def test_esp_syntax():
     (gcm,) = P.parse_esp("aes128gcm16-ecp256")
     assert (gcm.transform.cipher.name, gcm.transform.key_size, gcm.transform.integrity.name,
             gcm.group) == ("aesgcm16", 16, "null", Group.ECP256)
-    assert [p.transform.cipher.name for p in P.parse_esp("aes128ctr-sha1,chacha20poly1305")] \
-        == ["aesctr", "chacha20poly1305"]
+    assert [p.transform.cipher.name for p in P.parse_esp("aes128ctr-sha1, aes128gmac")] \
+        == ["aesctr", "null_aes_gmac"]
 
 
 def test_cisco_transform_sets():
@@ -127,3 +127,54 @@ def test_curve_aliases(alias, name, number):
     assert [p.group for p in P.parse_esp("aes128gcm16-%s" % alias)] == [number]
     with pytest.raises(KeyError, match="unknown DH group 'x25518'"):
         registry.dh_group("x25518")
+
+
+PHASE1 = "cannot be used in IKEv1 Phase 1: it has no Oakley %s algorithm (RFC 2409 Appendix A)"
+ESP_CIPHER = "cannot be used with IKEv1: it has no ESP transform identifier (RFC 2407 4.4.4)"
+ESP_INTEG = "cannot be used with IKEv1: it has no IPsec authentication algorithm (RFC 2407 4.5)"
+
+
+UNCARRIED = [
+    (P.parse_esp, "chacha20poly1305", "'chacha20poly1305' " + ESP_CIPHER),
+    (P.parse_esp, "aes256-aescmac", "'aescmac' " + ESP_INTEG),
+    (P.parse_esp, "aes256-sha256_96-modp2048", "'sha256_96' " + ESP_INTEG),
+    (P.parse_ike, "aes128gcm16-sha256-modp2048", "'aes128gcm16' " + PHASE1 % "encryption"),
+    (P.parse_ike, "aes128ctr-sha256-ecp256", "'aes128ctr' " + PHASE1 % "encryption"),
+    (P.parse_ike, "chacha20poly1305-sha256-x25519", "'chacha20poly1305' " + PHASE1 % "encryption"),
+    (P.parse_ike, "null-sha1-modp2048", "'null' " + PHASE1 % "encryption"),
+    (P.parse_ike, "aes128-aesxcbc-modp2048", "'aesxcbc' " + PHASE1 % "hash"),
+    (P.parse_ike, "aes128-sha256-prfaescmac-modp2048", "'prfaescmac' " + PHASE1 % "hash"),
+]
+
+
+@pytest.mark.parametrize("parse, text, message", UNCARRIED, ids=[c[1] for c in UNCARRIED])
+def test_algorithms_ikev1_cannot_carry(parse, text, message):
+    """Refused when read, naming the algorithm and why, instead of going
+    out as transform 0 or being called unknown."""
+    with pytest.raises(P.ProposalError) as error:
+        parse(text)
+    assert str(error.value) == message
+
+
+def test_every_registry_record_by_its_ikev1_numbers():
+    """A cipher parses in Phase 1 exactly when it has an Oakley value, in
+    Quick Mode exactly when it has an ESP transform id; an integrity
+    algorithm in Quick Mode exactly when it has an authentication value."""
+    for cipher in registry.CIPHERS:
+        word = cipher.keyword(cipher.key_sizes[-1])
+        for parse, text, number in ((P.parse_ike, word + "-sha256-modp2048", cipher.ike_id),
+                                    (P.parse_esp, word + "-sha256", cipher.esp_id)):
+            if number is None:
+                with pytest.raises(P.ProposalError, match="cannot be used"):
+                    parse(text)
+            else:
+                assert parse(text)[0].key()[:2] == (cipher.name, cipher.key_sizes[-1])
+    for integ in registry.INTEGRITIES[1:]:
+        if integ.auth_id is None:
+            with pytest.raises(P.ProposalError, match="cannot be used"):
+                P.parse_esp("aes128-" + integ.name)
+        else:
+            assert P.parse_esp("aes128-" + integ.name)[0].transform.integrity is integ
+    assert [i.name for i in registry.INTEGRITIES if i.auth_id is None] == [
+        "null", "sha256_96", "aescmac"]
+    assert [c.name for c in registry.CIPHERS if c.esp_id is None] == ["chacha20poly1305"]

@@ -102,9 +102,17 @@ def _cipher(keyword):
 
 def _hash(keyword):
     try:
-        return registry.hash_algorithm(keyword.removeprefix("prf"))
+        return registry.hash_algorithm(keyword)
     except KeyError:
         return None
+
+
+def _integrity(keyword):
+    try:
+        integ = registry.integrity(keyword)
+    except KeyError:
+        return None
+    return integ if integ.icv_size else None
 
 
 def _group(keyword):
@@ -112,6 +120,10 @@ def _group(keyword):
         return registry.dh_group(keyword).number
     except KeyError:
         return None
+
+
+def _cannot_carry(keyword, where, what, source):
+    return ProposalError("%r cannot be used %s: it has no %s (%s)" % (keyword, where, what, source))
 
 
 def _split(text):
@@ -124,17 +136,29 @@ def _split(text):
 def parse_ike(text, auth=AuthMethod.PSK, lifetime=28800):
     """Phase 1 proposals in strongSwan's syntax (``aes256-sha256-modp2048``;
     several algorithms of a kind give every combination; a comma separates
-    proposals), in order of preference."""
+    proposals), in order of preference.
+
+    The hash is also the prf (RFC 2409 4: Appendix A defines no PRF
+    values), so ``prfsha256`` and the like are read and left out, as charon
+    does for IKEv1.  A cipher or integrity algorithm without an Oakley value
+    (AES-GCM, AES-CTR, ChaCha20-Poly1305, AES-XCBC ...) is refused."""
     out = []
     for proposal, words in _split(text):
         ciphers, hashes, groups = [], [], []
         for word in words:
             found = _cipher(word)
-            if found and not found[0].aead and found[0].ike_id is not None:
+            stem = word.removeprefix("prf")
+            if found:
+                if found[0].ike_id is None:
+                    raise _cannot_carry(word, "in IKEv1 Phase 1", "Oakley encryption algorithm",
+                                        "RFC 2409 Appendix A")
                 ciphers.append(found)
-            elif _hash(word):
-                if not word.startswith("prf"):
+            elif _hash(stem):
+                if stem == word:
                     hashes.append(_hash(word))
+            elif _integrity(stem):
+                raise _cannot_carry(word, "in IKEv1 Phase 1", "Oakley hash algorithm",
+                                    "RFC 2409 Appendix A")
             elif _group(word) is not None:
                 groups.append(_group(word))
             else:
@@ -148,18 +172,28 @@ def parse_ike(text, auth=AuthMethod.PSK, lifetime=28800):
 
 def parse_esp(text, tunnel=True, lifetime=3600):
     """Quick Mode proposals in strongSwan's syntax (``aes256-sha256``,
-    ``aes128gcm16-ecp256`` with PFS), in order of preference."""
+    ``aes128gcm16-ecp256`` with PFS), in order of preference.  A cipher
+    without an ESP transform identifier (ChaCha20-Poly1305) or an integrity
+    algorithm without an IPsec authentication algorithm value (AES-CMAC,
+    HMAC-SHA-256-96) is refused: IKEv1 cannot negotiate it."""
     out = []
     for proposal, words in _split(text):
         ciphers, integrities, groups = [], [], []
         for word in words:
             found = _cipher(word)
+            integ = _integrity(word)
             if found:
+                if found[0].esp_id is None:
+                    raise _cannot_carry(word, "with IKEv1", "ESP transform identifier",
+                                        "RFC 2407 4.4.4")
                 ciphers.append(found)
             elif word in ("esn", "noesn"):
                 continue
-            elif _integrity(word):
-                integrities.append(_integrity(word))
+            elif integ:
+                if integ.auth_id is None:
+                    raise _cannot_carry(word, "with IKEv1", "IPsec authentication algorithm",
+                                        "RFC 2407 4.5")
+                integrities.append(integ)
             elif _group(word) is not None:
                 groups.append(_group(word))
             else:
@@ -167,14 +201,6 @@ def parse_esp(text, tunnel=True, lifetime=3600):
         out += _esp_combinations(proposal, ciphers, integrities, groups or [None],
                                  tunnel, lifetime)
     return out
-
-
-def _integrity(word):
-    try:
-        integ = registry.integrity(word)
-    except KeyError:
-        return None
-    return integ if integ.icv_size else None
 
 
 def _esp_combinations(proposal, ciphers, integrities, groups, tunnel, lifetime):
