@@ -257,26 +257,32 @@ def parse_esp_any(text, **kwargs):
 
 # -- SA payloads ----------------------------------------------------------
 
+def _chained(layers):
+    """The first of *layers*, each the payload of the one before: linked in
+    place, where ``a / b`` would copy the chain built so far each time."""
+    for layer, after in zip(layers, layers[1:]):
+        layer.add_payload(after)
+    return layers[0] if layers else None
+
+
 def ike_sa_payload(proposals):
     """The Phase 1 SA payload: one ISAKMP proposal with a KEY_IKE
     transform per proposal (RFC 2409 5)."""
-    transforms = None
-    for number, proposal in enumerate(proposals, 1):
-        t = ISAKMP_payload_Transform(transform_count=number, transform_id="KEY-IKE",
-                                     transforms=proposal.attributes())
-        transforms = t if transforms is None else transforms / t
+    transforms = _chained([
+        ISAKMP_payload_Transform(transform_count=number, transform_id="KEY-IKE",
+                                 transforms=proposal.attributes())
+        for number, proposal in enumerate(proposals, 1)])
     return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(proto=ProtocolId.ISAKMP, trans=transforms))
 
 
 def esp_sa_payload(proposals, spi, udp_encap=False, draft=False):
     """The Quick Mode SA payload: one ESP proposal with our inbound *spi*
     and a transform per proposal (RFC 2409 5.5)."""
-    transforms = None
-    for number, proposal in enumerate(proposals, 1):
-        t = ISAKMP_payload_Transform(transform_count=number,
-                                     transform_id=proposal.transform.cipher.esp_id,
-                                     transforms=proposal.attributes(udp_encap, draft))
-        transforms = t if transforms is None else transforms / t
+    transforms = _chained([
+        ISAKMP_payload_Transform(transform_count=number,
+                                 transform_id=proposal.transform.cipher.esp_id,
+                                 transforms=proposal.attributes(udp_encap, draft))
+        for number, proposal in enumerate(proposals, 1)])
     return ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
         proto=ProtocolId.IPSEC_ESP, SPI=spi, trans=transforms))
 
