@@ -178,3 +178,114 @@ def test_every_registry_record_by_its_ikev1_numbers():
     assert [i.name for i in registry.INTEGRITIES if i.auth_id is None] == [
         "null", "sha256_96", "aescmac"]
     assert [c.name for c in registry.CIPHERS if c.esp_id is None] == ["chacha20poly1305"]
+
+
+# charon 5.9.8 (Debian 12) initiating with proposals = default and
+# esp_proposals = default: the SA payloads of its MM1 and of its QM1
+# (decrypted).  MM1: aes128-sha256-curve25519, then a transform of its AEAD
+# proposal with no cipher and no hash; QM1: aes128-sha256, aes128gcm16.
+CHARON_DEFAULT_MM1_SA = bytes.fromhex(
+    "0d00005000000001000000010000004401010002030000240101000080010007"
+    "800e0080800200048004001f80030001800b0001800c3de20000001802010000"
+    "8004001f80030001800b0001800c3de2")
+CHARON_DEFAULT_QM1_SA = bytes.fromhex(
+    "0a00004c000000010000000100000040010304027b9837c90300001c010c0000"
+    "8006008080050005800400038001000180020f7a000000180214000080060080"
+    "800400038001000180020f7a")
+
+GROUPS = "curve25519-ecp256-ecp384-ecp521-modp3072-modp4096-modp6144-modp8192-modp2048"
+
+
+def test_default_strings():
+    assert P.DEFAULT_IKE == (
+        "aes128-aes192-aes256-sha256-sha384-sha512-" + GROUPS + ", "
+        "aes128-aes192-aes256-sha1-" + GROUPS)
+    assert P.DEFAULT_ESP == (
+        "aes128gcm16-aes192gcm16-aes256gcm16-" + GROUPS + "-none, "
+        "aes128-aes192-aes256-sha256-sha384-sha512-" + GROUPS + "-none, "
+        "aes128-aes192-aes256-sha1-aesxcbc-" + GROUPS + "-none")
+    assert (P.DEFAULT_INITIATOR_IKE, P.DEFAULT_INITIATOR_ESP) == (
+        "aes256-sha256-modp2048", "aes256-sha256")
+    assert [p.key() for p in P.parse_ike(P.DEFAULT_INITIATOR_IKE)] == [
+        ("aes", 32, "sha256", 14, AuthMethod.PSK)]
+    assert [p.key() for p in P.parse_esp_any(P.DEFAULT_INITIATOR_ESP)] == [
+        ("aes", 32, "sha256", True, None)]
+
+
+def test_defaults_choose_what_charon_offers_by_default():
+    offered = list(P.offered_transforms(ISAKMP_payload_SA(CHARON_DEFAULT_MM1_SA)))
+    chosen, transform = P.choose(P.parse_ike(P.DEFAULT_IKE), offered, P.ike_from_transform)
+    assert chosen.key() == ("aes", 16, "sha256", Group.CURVE25519, AuthMethod.PSK)
+    assert transform is offered[0][1]
+    offered = list(P.offered_transforms(ISAKMP_payload_SA(CHARON_DEFAULT_QM1_SA)))
+    chosen, transform = P.choose(P.parse_esp_any(P.DEFAULT_ESP), offered, P.esp_from_transform)
+    assert chosen.key() == ("aesgcm16", 16, "null", True, None)
+    assert transform is offered[1][1]
+    chosen, _ = P.choose(P.parse_esp_any(P.DEFAULT_ESP), offered[:1], P.esp_from_transform)
+    assert chosen.key() == ("aes", 16, "sha256", True, None)
+
+
+def _keys(proposals):
+    return {p.key() for p in proposals}
+
+
+def test_defaults_cover_charon_and_current_peers():
+    """Every combination of charon's default lists that IKEv1 carries (but
+    the groups it never offers first), AES-CBC with SHA-1/SHA-2 and modp2048
+    and up, ECP 256/384/521 and Curve25519; ESP with and without PFS."""
+    ike = _keys(P.parse_ike(P.DEFAULT_IKE))
+    assert ike == _keys(P.parse_ike("aes128-aes192-aes256-sha1-sha256-sha384-sha512-" + GROUPS))
+    esp = P.parse_esp_any(P.DEFAULT_ESP)
+    assert _keys(esp) == _keys(P.parse_esp(
+        "aes128gcm16-aes192gcm16-aes256gcm16-aes128-aes192-aes256-sha1-sha256-sha384-sha512-"
+        "aesxcbc-none-" + GROUPS))
+    assert {p.group for p in P.parse_ike(P.DEFAULT_IKE)} == {
+        14, 15, 16, 17, 18, 19, 20, 21, 31} == {p.group for p in esp} - {None}
+
+
+def test_defaults_leave_weak_algorithms_out():
+    ike = P.parse_ike(P.DEFAULT_IKE)
+    esp = P.parse_esp_any(P.DEFAULT_ESP)
+    assert not [p for p in ike if p.cipher.decrepit or p.hash.decrepit]
+    assert not [p for p in esp if p.transform.cipher.decrepit or p.transform.integrity.decrepit]
+    assert not {p.group for p in ike + esp} & {Group.MODP768, Group.MODP1024, Group.MODP1536}
+    assert {p.transform.cipher.name for p in esp} == {"aes", "aesgcm16"}
+    assert {p.cipher.name for p in ike} == {"aes"}
+
+
+def _each_transform(sa):
+    """Every transform of a one-proposal SA payload, each dissected in an SA
+    payload of its own (the layers stop dissecting at 100 nested payloads)."""
+    proposal, spi_size = sa[12:20], sa[18]
+    spi, body = sa[20:20 + spi_size], sa[20 + spi_size:]
+    while body:
+        size = int.from_bytes(body[2:4], "big")
+        one = bytes(proposal[:2]) + (8 + spi_size + size).to_bytes(2, "big") \
+            + bytes(proposal[4:7]) + b"\x01" + spi + b"\x00" + body[1:size]
+        yield ISAKMP_payload_SA(bytes(sa[:2]) + (12 + len(one)).to_bytes(2, "big") + sa[4:12] + one)
+        body = body[size:]
+
+
+@pytest.mark.parametrize("phase, count", [("ike", 108), ("esp", 180)])
+def test_defaults_fit_one_proposal(phase, count):
+    """An initiator given the defaults offers them in one proposal, whose
+    transform count is one octet (RFC 2408 3.5): under 255, every one
+    numbered and read back."""
+    if phase == "ike":
+        ours, parse = P.parse_ike(P.DEFAULT_IKE), P.ike_from_transform
+        sa = bytes(P.ike_sa_payload(ours))
+    else:
+        ours, parse = P.parse_esp_any(P.DEFAULT_ESP), P.esp_from_transform
+        sa = bytes(P.esp_sa_payload(ours, b"\x01\x02\x03\x04"))
+    assert len(ours) == count
+    assert sa[19] == count
+    back = [(t.transform_count, parse(t)) for sa1 in _each_transform(sa)
+            for _, t in P.offered_transforms(sa1)]
+    assert [n for n, _ in back] == list(range(1, count + 1))
+    assert [p.key() for _, p in back] == [p.key() for p in ours]
+
+
+def test_no_pfs_keyword():
+    """strongSwan's ``none`` (``modpnone``) accepts no PFS beside the groups."""
+    assert [p.group for p in P.parse_esp("aes128-sha1-modp2048-none")] == [14, None]
+    assert [p.group for p in P.parse_esp("aes128gcm16-modpnone-ecp256")] == [None, 19]

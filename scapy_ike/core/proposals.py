@@ -90,6 +90,43 @@ class EspProposal:
         return t.cipher.name, t.key_size, t.integrity.name, t.tunnel, self.group
 
 
+# -- defaults ---------------------------------------------------------------
+
+_GROUPS = "curve25519-ecp256-ecp384-ecp521-modp3072-modp4096-modp6144-modp8192-modp2048"
+
+DEFAULT_IKE = ("aes128-aes192-aes256-sha256-sha384-sha512-" + _GROUPS + ", "
+               "aes128-aes192-aes256-sha1-" + _GROUPS)
+"""What a responder accepts in Phase 1 unless configured (108 transforms):
+charon's ``default`` IKE proposal (strongSwan 5.9.8, proposal.c
+``proposal_add_supported_ike``) as far as IKEv1 carries it, in charon's
+order, SHA-1 last as charon ranks it.  Left out: what IKEv1 cannot carry
+(AES-CTR, AEAD, the XCBC and CMAC prfs), 3DES, Camellia, and Brainpool and
+curve448, which charon never offers first: its openssl plugin registers
+X25519 before X448 and the NIST curves before Brainpool.
+
+For IKEv1 charon sends one transform per proposal, with the first
+algorithm of each kind (proposal_substructure.c
+``set_from_proposal_v1_ike``): with ``default`` that is aes128-sha256 and
+curve25519, ecp256 or modp3072, as its plugins go, and a transform of its
+AEAD proposal that has no cipher and no hash."""
+
+DEFAULT_ESP = ("aes128gcm16-aes192gcm16-aes256gcm16-" + _GROUPS + "-none, "
+               "aes128-aes192-aes256-sha256-sha384-sha512-" + _GROUPS + "-none, "
+               "aes128-aes192-aes256-sha1-aesxcbc-" + _GROUPS + "-none")
+"""What a responder accepts in Quick Mode unless configured (180
+transforms): charon's ``default`` ESP proposals (proposal.c
+``proposal_create_default_aead``, then ``proposal_create_default``, the
+order of charon-cmd and of the desktop and mobile clients), each with PFS
+in a group of :data:`DEFAULT_IKE` or without.  From them charon offers
+aes128-sha256 and aes128gcm16."""
+
+DEFAULT_INITIATOR_IKE = "aes256-sha256-modp2048"
+"""What an initiator offers in Phase 1 unless configured."""
+
+DEFAULT_INITIATOR_ESP = "aes256-sha256"
+"""What an initiator offers in Quick Mode unless configured."""
+
+
 # -- strongSwan's proposal syntax ----------------------------------------------
 
 def _cipher(keyword):
@@ -175,7 +212,8 @@ def parse_esp(text, tunnel=True, lifetime=3600):
     ``aes128gcm16-ecp256`` with PFS), in order of preference.  A cipher
     without an ESP transform identifier (ChaCha20-Poly1305) or an integrity
     algorithm without an IPsec authentication algorithm value (AES-CMAC,
-    HMAC-SHA-256-96) is refused: IKEv1 cannot negotiate it."""
+    HMAC-SHA-256-96) is refused: IKEv1 cannot negotiate it.  ``none`` (or
+    ``modpnone``) among the groups also accepts no PFS."""
     out = []
     for proposal, words in _split(text):
         ciphers, integrities, groups = [], [], []
@@ -189,6 +227,8 @@ def parse_esp(text, tunnel=True, lifetime=3600):
                 ciphers.append(found)
             elif word in ("esn", "noesn"):
                 continue
+            elif word in ("none", "modpnone"):
+                groups.append(None)
             elif integ:
                 if integ.auth_id is None:
                     raise _cannot_carry(word, "with IKEv1", "IPsec authentication algorithm",
