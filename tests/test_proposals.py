@@ -2,6 +2,8 @@
 they build, and the responder's choice, checked against what charon
 offered in real captures."""
 
+import random
+
 import pytest
 
 from conftest import read_capture, shared_file
@@ -11,7 +13,9 @@ from scapy_ike.crypto import registry
 from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.keylog import read_keys
 from scapy_ike.decode.session import Session
-from scapy_ike.layers.isakmp import ISAKMP, ISAKMP_payload_SA
+from scapy_ike.layers.isakmp import (
+    ISAKMP, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
+)
 
 
 def test_ike_syntax():
@@ -289,3 +293,117 @@ def test_no_pfs_keyword():
     """strongSwan's ``none`` (``modpnone``) accepts no PFS beside the groups."""
     assert [p.group for p in P.parse_esp("aes128-sha1-modp2048-none")] == [14, None]
     assert [p.group for p in P.parse_esp("aes128gcm16-modpnone-ecp256")] == [None, 19]
+
+
+def _sa(proto, *transforms, spi=b""):
+    """An SA payload of one proposal, dissected from its bytes."""
+    chain = transforms[0]
+    for t in transforms[1:]:
+        chain = chain / t
+    return ISAKMP_payload_SA(bytes(ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
+        proto=proto, SPI=spi, trans=chain))))
+
+
+OAKLEY = [("Encryption", 7), ("KeyLength", 128), ("Hash", 2), ("GroupDesc", 14)]
+ESP_SHA1 = [("EncapsulationMode", 1), ("AuthenticationAlgorithm", 2)]
+
+UNREADABLE = [
+    (_sa(1, ISAKMP_payload_Transform(transform_count=4, transforms=[("Encryption", 99)]
+                                     + OAKLEY[1:])), "transform 4 (unknown cipher 99)"),
+    (_sa(1, ISAKMP_payload_Transform(transforms=OAKLEY[:2] + [("Hash", 9), ("GroupDesc", 14)])),
+     "transform 1 (unknown hash 9)"),
+    (_sa(1, ISAKMP_payload_Transform(transforms=OAKLEY[:3] + [("GroupDesc", 99)])),
+     "transform 1 (unknown DH group 99)"),
+    (_sa(1, ISAKMP_payload_Transform(transforms=[("Encryption", 7), ("KeyLength", 100)]
+                                     + OAKLEY[2:])), "transform 1 (aes with a key of 100 bits)"),
+    (_sa(1, ISAKMP_payload_Transform(transforms=[("GroupDesc", 14)])),
+     "transform 1 (no cipher, no hash)"),
+    (_sa(1, ISAKMP_payload_Transform(transforms=[])),
+     "transform 1 (no cipher, no hash, no DH group)"),
+    (_sa(3, ISAKMP_payload_Transform(transform_id=99, transforms=ESP_SHA1), spi=b"abcd"),
+     "transform 1 (unknown cipher 99)"),
+    (_sa(3, ISAKMP_payload_Transform(transform_id=12, transforms=ESP_SHA1), spi=b"abcd"),
+     "transform 1 (aes needs a key length attribute)"),
+    (_sa(3, ISAKMP_payload_Transform(transform_id=3, transforms=[("AuthenticationAlgorithm", 99)]),
+         spi=b"abcd"), "transform 1 (unknown integrity algorithm 99)"),
+    (_sa(3, ISAKMP_payload_Transform(transform_id=3, transforms=ESP_SHA1 + [("GroupDesc", 99)]),
+         spi=b"abcd"), "transform 1 (unknown DH group 99)"),
+    (_sa(2, ISAKMP_payload_Transform(transform_id=3, transforms=ESP_SHA1), spi=b"abcd"),
+     "transform 1 (protocol IPSEC-AH)"),
+]
+
+
+def test_describe_what_peers_offer():
+    assert P.describe_offered(ISAKMP_payload_SA(CHARON_DEFAULT_MM1_SA)) == (
+        "aes128-sha256-curve25519, transform 2 (no cipher, no hash)")
+    assert P.describe_offered(ISAKMP_payload_SA(CHARON_DEFAULT_QM1_SA)) == "aes128-sha256, aes128gcm16"
+    ike = P.ike_sa_payload(P.parse_ike("3des-md5-modp1024, aes128-sha1-modp1024"))
+    assert P.describe_offered(ISAKMP_payload_SA(bytes(ike))) == "3des-md5-modp1024, aes128-sha1-modp1024"
+    esp = P.esp_sa_payload(P.parse_esp("aes128-sha1, aes256gcm16-modp2048, null-sha256"), b"abcd")
+    assert P.describe_offered(ISAKMP_payload_SA(bytes(esp))) == (
+        "aes128-sha1, aes256gcm16-modp2048, null-sha256")
+    ike = P.ike_sa_payload(P.parse_ike("aes256-sha256-modp2048", auth=AuthMethod.XAUTH_INIT_PSK))
+    assert P.describe_offered(ISAKMP_payload_SA(bytes(ike))) == (
+        "aes256-sha256-modp2048 (auth XAUTHInitPreShared)")
+    esp = P.esp_sa_payload(P.parse_esp("aes128-sha1", tunnel=False), b"abcd")
+    assert P.describe_offered(ISAKMP_payload_SA(bytes(esp))) == "aes128-sha1 (transport)"
+
+
+@pytest.mark.parametrize("sa, text", UNREADABLE, ids=["%d %s" % (sa.prop.proto, text) for sa, text in UNREADABLE])
+def test_describe_transforms_we_cannot_read(sa, text):
+    assert P.describe_offered(sa) == text
+
+
+def test_describe_long_and_repeated_lists():
+    many = P.parse_ike("aes128-aes256-sha1-sha256-sha512-modp2048-ecp256")   # 12
+    sa = ISAKMP_payload_SA(bytes(P.ike_sa_payload(many + many)))
+    assert P.describe_offered(sa, limit=2) == "aes128-sha1-modp2048, aes128-sha1-ecp256 and 10 more"
+    assert P.describe_offered(sa).endswith("aes256-sha256-ecp256 and 2 more")
+    assert P.describe_configured(P.parse_ike(P.DEFAULT_IKE)) == (
+        "aes128-sha256-curve25519, aes128-sha256-ecp256, aes128-sha256-ecp384 and 105 more")
+    assert P.describe_configured(P.parse_esp_any(P.DEFAULT_ESP), limit=1) == (
+        "aes128gcm16-curve25519 and 179 more")
+    assert P.describe_configured(P.parse_ike(P.DEFAULT_INITIATOR_IKE)) == "aes256-sha256-modp2048"
+    assert P.describe_configured([]) == "nothing"
+    assert P.describe_offered(ISAKMP_payload_SA(prop=None)) == "nothing"
+
+
+def test_no_proposal_reason():
+    assert P.no_proposal_reason("3des-md5-modp1024", "aes256-sha256-modp2048", 1) == (
+        "no proposal chosen: peer offered 3des-md5-modp1024; we accept aes256-sha256-modp2048"
+        " (allow it with --ike 3des-md5-modp1024)")
+    offered = P.describe_offered(ISAKMP_payload_SA(CHARON_DEFAULT_QM1_SA))
+    accepted = P.describe_configured(P.parse_esp("3des-md5, aes256-sha512, aes128-sha1-modp1024"))
+    assert P.no_proposal_reason(offered, accepted, 2) == (
+        "no proposal chosen: peer offered aes128-sha256, aes128gcm16; we accept 3des-md5, "
+        "aes256-sha512, aes128-sha1-modp1024 (allow it with --esp aes128-sha256)")
+    # nothing the peer offered is a proposal string on its own: no advice
+    offered = "transform 2 (no cipher, no hash), aes256-sha256-modp2048 (auth XAUTHInitPreShared)"
+    assert P.no_proposal_reason(offered, "aes256-sha256-modp2048", 1) == (
+        "no proposal chosen: peer offered %s; we accept aes256-sha256-modp2048" % offered)
+    assert P.no_proposal_reason("aes128-sha1 (transport) and 3 more", "aes128-sha1", 2) == (
+        "no proposal chosen: peer offered aes128-sha1 (transport) and 3 more; we accept aes128-sha1")
+
+
+def test_descriptions_of_mutated_offers_never_raise():
+    """Flipped, cut and grown SA payloads (of at least the 4 bytes that the
+    layers need for a payload header) always give a description."""
+    rng = random.Random(2408)
+    seeds = [CHARON_DEFAULT_MM1_SA, CHARON_DEFAULT_QM1_SA,
+             bytes(P.esp_sa_payload(P.parse_esp("aes128-sha1, aes256gcm16-modp2048"), b"abcd"))]
+    seen = set()
+    for _ in range(1500):
+        wire = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(wire))
+            kind = rng.random()
+            if kind < 0.6:
+                wire[at] = rng.randrange(256)
+            elif kind < 0.8:
+                del wire[max(at, 4):]
+            else:
+                wire[at:at] = rng.randbytes(rng.randint(1, 8))
+        text = P.describe_offered(ISAKMP_payload_SA(bytes(wire)))
+        assert isinstance(text, str) and text
+        seen.add(text)
+    assert len(seen) > 300

@@ -1,7 +1,8 @@
 """Proposals: what a network engineer writes (strongSwan's proposal syntax,
 Cisco's transform-set names), the SA payloads they become (RFC 2408 3.4-3.6,
-RFC 2409 Appendix A, RFC 2407 4.5), and the responder's choice among the
-transforms a peer offers.
+RFC 2409 Appendix A, RFC 2407 4.5), the responder's choice among the
+transforms a peer offers, what a responder accepts by default, and the
+strongSwan-style text of an offer that a NO-PROPOSAL-CHOSEN reason quotes.
 
 Selection policy: like strongSwan's default (``prefer_configured_proposals``),
 the responder walks its own proposals in its configured order and takes the
@@ -19,13 +20,16 @@ from scapy_ike.constants import (
 from scapy_ike.crypto import registry
 from scapy_ike.esp import EspTransform
 from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES, ISAKMP_payload_Proposal, ISAKMP_payload_SA,
-    ISAKMP_payload_Transform,
+    IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES, PROTOCOL_NAMES, ISAKMP_payload_Proposal,
+    ISAKMP_payload_SA, ISAKMP_payload_Transform,
 )
 
 
 class ProposalError(ValueError):
     """A proposal string that cannot be read."""
+
+
+_AUTH_NAMES = OAKLEY_ATTRIBUTES.value_names[OakleyAttribute.AUTHENTICATION_METHOD]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ class IkeProposal:
     def key(self):
         """What a match compares."""
         return self.cipher.name, self.key_size, self.hash.name, self.group, self.auth
+
+    def describe(self):
+        """strongSwan's name for it (``aes256-sha256-modp2048``), with the
+        authentication method when it is not a pre-shared key."""
+        text = "-".join((self.cipher.keyword(self.key_size), self.hash.name,
+                         registry.dh_group(self.group).name))
+        if self.auth != AuthMethod.PSK:
+            text += " (auth %s)" % _AUTH_NAMES.get(self.auth, self.auth)
+        return text
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,17 @@ class EspProposal:
     def key(self):
         t = self.transform
         return t.cipher.name, t.key_size, t.integrity.name, t.tunnel, self.group
+
+    def describe(self):
+        """strongSwan's name for it (``aes128-sha1``, ``aes256gcm16-modp2048``
+        with PFS), marked when it is for transport mode."""
+        t = self.transform
+        words = [t.cipher.keyword(t.key_size)]
+        if t.integrity.icv_size:
+            words.append(t.integrity.name)
+        if self.group is not None:
+            words.append(registry.dh_group(self.group).name)
+        return "-".join(words) + ("" if t.tunnel else " (transport)")
 
 
 # -- defaults ---------------------------------------------------------------
@@ -328,8 +352,9 @@ def esp_sa_payload(proposals, spi, udp_encap=False, draft=False):
 
 
 def offered_transforms(sa):
-    """The Transform payloads of every proposal of an SA payload."""
-    prop = sa.prop
+    """The Transform payloads of every proposal of an SA payload (none
+    when the payload was too short to dissect as one)."""
+    prop = getattr(sa, "prop", None)
     while isinstance(prop, ISAKMP_payload_Proposal):
         t = prop.trans
         while isinstance(t, ISAKMP_payload_Transform):
@@ -338,35 +363,70 @@ def offered_transforms(sa):
         prop = prop.payload
 
 
+def _key_size(cipher, bits):
+    """Key bytes for a Key Length attribute of *bits* (0: none, the
+    cipher's only size)."""
+    if not bits:
+        return cipher.key_sizes[0]
+    if bits % 8 or bits // 8 not in cipher.key_sizes:
+        raise ValueError("%s with a key of %d bits" % (cipher.name, bits))
+    return bits // 8
+
+
+def _why(error):
+    """The reason a lookup or an attribute check gave, as text."""
+    text = error.args[0] if error.args and not isinstance(error, TypeError) else None
+    return text if isinstance(text, str) else "unreadable attributes"
+
+
+_IKE_NEEDS = ((OakleyAttribute.ENCRYPTION_ALGORITHM, "cipher"),
+              (OakleyAttribute.HASH_ALGORITHM, "hash"),
+              (OakleyAttribute.GROUP_DESCRIPTION, "DH group"))
+
+
+def _read_ike(transform):
+    """``(IkeProposal, None)`` for a Phase 1 Transform payload (RFC 2409
+    Appendix A attributes), or ``(None, why not)``."""
+    try:
+        values = OAKLEY_ATTRIBUTES.numbers(transform.transforms or [])
+        missing = [what for attr, what in _IKE_NEEDS if attr not in values]
+        if missing:
+            return None, "no " + ", no ".join(missing)
+        cipher = registry.cipher_by_ike_id(int(values[OakleyAttribute.ENCRYPTION_ALGORITHM]))
+        h = registry.hash_algorithm(int(values[OakleyAttribute.HASH_ALGORITHM]))
+        group = registry.dh_group(int(values[OakleyAttribute.GROUP_DESCRIPTION])).number
+        size = _key_size(cipher, int(values.get(OakleyAttribute.KEY_LENGTH, 0)))
+        lifetime = int(values.get(OakleyAttribute.LIFE_DURATION, 28800))
+        auth = int(values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK))
+    except (KeyError, TypeError, ValueError) as error:
+        return None, _why(error)
+    return IkeProposal(cipher, size, h, group, auth, lifetime), None
+
+
+def _read_esp(transform):
+    """``(EspProposal, None)`` for an ESP Transform payload (RFC 2407 4.4.4,
+    4.5), or ``(None, why not)``."""
+    try:
+        esp = EspTransform.from_payload(transform)
+        values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
+        _key_size(esp.cipher, int(values.get(IpsecAttribute.KEY_LENGTH, 0)))
+        group = values.get(IpsecAttribute.GROUP_DESCRIPTION)
+        group = None if group is None else registry.dh_group(int(group)).number
+        lifetime = int(values.get(IpsecAttribute.SA_LIFE_DURATION, 3600))
+    except (KeyError, TypeError, ValueError) as error:
+        return None, _why(error)
+    return EspProposal(esp, group, lifetime), None
+
+
 def ike_from_transform(transform):
     """The Phase 1 proposal a Transform payload offers, or None when it
     names an algorithm we lack or cannot be read."""
-    try:
-        values = OAKLEY_ATTRIBUTES.numbers(transform.transforms)
-        cipher = registry.cipher_by_ike_id(values[OakleyAttribute.ENCRYPTION_ALGORITHM])
-        h = registry.hash_algorithm(values[OakleyAttribute.HASH_ALGORITHM])
-        group = int(values[OakleyAttribute.GROUP_DESCRIPTION])
-        bits = int(values.get(OakleyAttribute.KEY_LENGTH, 0))
-        lifetime = int(values.get(OakleyAttribute.LIFE_DURATION, 28800))
-        auth = int(values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK))
-    except (KeyError, TypeError, ValueError):
-        return None
-    size = bits // 8 if bits else cipher.key_sizes[0]
-    if size not in cipher.key_sizes:
-        return None
-    return IkeProposal(cipher, size, h, group, auth, lifetime)
+    return _read_ike(transform)[0]
 
 
 def esp_from_transform(transform):
     """The Quick Mode proposal an ESP Transform payload offers, or None."""
-    try:
-        esp = EspTransform.from_payload(transform)
-        values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
-        group = values.get(IpsecAttribute.GROUP_DESCRIPTION)
-        return EspProposal(esp, None if group is None else int(group),
-                           int(values.get(IpsecAttribute.SA_LIFE_DURATION, 3600)))
-    except (KeyError, TypeError, ValueError):
-        return None
+    return _read_esp(transform)[0]
 
 
 def choose(configured, offered, parse):
@@ -378,3 +438,65 @@ def choose(configured, offered, parse):
             if theirs is not None and theirs.key() == ours.key():
                 return ours, transform
     return None
+
+
+# -- what was offered, for NO-PROPOSAL-CHOSEN ---------------------------------
+
+def _listed(items, limit):
+    """*items* without repeats, the first *limit* of them and how many more."""
+    unique = list(dict.fromkeys(items))
+    if not unique:
+        return "nothing"
+    more = len(unique) - limit
+    return ", ".join(unique[:limit]) + (" and %d more" % more if more > 0 else "")
+
+
+_READERS = {ProtocolId.ISAKMP: _read_ike, ProtocolId.IPSEC_ESP: _read_esp}
+
+
+def _offered(prop, transform):
+    read = _READERS.get(prop.proto)
+    if read is None:
+        why = "protocol %s" % PROTOCOL_NAMES.get(prop.proto, prop.proto)
+    else:
+        proposal, why = read(transform)
+        if proposal is not None:
+            return proposal.describe()
+    return "transform %d (%s)" % (transform.transform_count, why)
+
+
+def describe_offered(sa_payload, limit=10):
+    """What a peer's SA payload offers, as strongSwan names it, one name per
+    transform of each proposal (RFC 2408 3.5, 3.6): ``3des-md5-modp1024,
+    aes128-sha1-modp1024`` in Phase 1, ``aes128-sha1, aes256gcm16-modp2048``
+    in Quick Mode (PFS group last).  A transform that cannot be read is
+    ``transform 4 (unknown cipher 99)``; a long offer is cut after *limit*
+    names.  Never raises on what the peer sent."""
+    return _listed([_offered(prop, t) for prop, t in offered_transforms(sa_payload)], limit)
+
+
+def describe_configured(proposals, limit=3):
+    """What we accept, as strongSwan names it: the first *limit* of our
+    proposals, then how many more (``aes128-sha256-curve25519, ... and 105
+    more``)."""
+    return _listed([p.describe() for p in proposals], limit)
+
+
+_OPTIONS = {1: ("--ike", parse_ike), 2: ("--esp", parse_esp_any)}
+
+
+def no_proposal_reason(offered, accepted, phase):
+    """The one-line reason for refusing with NO-PROPOSAL-CHOSEN (RFC 2408
+    3.14.1) in *phase* 1 (Main or Aggressive Mode) or 2 (Quick Mode), from
+    :func:`describe_offered` and :func:`describe_configured` texts, with the
+    option that would accept the peer's first offer that is a proposal
+    string on its own."""
+    option, parse = _OPTIONS[phase]
+    reason = "no proposal chosen: peer offered %s; we accept %s" % (offered, accepted)
+    for item in offered.split(", "):
+        try:
+            parse(item)
+        except ProposalError:
+            continue
+        return reason + " (allow it with %s %s)" % (option, item)
+    return reason

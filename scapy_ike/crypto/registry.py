@@ -234,7 +234,7 @@ def cipher_by_ike_id(ike_id):
     for c in CIPHERS:
         if c.ike_id == ike_id:
             return c
-    raise KeyError("unknown Phase 1 encryption algorithm %r" % (ike_id,))
+    raise KeyError("unknown cipher %r" % (ike_id,))
 
 
 def by_charon(name):
@@ -256,14 +256,14 @@ def cipher_by_esp_id(esp_id):
     for c in CIPHERS:
         if c.esp_id == esp_id:
             return c
-    raise KeyError("unknown ESP transform %r" % esp_id)
+    raise KeyError("unknown cipher %r" % (esp_id,))
 
 
 def integrity_by_auth_id(auth_id):
     for i in INTEGRITIES:
         if i.auth_id == auth_id:
             return i
-    raise KeyError("unknown IPsec authentication algorithm %r" % auth_id)
+    raise KeyError("unknown integrity algorithm %r" % (auth_id,))
 
 
 def aead_by_scapy(name, icv_size):
