@@ -2,9 +2,10 @@
 name other tools give it and every size, so that proposals, ESP SAs, key
 logs and interop configurations all look up the same rows.
 
-Numbers come from :mod:`scapy_ike.constants`.  Names: ``name`` is
-strongSwan's proposal keyword (without the key size: ``aes`` for
-aes128/aes256), ``scapy`` the name in
+Numbers come from :mod:`scapy_ike.constants`.  Names: ``name`` is our
+own (strongSwan's keyword stem: ``aes`` for aes128/aes256), ``keywords``
+strongSwan's proposal keywords (src/libstrongswan/crypto/proposal/
+proposal_keywords_static.txt), ``scapy`` the name in
 ``scapy.layers.ipsec``, ``wireshark`` the label of Wireshark's ``esp_sa``
 table (4.0 has none for ChaCha20 and GMAC), ``tcpdump`` the algorithm stem
 of ``tcpdump -E``.  Weak algorithms carry ``decrepit=True``: kept
@@ -17,6 +18,7 @@ from typing import Optional, Tuple
 from scapy_ike.constants import (
     EncryptionAlgorithm, EspTransformId, HashAlgorithm, IpsecAuthAlgorithm,
 )
+from scapy_ike.crypto import dh
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class Cipher:
     decrepit: bool = False
     ike_id: Optional[int] = None  # Oakley encryption algorithm (RFC 2409 Appendix A)
     charon: Optional[str] = None  # charon's log name, without the key size
+    keywords: Tuple[str, ...] = ()  # strongSwan's; "%d" = key bits; we write the first
+
+    def keyword(self, key_size):
+        """strongSwan's keyword for this cipher with a *key_size*-byte key
+        (``aes256``, ``aes128gcm16``, ``3des``)."""
+        template = self.keywords[0]
+        return template % (key_size * 8) if "%d" in template else template
 
 
 @dataclass(frozen=True)
@@ -79,37 +88,53 @@ HASHES = (
 )
 
 CIPHERS = (
-    Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0, charon="NULL"),
+    Cipher("null", E.ESP_NULL, "NULL", "NULL", "none", (0,), 4, 0, charon="NULL",
+           keywords=("null",)),
     Cipher("aes", E.ESP_AES_CBC, "AES-CBC", "AES-CBC [RFC3602]", "aes", (16, 24, 32), 16, 16,
-           ike_id=O.AES_CBC, charon="AES_CBC"),
+           ike_id=O.AES_CBC, charon="AES_CBC",
+           keywords=("aes%d", "aes")),
     Cipher("aesctr", E.ESP_AES_CTR, "AES-CTR", "AES-CTR [RFC3686]", None, (16, 24, 32), 4, 8,
-           salt_size=4, charon="AES_CTR"),
+           salt_size=4, charon="AES_CTR",
+           keywords=("aes%dctr",)),
     Cipher("aesgcm8", E.ESP_AES_GCM_8, "AES-GCM", "AES-GCM with 8 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True, charon="AES_GCM_8"),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=8, aead=True, charon="AES_GCM_8",
+           keywords=("aes%dgcm8", "aes%dgcm64")),
     Cipher("aesgcm12", E.ESP_AES_GCM_12, "AES-GCM", "AES-GCM with 12 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=12, aead=True, charon="AES_GCM_12"),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=12, aead=True, charon="AES_GCM_12",
+           keywords=("aes%dgcm12", "aes%dgcm96")),
     Cipher("aesgcm16", E.ESP_AES_GCM_16, "AES-GCM", "AES-GCM with 16 octet ICV [RFC4106]", None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="AES_GCM_16"),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="AES_GCM_16",
+           keywords=("aes%dgcm16", "aes%dgcm128", "aes%dgcm")),
     Cipher("aesccm8", E.ESP_AES_CCM_8, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=8, aead=True, charon="AES_CCM_8"),
+           salt_size=3, icv_size=8, aead=True, charon="AES_CCM_8",
+           keywords=("aes%dccm8", "aes%dccm64")),
     Cipher("aesccm12", E.ESP_AES_CCM_12, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=12, aead=True, charon="AES_CCM_12"),
+           salt_size=3, icv_size=12, aead=True, charon="AES_CCM_12",
+           keywords=("aes%dccm12", "aes%dccm96")),
     Cipher("aesccm16", E.ESP_AES_CCM_16, "AES-CCM", None, None, (16, 24, 32), 4, 8,
-           salt_size=3, icv_size=16, aead=True, charon="AES_CCM_16"),
+           salt_size=3, icv_size=16, aead=True, charon="AES_CCM_16",
+           keywords=("aes%dccm16", "aes%dccm128", "aes%dccm")),
     Cipher("chacha20poly1305", None, "CHACHA20-POLY1305", None, None, (32,), 4, 8,
-           salt_size=4, icv_size=16, aead=True, charon="CHACHA20_POLY1305"),
+           salt_size=4, icv_size=16, aead=True, charon="CHACHA20_POLY1305",
+           keywords=("chacha20poly1305",)),
     Cipher("null_aes_gmac", E.ESP_NULL_AUTH_AES_GMAC, "AES-NULL-GMAC", None, None,
-           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="NULL_AES_GMAC"),
+           (16, 24, 32), 4, 8, salt_size=4, icv_size=16, aead=True, charon="NULL_AES_GMAC",
+           keywords=("aes%dgmac",)),
     Cipher("des", E.ESP_DES, "DES", "DES-CBC [RFC2405]", "des", (8,), 8, 8, decrepit=True,
-           ike_id=O.DES_CBC, charon="DES_CBC"),
+           ike_id=O.DES_CBC, charon="DES_CBC",
+           keywords=("des",)),
     Cipher("3des", E.ESP_3DES, "3DES", "TripleDES-CBC [RFC2451]", "3des", (24,), 8, 8,
-           decrepit=True, ike_id=O.TRIPLE_DES_CBC, charon="3DES_CBC"),
+           decrepit=True, ike_id=O.TRIPLE_DES_CBC, charon="3DES_CBC",
+           keywords=("3des",)),
     Cipher("blowfish", E.ESP_BLOWFISH, "Blowfish", "BLOWFISH-CBC [RFC2451]", "blowfish",
-           (16,), 8, 8, decrepit=True, ike_id=O.BLOWFISH_CBC, charon="BLOWFISH_CBC"),
+           (16,), 8, 8, decrepit=True, ike_id=O.BLOWFISH_CBC, charon="BLOWFISH_CBC",
+           keywords=("blowfish", "blowfish128")),
     Cipher("cast128", E.ESP_CAST, "CAST", "CAST5-CBC [RFC2144]", "cast128", (16,), 8, 8,
-           decrepit=True, ike_id=O.CAST_CBC, charon="CAST_CBC"),
+           decrepit=True, ike_id=O.CAST_CBC, charon="CAST_CBC",
+           keywords=("cast128",)),
     Cipher("camellia", E.ESP_CAMELLIA, None, None, None, (16, 24, 32), 16, 16,
-           decrepit=True, ike_id=O.CAMELLIA_CBC, charon="CAMELLIA_CBC"),
+           decrepit=True, ike_id=O.CAMELLIA_CBC, charon="CAMELLIA_CBC",
+           keywords=("camellia%d", "camellia")),
 )
 
 INTEGRITIES = (
@@ -146,6 +171,46 @@ def cipher(name):
     raise KeyError("unknown cipher %r" % name)
 
 
+def _keyword_table():
+    table = {}
+    for c in CIPHERS:
+        for template in c.keywords:
+            if "%d" in template:
+                table.update({template % (size * 8): (c, size) for size in c.key_sizes})
+            else:   # strongSwan: a keyword without a size names the smallest (aes = aes128)
+                table[template] = (c, c.key_sizes[0])
+    return table
+
+
+_KEYWORDS = _keyword_table()
+
+
+def cipher_by_keyword(keyword):
+    """``(cipher, key size in bytes)`` of a strongSwan encryption keyword
+    (``aes256``, ``aes128gcm16``, ``aes192gcm128``, ``3des``)."""
+    try:
+        return _KEYWORDS[keyword]
+    except KeyError:
+        raise KeyError("unknown cipher %r" % keyword) from None
+
+
+DH_ALIASES = {"x25519": "curve25519", "x448": "curve448"}
+"""strongSwan's other keywords for Diffie-Hellman groups
+(proposal_keywords_static.txt); :mod:`~scapy_ike.crypto.dh` knows each
+group by its main keyword."""
+
+
+def dh_group(name_or_number):
+    """The Diffie-Hellman group of a Group Description value or of any
+    strongSwan keyword for it (``modp2048``, ``x25519``)."""
+    if isinstance(name_or_number, str):
+        name_or_number = DH_ALIASES.get(name_or_number.lower(), name_or_number)
+    try:
+        return dh.group(name_or_number)
+    except KeyError:
+        raise KeyError("unknown DH group %r" % (name_or_number,)) from None
+
+
 def integrity(name):
     """The integrity algorithm called *name* by strongSwan, Scapy or
     Wireshark."""
@@ -169,7 +234,7 @@ def cipher_by_ike_id(ike_id):
     for c in CIPHERS:
         if c.ike_id == ike_id:
             return c
-    raise KeyError("unknown Phase 1 encryption algorithm %r" % (ike_id,))
+    raise KeyError("unknown cipher %r" % (ike_id,))
 
 
 def by_charon(name):
@@ -191,14 +256,14 @@ def cipher_by_esp_id(esp_id):
     for c in CIPHERS:
         if c.esp_id == esp_id:
             return c
-    raise KeyError("unknown ESP transform %r" % esp_id)
+    raise KeyError("unknown cipher %r" % (esp_id,))
 
 
 def integrity_by_auth_id(auth_id):
     for i in INTEGRITIES:
         if i.auth_id == auth_id:
             return i
-    raise KeyError("unknown IPsec authentication algorithm %r" % auth_id)
+    raise KeyError("unknown integrity algorithm %r" % (auth_id,))
 
 
 def aead_by_scapy(name, icv_size):
