@@ -315,3 +315,26 @@ def _calls_per_handshake(monkeypatch, established_sas):
     assert len(net.r.connections) == established_sas + 1
     assert calls["timer"] > 0
     return calls
+
+
+def test_a_default_responder_takes_current_suites_and_refuses_weak_ones():
+    """With no proposals configured, a responder accepts charon's defaults
+    and current AES/SHA-2 suites with modern groups; 3DES/MD5/modp1024 only
+    when configured, and the refusal says how to allow them."""
+    for ike, esp in [("aes128-sha256-curve25519", "aes128gcm16"),
+                     ("aes256-sha1-modp2048", "aes256-sha1"),
+                     ("aes192-sha512-ecp521", "aes128-sha256-ecp256"),
+                     ("aes256-sha256-x25519", "aes256gcm16-modp3072")]:
+        net = Network(Configuration(role="initiator", psk=b"k", ike=ike, esp=esp),
+                      Configuration(role="responder", psk=b"k"))
+        qi, qr = established(net)
+        assert qi.proposal == qr.proposal
+    net = Network(Configuration(role="initiator", psk=b"k", ike="3des-md5-modp1024"),
+                  Configuration(role="responder", psk=b"k"))
+    net.i.initiate((R_ADDR, 500), 0.0)
+    net.run()
+    reason = net.of("r", ev.Failed)[0].reason
+    assert reason.startswith("no proposal chosen: peer offered 3des-md5-modp1024; we accept "
+                             "aes128-sha256-curve25519, ")
+    assert reason.endswith(" more (allow it with --ike 3des-md5-modp1024)")
+

@@ -198,7 +198,9 @@ def test_no_proposal_chosen():
     net = Network(*configs(r=dict(ike="3des-md5-modp1024")))
     net.i.initiate((R_ADDR, 500), 0.0)
     net.run()
-    assert net.of("r", ev.Failed)[0].reason.startswith("no proposal chosen")
+    assert net.of("r", ev.Failed)[0].reason == (
+        "no proposal chosen: peer offered aes256-sha256-modp2048; we accept 3des-md5-modp1024 "
+        "(allow it with --ike aes256-sha256-modp2048)")
     failed = net.of("i", ev.Failed)
     assert failed[0].reason == "peer notify NO-PROPOSAL-CHOSEN" and failed[0].notify_type == 14
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from scapy_ike.constants import IdType
-from scapy_ike.core.proposals import parse_esp_any, parse_ike
+from scapy_ike.core.proposals import (
+    DEFAULT_ESP, DEFAULT_IKE, DEFAULT_INITIATOR_ESP, DEFAULT_INITIATOR_IKE, parse_esp_any, parse_ike,
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -124,8 +126,8 @@ class Configuration:
     role: str = "initiator"
     mode: Optional[str] = None      # the initiator's (main by default); a responder's only one
     psk: bytes = b""
-    ike: str = "aes256-sha256-modp2048"
-    esp: str = "aes256-sha256"
+    ike: Optional[str] = None       # None: DEFAULT_INITIATOR_IKE, or a responder's DEFAULT_IKE
+    esp: Optional[str] = None
     local_id: Optional[str] = None
     remote_id: Optional[str] = None
     local_ts: str = "0.0.0.0/0"
@@ -173,10 +175,15 @@ class Configuration:
         return self.mode or "main"
 
     def ike_proposals(self):
-        return _ike(self.ike, self.ike_lifetime)
+        """Phase 1 proposals: the configured ones, else the defaults of
+        the role (a responder accepts what current peers offer; weak
+        algorithms only when configured)."""
+        default = DEFAULT_INITIATOR_IKE if self.role == "initiator" else DEFAULT_IKE
+        return _ike(self.ike or default, self.ike_lifetime)
 
     def esp_proposals(self):
-        return _esp(self.esp, self.tunnel, self.esp_lifetime)
+        default = DEFAULT_INITIATOR_ESP if self.role == "initiator" else DEFAULT_ESP
+        return _esp(self.esp or default, self.tunnel, self.esp_lifetime)
 
     def identity(self, local_address):
         """Our identity: the configured one, else our address."""

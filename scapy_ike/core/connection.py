@@ -15,7 +15,7 @@ exchange alone; a Quick Mode's failure leaves the IKE SA up.
 from collections import deque
 
 from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, PayloadType as T, ProtocolId
-from scapy_ike.core import events as ev, state as S
+from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Datagram, Incoming, informational, phase1, quick
 from scapy_ike.core.exchanges.informational import delete_payload, notify_payload
@@ -438,10 +438,12 @@ class IkeConnection:
             informational.send(self, delete_payload(ProtocolId.ISAKMP, [self.cookies]), now)
         self.end(now)
 
-    def no_proposal_reason(self, offered, phase):
+    def no_proposal_reason(self, sa_payload, phase):
         """NO-PROPOSAL-CHOSEN's reason: what the peer offered, what we
-        accept, and how to allow it."""
-        return "no proposal chosen"
+        accept, and how to allow it (phase 1 or 2)."""
+        ours = self.config.ike_proposals() if phase == 1 else self.config.esp_proposals()
+        return P.no_proposal_reason(P.describe_offered(sa_payload), P.describe_configured(ours),
+                                    phase)
 
 
 _NAMES = {S.MAIN: "Main Mode", S.AGGRESSIVE: "Aggressive Mode", S.INFO: "Informational",

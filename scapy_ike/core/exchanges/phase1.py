@@ -127,7 +127,7 @@ def _choose(ex, msg):
     offered = list(P.offered_transforms(sa_payload))
     found = P.choose(ex.conn.config.ike_proposals(), offered, P.ike_from_transform)
     if found is None:
-        raise RemoteProtocolError(ex.conn.no_proposal_reason(offered, "ike"),
+        raise RemoteProtocolError(ex.conn.no_proposal_reason(sa_payload, 1),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
     chosen, transform = found
     if ex.conn.config.mode is not None and _mode(msg) != ex.conn.config.mode:

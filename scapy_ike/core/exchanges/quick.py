@@ -107,7 +107,7 @@ def responder_qm1(ex, msg, now):
     offered = list(P.offered_transforms(sa_payload))
     found = P.choose(conn.config.esp_proposals(), offered, P.esp_from_transform)
     if found is None:
-        raise RemoteProtocolError(conn.no_proposal_reason(offered, "esp"),
+        raise RemoteProtocolError(conn.no_proposal_reason(sa_payload, 2),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
     ours, transform = found
     offered_life = P.esp_from_transform(transform).lifetime
