@@ -319,11 +319,18 @@ class SecurityAssociation:
         return seq
 
     def _accept(self, seq):
-        if seq > self._top:
-            self._bitmap = ((self._bitmap << (seq - self._top)) | 1) & ((1 << self.replay_window) - 1)
+        """Mark *seq* received (RFC 4303 3.4.3, Appendix A).  A number
+        right of the window slides it: by shifting the bitmap, or, for a
+        jump of the whole window or more, by starting it afresh, so that
+        no jump costs more than the window.  Without a window only the
+        top is kept (for the ESN high half)."""
+        window, ahead = self.replay_window, seq - self._top
+        if ahead > 0:
+            self._bitmap = 1 if ahead >= window else \
+                ((self._bitmap << ahead) | 1) & ((1 << window) - 1)
             self._top = seq
-        else:
-            self._bitmap |= 1 << (self._top - seq)
+        elif window:
+            self._bitmap |= 1 << -ahead
 
     def _account(self, size, incoming):
         life = self.lifetime

@@ -53,3 +53,27 @@ def test_live_commands_leave_the_log_as_they_found_it(tmp_path):
         assert len(logger.handlers) == len(before[0]) + 1 and logger.level == logging.INFO
         assert logger.propagate is False
     assert (list(logger.handlers), logger.level, logger.propagate) == before
+
+
+def test_decode_writes_its_key_files_for_the_owner_only(tmp_path, capsys):
+    """decode --keylog-out FILE writes FILE, FILE.ikev1_decryption_table and
+    FILE.esp_sa with mode 0600, replacing older 0644 files."""
+    import os
+    import stat
+    from scapy_ike.decode.keylog import read_keys
+    capture = shared_file("strongswan", "mm-psk-aes256-sha256-modp2048.pcap")
+    logged = read_keys(capture.with_suffix(".keys").read_text())
+    out = tmp_path / "keys.log"
+    names = [str(out) + suffix for suffix in ("", ".ikev1_decryption_table", ".esp_sa")]
+    for name in names:
+        with open(name, "w") as f:
+            f.write("stale\n")
+        os.chmod(name, 0o644)
+    assert main(["decode", str(capture), "--psk", "swp-mm-psk-1",
+                 "--gxy", logged.ike[0].gxy.hex(), "--keylog-out", str(out)]) == 0
+    capsys.readouterr()
+    assert [stat.S_IMODE(os.stat(name).st_mode) for name in names] == [0o600] * 3
+    written = read_keys(open(names[0]).read()).ike
+    assert [(k.cky_i.hex(), k.ka) for k in written] == [("445b72fd880d7520", logged.ike[0].ka)]
+    assert open(names[1]).read() == "445b72fd880d7520,%s\n" % logged.ike[0].ka.hex()
+    assert sorted(k.spi for k in read_keys(open(names[2]).read()).esp) == [0x34891E13, 0xD7FF82CA]

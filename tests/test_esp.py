@@ -3,6 +3,7 @@ own SecurityAssociation, tampering, replay, the window, ESN wrap, padding,
 lifetimes, and the packet API in tunnel and transport mode."""
 
 import os
+import tracemalloc
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
@@ -149,6 +150,96 @@ def test_out_of_order_inside_window():
         into.open(packets[11])              # seq 12, 8 behind top 20
     assert into.open(packets[13]).seq == 14
     assert (into.stats["replay"], into.stats["window"]) == (1, 1)
+
+
+def peak_memory(run):
+    """What *run* returns, and the most memory Python held meanwhile."""
+    tracemalloc.start()
+    try:
+        return run(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_jump_past_the_window_starts_it_afresh():
+    """RFC 4303 3.4.3: a number right of the window is accepted and slides
+    the window to it; after a jump of 2^32 - 2 only the new number is
+    marked, numbers just below it are accepted, older ones refused, and the
+    bitmap never grows with the jump (Appendix A)."""
+    out, into = make(SUITES[1], replay_window=64)
+    first = out.seal(b"first")
+    top = (1 << 32) - 1
+    out.seq_num = top - 64
+    below = {seq: out.seal(b"below") for seq in range(top - 64, top)}
+    last = out.seal(b"last")
+
+    def run():
+        seqs = [into.open(first).seq, into.open(last).seq]
+        for packet, error in ((last, ReplayError), (below[top - 64], WindowError),
+                              (first, WindowError)):
+            with pytest.raises(error):
+                into.open(packet)
+        return seqs + [into.open(below[seq]).seq for seq in (top - 1, top - 63, top - 30)]
+
+    seqs, peak = peak_memory(run)
+    assert seqs == [1, top, top - 1, top - 63, top - 30]
+    with pytest.raises(ReplayError):
+        into.open(below[top - 63])
+    assert (into.stats["packets_in"], into.stats["replay"], into.stats["window"]) == (5, 2, 2)
+    assert peak < 1 << 20
+
+
+def test_an_esn_jump_starts_the_window_afresh():
+    """With ESN near 2^60 the largest jump RFC 4303 A2.2 can infer (the
+    next high half, 2^32 - 70 on) resets the window: numbers just below
+    the new top, across the high-half boundary, are accepted."""
+    base = 1 << 60
+    out, into = make(SUITES[12], esn_en=True, esn=1 << 28, replay_window=64)
+    out.seq_num = base + 100
+    old = out.seal(b"old")
+    top = base + (1 << 32) + 30
+    out.seq_num = top - 40
+    below = {seq: out.seal(b"below") for seq in range(top - 40, top)}
+    last = out.seal(b"last")
+
+    def run():
+        seqs = [into.open(old).seq, into.open(last).seq]
+        with pytest.raises(ReplayError):
+            into.open(last)
+        return seqs + [into.open(below[seq]).seq for seq in (top - 1, top - 30, top - 31, top - 40)]
+
+    seqs, peak = peak_memory(run)
+    assert seqs == [base + 100, top, top - 1, top - 30, top - 31, top - 40]
+    assert [s >> 32 for s in seqs] == [1 << 28, (1 << 28) + 1, (1 << 28) + 1, (1 << 28) + 1,
+                                       1 << 28, 1 << 28]
+    with pytest.raises(ReplayError):
+        into.open(below[top - 31])
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("jump,error", [(7, ReplayError), (8, WindowError), (9, WindowError)])
+def test_window_edge(jump, error):
+    """Within the window the old top stays marked; a jump of the whole
+    window (8) or more pushes it out."""
+    out, into = make(SUITES[1], replay_window=8)
+    packets = [out.seal(b"%d" % i) for i in range(20)]
+    assert into.open(packets[9]).seq == 10
+    assert into.open(packets[9 + jump]).seq == 10 + jump
+    with pytest.raises(error):
+        into.open(packets[9])
+    assert into.open(packets[9 + jump - 1]).seq == 9 + jump
+
+
+def test_no_window_takes_any_order_at_any_distance():
+    """A decrypt-only SA without a window (captures) opens a number 2^32 - 2
+    below the highest, and again, without a bitmap of that size."""
+    out, into = make(SUITES[1], replay_window=0)
+    first = out.seal(b"first")
+    out.seq_num = (1 << 32) - 1
+    last = out.seal(b"last")
+    seqs, peak = peak_memory(lambda: [into.open(p).seq for p in (last, first, first, last)])
+    assert seqs == [(1 << 32) - 1, 1, 1, (1 << 32) - 1]
+    assert peak < 1 << 20
 
 
 def test_sequence_number_cycle_needs_rekey():

@@ -328,3 +328,27 @@ def test_bad_tcpdump_entries(entry, message):
 def test_unrecognised_line():
     with pytest.raises(KeyFileError, match="^line 2: neither a Wireshark esp_sa row nor"):
         read_esp_keys("# keys\nIPv4,192.0.2.1,192.0.2.2,0x1,NULL,,NULL,\n")
+
+
+# -- writing key files -----------------------------------------------------------
+
+def test_key_files_are_written_for_the_owner_only(tmp_path):
+    """The key log and Wireshark's two tables hold secrets: mode 0600, even
+    where an older file was 0644, its content replaced by the lines given."""
+    import os
+    import stat
+    from scapy_ike.decode.keylog import write_key_files
+    path = tmp_path / "session.keys"
+    names = [path, tmp_path / "session.keys.ikev1_decryption_table",
+             tmp_path / "session.keys.esp_sa"]
+    for name in names[:2]:
+        name.write_text("old secrets, a longer line than the new ones\n")
+        name.chmod(0o644)
+    write_key_files(str(path), ["ike icookie=01 ka=02"], ["0102030405060708,aa"],
+                    ['"IPv4","192.0.2.1","192.0.2.2","0x00000001"', '"IPv4","*","*","*"'])
+    assert [stat.S_IMODE(os.stat(name).st_mode) for name in names] == [0o600] * 3
+    assert [name.read_text() for name in names] == [
+        "ike icookie=01 ka=02\n", "0102030405060708,aa\n",
+        '"IPv4","192.0.2.1","192.0.2.2","0x00000001"\n"IPv4","*","*","*"\n']
+    write_key_files(str(path), [], [], [])
+    assert [name.read_text() for name in names] == ["", "", ""]

@@ -20,6 +20,7 @@ from scapy_ike.cli.common import hex_bytes, secret
 from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
+    write_key_files,
 )
 from scapy_ike.decode.session import Session
 from scapy_ike.layers.isakmp import bind_ports
@@ -35,15 +36,12 @@ def _keys(paths):
 
 def write_key_logs(path, session):
     """The key log at *path*, with Wireshark's ``ikev1_decryption_table``
-    and ``esp_sa`` beside it (*path*.ikev1_decryption_table, *path*.esp_sa)."""
+    and ``esp_sa`` beside it (*path*.ikev1_decryption_table, *path*.esp_sa),
+    readable by their owner only."""
     sas = [t.sa for t in session.ike.sas.values() if t.sa.ka is not None]
-    with open(path, "w") as f:
-        f.writelines(key_log_line(sa) + "\n" for sa in sas)
-    with open(path + ".ikev1_decryption_table", "w") as f:
-        f.writelines(ikev1_decryption_table_row(sa) + "\n" for sa in sas)
-    with open(path + ".esp_sa", "w") as f:
-        f.writelines(esp_sa_row(sa, src, dst) + "\n" for (src, dst, _), sa
-                     in session.esp_sas() if sa.cipher.wireshark and sa.integrity.wireshark)
+    write_key_files(path, map(key_log_line, sas), map(ikev1_decryption_table_row, sas),
+                    [esp_sa_row(sa, src, dst) for (src, dst, _), sa in session.esp_sas()
+                     if sa.cipher.wireshark and sa.integrity.wireshark])
 
 
 def main(argv=None) -> int:
@@ -61,7 +59,7 @@ def main(argv=None) -> int:
                              "with PFS); may repeat")
     parser.add_argument("--keylog-out", metavar="FILE",
                         help="write the keys used: a key log, and FILE.ikev1_decryption_table "
-                             "and FILE.esp_sa for Wireshark")
+                             "and FILE.esp_sa for Wireshark (mode 0600)")
     parser.add_argument("--ike-port", type=int, default=500,
                         help="dissect this UDP port as IKE too (like tshark's -d)")
     parser.add_argument("--natt-port", type=int, default=4500,

@@ -25,11 +25,14 @@ lines are those charon's secrets give: ``ike icookie= rcookie= g_xy=
 skeyid= skeyid_d= skeyid_a= skeyid_e= ka= iv=``, ``esp spi= src= dst= enc=
 encr_key= integ= integ_key=`` (charon's algorithm names, hex values) and,
 with PFS, ``qm msgid= g_xy=``.
-Both are written too, so that tshark decrypts what was decrypted here.
+Both are written too, so that tshark decrypts what was decrypted here:
+:func:`write_key_files` writes the three files, readable by their owner
+only.
 """
 
 import csv
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -197,6 +200,28 @@ def key_log_line(sa):
               ("skeyid", sa.skeyid), ("skeyid_d", sa.skeyid_d), ("skeyid_a", sa.skeyid_a),
               ("skeyid_e", sa.skeyid_e), ("ka", sa.ka)]
     return "ike " + " ".join("%s=%s" % (k, v.hex()) for k, v in values if v is not None)
+
+
+def write_private(path, text: str):
+    """Write *text* to *path*, created or truncated with mode 0600, and
+    made 0600 if it existed with another mode, before any byte is
+    written: a key file holds the secrets of every SA it names."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as f:
+        os.fchmod(fd, 0o600)
+        f.write(text)
+
+
+def write_key_files(path, key_log, ikev1_decryption_table, esp_sa):
+    """This project's key log at *path*, with Wireshark's tables beside it
+    at *path*.ikev1_decryption_table and *path*.esp_sa, each mode 0600
+    (:func:`write_private`).  Each argument after *path* is the lines of
+    its file, without line ends: :func:`key_log_line`,
+    :func:`ikev1_decryption_table_row` and :func:`esp_sa_row` give them."""
+    for name, lines in ((path, key_log),
+                        (path + ".ikev1_decryption_table", ikev1_decryption_table),
+                        (path + ".esp_sa", esp_sa)):
+        write_private(name, "".join(line + "\n" for line in lines))
 
 
 def read_esp_keys(text: str) -> list[EspKey]:
