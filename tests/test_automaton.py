@@ -140,3 +140,31 @@ def test_wrong_psk_fails_cleanly(tmp_path):
         for a in (i, r):
             a.stop()
             a.close()
+
+
+def test_serve_keeps_serving_after_a_refusal_and_a_delete(capsys):
+    """``serve`` says where it listens, refuses a proposal it does not
+    accept (the initiator is told why), then serves the next peer, and the
+    one after that peer's Delete."""
+    import threading
+    serve_port = PORT + 10
+    outcome = {}
+    server = threading.Thread(target=lambda: outcome.setdefault("serve", main([
+        "serve", "--listen", "127.0.0.1", "--port", str(serve_port),
+        "--natt-port", str(serve_port - 1000), "--psk", "serve-psk", "--timeout", "6"])))
+    server.start()
+    try:
+        time.sleep(0.5)
+        common = ["127.0.0.1", "--port", str(serve_port), "--natt-port", str(serve_port - 1000),
+                  "--psk", "serve-psk", "--force-encap", "--timeout", "4"]
+        results = []
+        for n, extra in enumerate([["--ike", "3des-md5-modp1024"], [], []]):
+            results.append(main(["connect", *common, "--local", "127.0.0.%d" % (n + 2),
+                                 "--local-port", str(serve_port + 1 + n),
+                                 "--local-natt-port", str(serve_port - 999 + n), *extra]))
+    finally:
+        server.join(10)
+    printed = capsys.readouterr().out
+    assert results == [1, 0, 0] and outcome["serve"] == 0
+    assert "listening on 127.0.0.1:%d (NAT-T %d)" % (serve_port, serve_port - 1000) in printed
+    assert "scapy-ike connect: peer notify NO-PROPOSAL-CHOSEN" in printed

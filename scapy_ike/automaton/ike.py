@@ -29,7 +29,9 @@ from scapy.utils import PcapWriter
 from scapy_ike.automaton.tunnel import Tunnel, esp_socket, udp_socket
 from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER
 from scapy_ike.core import Endpoint, events as ev, state as S
-from scapy_ike.decode.keylog import esp_sa_row, ikev1_decryption_table_row, key_log_line
+from scapy_ike.decode.keylog import (
+    esp_sa_row, ikev1_decryption_table_row, key_log_line, write_key_files,
+)
 
 log = logging.getLogger("scapy_ike")
 
@@ -257,21 +259,19 @@ class IKEv1Automaton(Automaton):
                  event.old, event.new)
 
     def _write_keys(self):
+        """The key log and Wireshark's tables, mode 0600, as keys appear."""
         if not self.keylog:
             return
         conns = [c for c in self.endpoint.connections.values() if c.sa.ka is not None]
-        if not conns and not self.tunnels:
-            return
-        with open(self.keylog, "w") as f:
-            f.writelines(key_log_line(c.sa) + "\n" for c in conns)
-        with open(self.keylog + ".ikev1_decryption_table", "w") as f:
-            f.writelines(ikev1_decryption_table_row(c.sa) + "\n" for c in conns)
-        with open(self.keylog + ".esp_sa", "w") as f:
-            for tunnel in self.tunnels:
-                conn = self.endpoint.connections[tunnel.established.cookies[:8]]
-                local = self.endpoint.local_address
-                f.write(esp_sa_row(tunnel.out, local, conn.peer[0]) + "\n")
-                f.write(esp_sa_row(tunnel.inbound, conn.peer[0], local) + "\n")
+        esp = []
+        for tunnel in self.tunnels:
+            conn = self.endpoint.connections.get(tunnel.established.cookies[:8])
+            if conn is None:
+                continue
+            peer, local = conn.peer[0], conn.local_address
+            esp += [esp_sa_row(tunnel.out, local, peer), esp_sa_row(tunnel.inbound, peer, local)]
+        write_key_files(self.keylog, [key_log_line(c.sa) for c in conns],
+                        [ikev1_decryption_table_row(c.sa) for c in conns], esp)
 
     # -- for people ---------------------------------------------------------
 

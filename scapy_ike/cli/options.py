@@ -13,12 +13,17 @@ from scapy_ike.core.proposals import ProposalError
 def add_config_arguments(parser):
     parser.add_argument("--psk", type=secret, required=True,
                         help="the pre-shared key (0x... for hex)")
-    parser.add_argument("--mode", choices=("main", "aggressive"), default="main")
-    parser.add_argument("--ike", default="aes256-sha256-modp2048", metavar="PROPOSALS",
-                        help="Phase 1 proposals, strongSwan syntax (default %(default)s)")
-    parser.add_argument("--esp", default="aes256-sha256", metavar="PROPOSALS",
+    parser.add_argument("--mode", choices=("main", "aggressive"),
+                        help="the initiator's mode (default main); a responder's only mode "
+                             "(default: both)")
+    parser.add_argument("--ike", metavar="PROPOSALS",
+                        help="Phase 1 proposals, strongSwan syntax (default: an initiator "
+                             "offers aes256-sha256-modp2048, a responder accepts current "
+                             "suites, no DES, 3DES, MD5 or modp1024)")
+    parser.add_argument("--esp", metavar="PROPOSALS",
                         help="Quick Mode proposals: strongSwan syntax (aes128gcm16-ecp256 for "
-                             "PFS) or a Cisco transform set ('esp-aes 192 esp-md5-hmac')")
+                             "PFS) or a Cisco transform set ('esp-aes 192 esp-md5-hmac'); "
+                             "defaults as for --ike")
     parser.add_argument("--local-id", help="our identity: an address, a.b (FQDN) or u@a.b")
     parser.add_argument("--remote-id", help="the identity the peer must show")
     parser.add_argument("--local-ts", default="0.0.0.0/0", metavar="CIDR")

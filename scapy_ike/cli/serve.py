@@ -4,6 +4,7 @@ so that a peer can test the tunnel."""
 
 import argparse
 import time
+from dataclasses import replace
 
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
@@ -14,6 +15,9 @@ def main(argv=None) -> int:
     parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR")
     parser.add_argument("--port", type=int, default=500)
     parser.add_argument("--natt-port", type=int, default=4500)
+    parser.add_argument("--half-open-per-source", type=int, default=5, metavar="N",
+                        help="half-open SAs allowed from one address (default %(default)s, as "
+                             "charon's block_threshold)")
     add_config_arguments(parser)
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
@@ -21,10 +25,15 @@ def main(argv=None) -> int:
                         help="stop after this many seconds (default: run until interrupted)")
     args = parser.parse_args(argv)
     config = configuration(args, "responder", parser)
+    if args.half_open_per_source < 1:
+        parser.error("--half-open-per-source must be at least 1")
+    config = replace(config, half_open_per_source=args.half_open_per_source)
     with log_to_stdout():
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
                                    natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
         automaton.runbg()
+        print("listening on %s:%d (NAT-T %d)" % (args.listen, args.port, args.natt_port),
+              flush=True)
         try:
             deadline = None if args.timeout is None else time.monotonic() + args.timeout
             while deadline is None or time.monotonic() < deadline:
