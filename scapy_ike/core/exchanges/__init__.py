@@ -13,8 +13,9 @@ trace but an event.
 
 from dataclasses import dataclass
 
-from scapy_ike.constants import PayloadType
+from scapy_ike.constants import NotifyType, PayloadType
 from scapy_ike.core.errors import RemoteProtocolError
+from scapy_ike.crypto import dh
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,13 @@ class Exchange:
 
     def encrypted(self, exchange, payloads):
         return self.conn.encrypted(exchange, payloads, self.message_id)
+
+
+def shared_secret(group, dh_key, peer_ke, what="key exchange"):
+    """g^xy with the peer's public value, or the peer's error: an invalid
+    value is answered with INVALID-KEY-INFORMATION (RFC 2408 3.14.1)."""
+    try:
+        return dh.shared_secret(group, dh_key, peer_ke)
+    except ValueError as exc:
+        raise RemoteProtocolError("invalid %s: %s" % (what, exc),
+                                  NotifyType.INVALID_KEY_INFORMATION) from None

@@ -20,7 +20,7 @@ from scapy_ike.core import proposals as P
 from scapy_ike.core.auth import authenticator
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
-from scapy_ike.core.exchanges import Exchange
+from scapy_ike.core.exchanges import Exchange, shared_secret
 from scapy_ike.core.message import body_of
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import (
@@ -156,14 +156,6 @@ def _accept_choice(ex, msg):
     return chosen
 
 
-def _shared(group, dh_key, peer_ke):
-    try:
-        return dh.shared_secret(group, dh_key, peer_ke)
-    except ValueError as exc:
-        raise RemoteProtocolError("invalid key exchange: %s" % exc,
-                                  NotifyType.INVALID_KEY_INFORMATION) from None
-
-
 def _check_id(conn, body):
     """The peer's identity is the configured one, if any."""
     want = conn.config.remote_id
@@ -254,7 +246,7 @@ def initiator_mm4(ex, msg, now):
     """MM4: KE, Nr, NAT-D; the keys; answer MM5: IDii, [N], HASH_I."""
     conn, sa = ex.conn, ex.conn.sa
     gxr, nr = msg.body(T.KE), msg.body(T.NONCE)
-    gxy = _shared(sa.group, ex.dh_key, gxr)
+    gxy = shared_secret(sa.group, ex.dh_key, gxr)
     msg.accept()
     sa.gxr, sa.nr_b = gxr, nr
     _derive(ex, sa, gxy)
@@ -265,14 +257,19 @@ def initiator_mm4(ex, msg, now):
     ex.send(conn.encrypted(MAIN, payloads, 0), now)
 
 
+def _proved_identity(ex, msg, what):
+    """The peer's ID payload body, once its proof *what* verifies (the
+    message is then accepted) and the identity is one we take."""
+    ident = msg.body(T.ID)
+    _verify(ex, ex.conn.sa, msg, ident, what)
+    msg.accept()
+    _check_id(ex.conn, ident)
+    return ident
+
+
 def initiator_mm6(ex, msg, now):
     """MM6: IDir, HASH_R."""
-    conn, sa = ex.conn, ex.conn.sa
-    idir = msg.body(T.ID)
-    _verify(ex, sa, msg, idir, "HASH_R")
-    msg.accept()
-    _check_id(conn, idir)
-    sa.idir_b = idir
+    ex.conn.sa.idir_b = _proved_identity(ex, msg, "HASH_R")
 
 
 def initiator_am2(ex, msg, now):
@@ -286,7 +283,7 @@ def initiator_am2(ex, msg, now):
     trial.cky_r = msg.msg.cky_r
     trial.choose(chosen)
     trial.gxr, trial.nr_b, idir = msg.body(T.KE), msg.body(T.NONCE), msg.body(T.ID)
-    _derive(ex, trial, _shared(trial.group, ex.dh_key, trial.gxr))
+    _derive(ex, trial, shared_secret(trial.group, ex.dh_key, trial.gxr))
     _verify(ex, trial, msg, idir, "HASH_R")
     msg.accept()
     trial.idir_b = idir
@@ -317,7 +314,7 @@ def responder_mm3(ex, msg, now):
     conn, sa = ex.conn, ex.conn.sa
     gxi, ni = msg.body(T.KE), msg.body(T.NONCE)
     dh_key, gxr = dh.generate(sa.group)
-    gxy = _shared(sa.group, dh_key, gxi)
+    gxy = shared_secret(sa.group, dh_key, gxi)
     msg.accept()
     ex.dh_key, sa.gxi, sa.ni_b, sa.gxr = dh_key, gxi, ni, gxr
     sa.nr_b = conn.endpoint.random(32)
@@ -330,11 +327,7 @@ def responder_mm3(ex, msg, now):
 def responder_mm5(ex, msg, now):
     """MM5: IDii, HASH_I; answer MM6: IDir, HASH_R."""
     conn, sa = ex.conn, ex.conn.sa
-    idii = msg.body(T.ID)
-    _verify(ex, sa, msg, idii, "HASH_I")
-    msg.accept()
-    _check_id(conn, idii)
-    sa.idii_b = idii
+    sa.idii_b = _proved_identity(ex, msg, "HASH_I")
     sa.idir_b = conn.identity().body()
     ex.send(conn.encrypted(MAIN, [(T.ID, sa.idir_b), _proof(ex)], 0), now,
             request=False, reply_to=msg.wire)
@@ -349,7 +342,7 @@ def responder_am1(ex, msg, now):
     gxi, ni, idii = msg.body(T.KE), msg.body(T.NONCE), msg.body(T.ID)
     _check_id(conn, idii)
     dh_key, gxr = dh.generate(chosen.group)
-    gxy = _shared(chosen.group, dh_key, gxi)
+    gxy = shared_secret(chosen.group, dh_key, gxi)
     msg.accept()
     sa.sai_b, ex.chosen, conn.natt_vid = sai_b, chosen, natt_vid
     sa.choose(chosen)

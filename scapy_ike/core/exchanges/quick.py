@@ -14,7 +14,7 @@ from scapy_ike.constants import (
 from scapy_ike.core import proposals as P
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
-from scapy_ike.core.exchanges import Exchange
+from scapy_ike.core.exchanges import Exchange, shared_secret
 from scapy_ike.core.message import body_of, encode_payloads
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, ISAKMP_payload_Notify
@@ -71,14 +71,6 @@ def _within(body, network):
             and named.subnet_of(network))
 
 
-def _shared(group, dh_key, peer_ke):
-    try:
-        return dh.shared_secret(group, dh_key, peer_ke)
-    except ValueError as exc:
-        raise RemoteProtocolError("invalid PFS key exchange: %s" % exc,
-                                  NotifyType.INVALID_KEY_INFORMATION) from None
-
-
 def start(ex, now):
     """QM1: HASH(1), SA, Ni [, KE], IDci, IDcr (RFC 2409 5.5)."""
     conn, sa = ex.conn, ex.conn.sa
@@ -120,7 +112,7 @@ def responder_qm1(ex, msg, now):
     gxy = ke = b""
     if ours.group is not None:
         dh_key, ke = dh.generate(ours.group)
-        gxy = _shared(ours.group, dh_key, msg.body(T.KE))
+        gxy = shared_secret(ours.group, dh_key, msg.body(T.KE), "PFS key exchange")
     ex.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
     ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = sa_payload.prop.SPI, msg.body(T.NONCE), gxy, ke, ids
     ex.spi_in = conn.endpoint.random(4)
@@ -157,7 +149,8 @@ def initiator_qm2(ex, msg, now):
             if life is not None and life < chosen.lifetime:
                 proposal = replace(chosen, lifetime=life)
     nr = msg.body(T.NONCE)
-    gxy = _shared(chosen.group, ex.dh_key, msg.body(T.KE)) if chosen.group is not None else b""
+    gxy = shared_secret(chosen.group, ex.dh_key, msg.body(T.KE),
+                                "PFS key exchange") if chosen.group is not None else b""
     ex.proposal, ex.spi_out, ex.nr_b, ex.gxy = proposal, sa_payload.prop.SPI, nr, gxy
     digest = keys.qm_hash3(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, ex.nr_b)
     ex.send(ex.encrypted(QUICK, [(T.HASH, digest)]), now, request=False, reply_to=msg.wire)
