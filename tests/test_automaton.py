@@ -168,3 +168,35 @@ def test_serve_keeps_serving_after_a_refusal_and_a_delete(capsys):
     assert results == [1, 0, 0] and outcome["serve"] == 0
     assert "listening on 127.0.0.1:%d (NAT-T %d)" % (serve_port, serve_port - 1000) in printed
     assert "scapy-ike connect: peer notify NO-PROPOSAL-CHOSEN" in printed
+
+
+def test_without_nat_esp_goes_over_ip_and_the_responder_names_the_address_reached():
+    """No NAT and no forced encapsulation: ESP travels as IP protocol 50
+    (a raw socket, as root), not to the IKE port; a responder listening on
+    every address identifies itself by the one the initiator reached."""
+    import os
+    from scapy_ike.cli.connect import ping
+    if os.geteuid() != 0:
+        pytest.skip("ESP over IP needs a raw socket (root)")
+    base = PORT + 20
+    fast = Retransmission(timeout=0.3, base=1.5, tries=4)
+    r = IKEv1Automaton(Configuration(role="responder", psk=b"raw", local_ts="198.51.100.1/32",
+                                     remote_ts="198.51.100.2/32", retransmission=fast),
+                       local_address="0.0.0.0", ike_port=base, natt_port=base + 1)
+    i = IKEv1Automaton(Configuration(role="initiator", psk=b"raw", local_ts="198.51.100.2/32",
+                                     remote_ts="198.51.100.1/32", retransmission=fast),
+                       peer=("127.0.0.1", base), local_address="127.0.0.2", ike_port=base + 2,
+                       natt_port=base + 3, peer_natt_port=base + 1)
+    r.runbg()
+    i.runbg()
+    try:
+        established = outcome(i)
+        assert isinstance(established, ev.QuickModeEstablished) and not established.udp_encap
+        (p1,) = [e for e in i.events if isinstance(e, ev.Phase1Established)]
+        assert p1.remote_id == b"\x01\x00\x00\x00" + bytes([127, 0, 0, 1])
+        assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
+        assert not [e for e in r.events if isinstance(e, ev.Dropped)]
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()

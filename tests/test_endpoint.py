@@ -227,6 +227,9 @@ def test_dpd_are_you_there_is_answered():
                  if n.notify_type == NotifyType.R_U_THERE_ACK]
         net.events["i"] = []
     assert acks == [(36137, struct.pack("!I", 1000)), (36137, struct.pack("!I", 1001))]
+    # an Informational is one message: neither side keeps its IV chain
+    for side in (net.i, net.r):
+        assert {mid for mid, _ in side.connections[qi.cookies[:8]].sa._seen} <= {0, qi.message_id}
 
 
 def test_a_responder_of_one_mode():

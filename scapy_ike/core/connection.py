@@ -211,6 +211,7 @@ class IkeConnection:
         self.used_ids.add(mid)
         if ex.kind == S.IN:
             self.informationals.append(wire)
+            self.sa.forget(mid)
         if ex.kind == S.P1:
             for n in msg.layers(T.NOTIFICATION):      # INITIAL-CONTACT and the like
                 self.notify_received(n)

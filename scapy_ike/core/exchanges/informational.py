@@ -80,3 +80,4 @@ def send(conn, payload, now):
     digest = keys.message_hash(sa.hash, sa.skeyid_a, mid, encode_payloads([payload]))
     conn.endpoint.outgoing.append(conn.datagram(
         conn.encrypted(INFO, [(T.HASH, digest), payload], mid)))
+    sa.forget(mid)                     # one message: its IV chain ends with it
