@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from conftest import shared_file
 from scapy_ike.cli import main
 from scapy_ike.decode.session import describe
@@ -77,3 +79,76 @@ def test_decode_writes_its_key_files_for_the_owner_only(tmp_path, capsys):
     assert [(k.cky_i.hex(), k.ka) for k in written] == [("445b72fd880d7520", logged.ike[0].ka)]
     assert open(names[1]).read() == "445b72fd880d7520,%s\n" % logged.ike[0].ka.hex()
     assert sorted(k.spi for k in read_keys(open(names[2]).read()).esp) == [0x34891E13, 0xD7FF82CA]
+
+
+# -- bad input: one line on stderr, exit status 2 (usage) or 1 (at run time) ----
+
+NOT_A_NETWORK = "'300.1.1.1/32' does not appear to be an IPv4 or IPv6 network"
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["connect", "192.0.2.1", "--psk", "x", "--local-ts", "300.1.1.1/32"],
+     "scapy-ike connect: argument --local-ts: " + NOT_A_NETWORK),
+    (["connect", "192.0.2.1", "--psk", "x", "--remote-ts", "300.1.1.1/32"],
+     "scapy-ike connect: argument --remote-ts: " + NOT_A_NETWORK),
+    (["serve", "--psk", "x", "--local-ts", "300.1.1.1/32"],
+     "scapy-ike serve: argument --local-ts: " + NOT_A_NETWORK),
+    (["serve", "--psk", "x", "--remote-ts", "10.0.0.1/24"],
+     "scapy-ike serve: argument --remote-ts: 10.0.0.1/24 has host bits set"),
+    (["connect", "192.0.2.1", "--psk", "x", "--port", "-1"],
+     "scapy-ike connect: argument --port: -1 is not a port (1-65535)"),
+    (["connect", "192.0.2.1", "--psk", "x", "--port", "70000"],
+     "scapy-ike connect: argument --port: 70000 is not a port (1-65535)"),
+    (["connect", "192.0.2.1", "--psk", "x", "--natt-port", "0"],
+     "scapy-ike connect: argument --natt-port: 0 is not a port (1-65535)"),
+    (["connect", "192.0.2.1", "--psk", "x", "--local-port", "500x"],
+     "scapy-ike connect: argument --local-port: '500x' is not a port (1-65535)"),
+    (["connect", "192.0.2.1", "--psk", "x", "--local-natt-port", "65536"],
+     "scapy-ike connect: argument --local-natt-port: 65536 is not a port (1-65535)"),
+    (["serve", "--psk", "x", "--port", "70000"],
+     "scapy-ike serve: argument --port: 70000 is not a port (1-65535)"),
+    (["serve", "--psk", "x", "--natt-port", "-1"],
+     "scapy-ike serve: argument --natt-port: -1 is not a port (1-65535)"),
+    (["demo", "--port", "70000"], "scapy-ike demo: argument --port: 70000 is not a port (1-65535)"),
+    (["demo", "--port", "1000"],
+     "scapy-ike demo: argument --port: 1000 leaves no NAT-T port (port - 1000): 1001 or more"),
+    (["decode", "x.pcap", "--ike-port", "70000"],
+     "scapy-ike decode: argument --ike-port: 70000 is not a port (1-65535)"),
+    (["connect", "192.0.2.1", "--psk", ""],
+     "scapy-ike connect: argument --psk: empty; give the secret as text, or hex after 0x"),
+    (["serve", "--psk", "0x"],
+     "scapy-ike serve: argument --psk: empty; give the secret as text, or hex after 0x"),
+    (["serve", "--psk", "x", "--listen", "300.1.1.1"],
+     "scapy-ike serve: argument --listen: '300.1.1.1' is not an IPv4 address"),
+    (["connect", "192.0.2.1", "--psk", "x", "--local", "here"],
+     "scapy-ike connect: argument --local: 'here' is not an IPv4 address"),
+    (["connect", "192.0.2.1"], "scapy-ike connect: the following arguments are required: --psk"),
+], ids=lambda value: "_".join(value[:1] + value[-2:-1]) if isinstance(value, list) else "")
+def test_usage_errors(argv, line, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", line + "\n")
+
+
+def test_unresolvable_peer(capsys):
+    assert main(["connect", "no-such-host.invalid", "--psk", "x"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("scapy-ike connect: argument peer: cannot resolve "
+                          "'no-such-host.invalid': ")
+
+
+def test_peer_names_resolve_to_addresses():
+    from scapy_ike.cli.common import ipv4_host
+    assert ipv4_host("localhost") == "127.0.0.1"
+    assert ipv4_host("192.0.2.1") == "192.0.2.1"
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["serve", "--psk", "x", "--port", "4500"],
+     "scapy-ike serve: --port and --natt-port must differ"),
+    (["connect", "192.0.2.1", "--psk", "x", "--local-natt-port", "500"],
+     "scapy-ike connect: --local-port and --local-natt-port must differ"),
+], ids=["serve", "connect"])
+def test_one_port_for_ike_and_natt(argv, line, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", line + "\n")

@@ -9,14 +9,13 @@ packet failed (one message per SA on stderr), 2 for bad usage or an
 unreadable file.
 """
 
-import argparse
 import json
 import sys
 
 from scapy.error import Scapy_Exception
 from scapy.utils import PcapReader
 
-from scapy_ike.cli.common import hex_bytes, secret
+from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, secret
 from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
@@ -45,7 +44,7 @@ def write_key_logs(path, session):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="scapy-ike decode",
         description="Dissect a pcap or pcapng capture (gzip too), one line per packet, "
                     "decrypting ESP with the keys given.")
@@ -60,9 +59,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keylog-out", metavar="FILE",
                         help="write the keys used: a key log, and FILE.ikev1_decryption_table "
                              "and FILE.esp_sa for Wireshark (mode 0600)")
-    parser.add_argument("--ike-port", type=int, default=500,
+    parser.add_argument("--ike-port", type=port, default=500,
                         help="dissect this UDP port as IKE too (like tshark's -d)")
-    parser.add_argument("--natt-port", type=int, default=4500,
+    parser.add_argument("--natt-port", type=port, default=4500,
                         help="dissect this UDP port as NAT-T too")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     args = parser.parse_args(argv)

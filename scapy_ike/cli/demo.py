@@ -8,6 +8,7 @@ import os
 import time
 
 from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.common import ArgumentParser, port
 from scapy_ike.cli.connect import ping, wait_for
 from scapy_ike.cli.options import log_to_stdout
 from scapy_ike.core import events as ev
@@ -17,10 +18,20 @@ RESPONDER, INITIATOR = "127.0.0.1", "127.0.0.2"
 INNER_R, INNER_I = "198.51.100.1", "198.51.100.2"
 
 
+def ike_port(text):
+    """A port that leaves one for NAT-T 1000 below it."""
+    number = port(text)
+    if number <= 1000:
+        raise argparse.ArgumentTypeError(
+            "%d leaves no NAT-T port (port - 1000): 1001 or more" % number)
+    return number
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scapy-ike demo", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="scapy-ike demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="demo", help="folder for the capture and key log")
-    parser.add_argument("--port", type=int, default=15500, help="IKE port (NAT-T: port - 1000)")
+    parser.add_argument("--port", type=ike_port, default=15500,
+                        help="IKE port (NAT-T: port - 1000)")
     parser.add_argument("--mode", choices=("main", "aggressive"), default="main")
     parser.add_argument("--ike", default="aes256-sha256-modp2048")
     parser.add_argument("--esp", default="aes256-sha256")

@@ -5,7 +5,7 @@ import logging
 import sys
 from contextlib import contextmanager
 
-from scapy_ike.cli.common import secret
+from scapy_ike.cli.common import network, secret
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
 
@@ -21,8 +21,8 @@ def add_config_arguments(parser):
                              "PFS) or a Cisco transform set ('esp-aes 192 esp-md5-hmac')")
     parser.add_argument("--local-id", help="our identity: an address, a.b (FQDN) or u@a.b")
     parser.add_argument("--remote-id", help="the identity the peer must show")
-    parser.add_argument("--local-ts", default="0.0.0.0/0", metavar="CIDR")
-    parser.add_argument("--remote-ts", default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--local-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--remote-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
     parser.add_argument("--force-encap", action="store_true",
                         help="pretend a NAT, so that ESP goes in UDP (RFC 3947)")
     parser.add_argument("--nat-t", choices=("any", "rfc3947", "drafts", "off"), default="any",
@@ -38,7 +38,7 @@ def configuration(args, role, parser):
     try:
         return Configuration(role=role, mode=args.mode, psk=args.psk, ike=args.ike, esp=args.esp,
                              local_id=args.local_id, remote_id=args.remote_id,
-                             local_ts=args.local_ts, remote_ts=args.remote_ts,
+                             local_ts=str(args.local_ts), remote_ts=str(args.remote_ts),
                              force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t])
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))

@@ -2,18 +2,18 @@
 and answers ICMP echo sent through its tunnels to its own inner address,
 so that a peer can test the tunnel."""
 
-import argparse
 import time
 
 from scapy_ike.automaton import IKEv1Automaton
+from scapy_ike.cli.common import ArgumentParser, ipv4_address, port
 from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR")
-    parser.add_argument("--port", type=int, default=500)
-    parser.add_argument("--natt-port", type=int, default=4500)
+    parser = ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", type=ipv4_address, default="0.0.0.0", metavar="ADDR")
+    parser.add_argument("--port", type=port, default=500)
+    parser.add_argument("--natt-port", type=port, default=4500)
     add_config_arguments(parser)
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
@@ -21,6 +21,8 @@ def main(argv=None) -> int:
                         help="stop after this many seconds (default: run until interrupted)")
     args = parser.parse_args(argv)
     config = configuration(args, "responder", parser)
+    if args.port == args.natt_port:
+        parser.error("--port and --natt-port must differ")
     with log_to_stdout():
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
                                    natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
