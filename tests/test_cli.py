@@ -1,5 +1,6 @@
 """The ``scapy-ike`` command and its ``decode`` subcommand."""
 
+import socket
 import subprocess
 import sys
 
@@ -83,6 +84,17 @@ def test_decode_writes_its_key_files_for_the_owner_only(tmp_path, capsys):
 
 # -- bad input: one line on stderr, exit status 2 (usage) or 1 (at run time) ----
 
+def free_ports(count):
+    """*count* UDP ports free on 127.0.0.1 a moment ago."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
 NOT_A_NETWORK = "'300.1.1.1/32' does not appear to be an IPv4 or IPv6 network"
 
 
@@ -143,6 +155,120 @@ def test_peer_names_resolve_to_addresses():
     assert ipv4_host("192.0.2.1") == "192.0.2.1"
 
 
+@pytest.fixture
+def taken():
+    """A UDP socket bound on 127.0.0.1 to an ephemeral port, without
+    SO_REUSEADDR: nobody else can bind that port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def bind_error(command, address, port, reason):
+    return "scapy-ike %s: cannot bind %s:%d/udp: %s\n" % (command, address, port, reason)
+
+
+IN_USE, NOT_HERE = "Address already in use", "Cannot assign requested address"
+
+
+def test_serve_on_a_port_in_use(taken, capsys):
+    natt, = free_ports(1)
+    assert main(["serve", "--listen", "127.0.0.1", "--port", str(taken),
+                 "--natt-port", str(natt), "--psk", "x", "--timeout", "1"]) == 1
+    assert capsys.readouterr() == ("", bind_error("serve", "127.0.0.1", taken, IN_USE))
+
+
+def test_serve_on_a_natt_port_in_use_frees_its_ike_port(taken, capsys):
+    ike, = free_ports(1)
+    assert main(["serve", "--listen", "127.0.0.1", "--port", str(ike),
+                 "--natt-port", str(taken), "--psk", "x", "--timeout", "1"]) == 1
+    assert capsys.readouterr() == ("", bind_error("serve", "127.0.0.1", taken, IN_USE))
+    again = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    again.bind(("127.0.0.1", ike))            # the IKE port was closed again
+    again.close()
+
+
+def test_demo_on_a_port_in_use(taken, tmp_path, capsys):
+    assert main(["demo", "--port", str(taken), "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr() == ("", bind_error("demo", "127.0.0.1", taken, IN_USE))
+
+
+def test_addresses_this_machine_does_not_have(capsys):
+    """192.0.2.77 (TEST-NET-1) is on none of this machine's interfaces."""
+    ike, natt = free_ports(2)
+    ports = ["--natt-port", str(natt), "--psk", "x", "--timeout", "1"]
+    assert main(["serve", "--listen", "192.0.2.77", "--port", str(ike), *ports]) == 1
+    assert capsys.readouterr() == ("", bind_error("serve", "192.0.2.77", ike, NOT_HERE))
+    assert main(["connect", "192.0.2.1", "--local", "192.0.2.77", "--local-port", str(ike),
+                 "--local-natt-port", str(natt), "--psk", "x", "--timeout", "1"]) == 1
+    assert capsys.readouterr() == ("", bind_error("connect", "192.0.2.77", ike, NOT_HERE))
+
+
+class FakeAutomaton:
+    """Stands for IKEv1Automaton in connect: records what the command asks
+    of it, and closes the sockets it was given."""
+
+    def __init__(self, config, sockets, events=(), **kwargs):
+        self.sockets, self.events, self.calls = sockets, list(events), []
+        FakeAutomaton.made.append(self)
+
+    def runbg(self):
+        self.calls.append("runbg")
+
+    def stop(self):
+        self.calls.append("stop")
+
+    def close(self):
+        self.calls.append("close")
+        for sock in self.sockets.values():
+            sock.close()
+
+
+@pytest.fixture
+def fake_connect(monkeypatch):
+    """connect's argv on loopback ports, with FakeAutomaton made."""
+    import scapy_ike.cli.connect as connect
+    FakeAutomaton.made = []
+    monkeypatch.setattr(connect, "IKEv1Automaton", FakeAutomaton)
+    ike, natt = free_ports(2)
+    return connect, ["connect", "127.0.0.1", "--local", "127.0.0.1", "--psk", "x",
+                     "--local-port", str(ike), "--local-natt-port", str(natt)]
+
+
+def test_interrupted_connect_still_deletes(fake_connect, monkeypatch, capsys):
+    """Ctrl-C while negotiating: exit status 130, one line, and the
+    automaton stopped and closed (which sends the Deletes)."""
+    connect, argv = fake_connect
+
+    def interrupted(automaton, timeout):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(connect, "wait_for", interrupted)
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "scapy-ike connect: interrupted\n"
+    assert [a.calls for a in FakeAutomaton.made] == [["runbg", "stop", "close"]]
+
+
+def test_failed_negotiation_is_one_line_on_stderr(fake_connect, monkeypatch, capsys):
+    from scapy_ike.core import events as ev
+    connect, argv = fake_connect
+    failed = ev.Failed(bytes(16), 0, "authentication failed")
+    monkeypatch.setattr(connect, "IKEv1Automaton",
+                        lambda config, sockets, **kw: FakeAutomaton(config, sockets, [failed]))
+    assert main(argv + ["--timeout", "1"]) == 1
+    assert capsys.readouterr() == ("", "scapy-ike connect: authentication failed\n")
+    assert [a.calls for a in FakeAutomaton.made] == [["runbg", "stop", "close"]]
+
+
+def test_version_and_unknown_command(capsys):
+    from scapy_ike import __version__
+    from scapy_ike.cli import USAGE
+    assert main(["--version"]) == 0
+    assert capsys.readouterr() == ("scapy-ike %s\n" % __version__, "")
+    assert main(["no-such-command"]) == 2
+    assert capsys.readouterr() == ("", "scapy-ike: unknown command 'no-such-command'\n\n" + USAGE)
+
+
 @pytest.mark.parametrize("argv,line", [
     (["serve", "--psk", "x", "--port", "4500"],
      "scapy-ike serve: --port and --natt-port must differ"),
@@ -152,3 +278,19 @@ def test_peer_names_resolve_to_addresses():
 def test_one_port_for_ike_and_natt(argv, line, capsys):
     assert main(argv) == 2
     assert capsys.readouterr() == ("", line + "\n")
+
+
+def test_peer_out_of_reach(capsys):
+    """The kernel refuses a route to the broadcast address (no
+    SO_BROADCAST): nothing is bound, one line."""
+    assert main(["connect", "255.255.255.255", "--psk", "x"]) == 1
+    assert capsys.readouterr() == (
+        "", "scapy-ike connect: cannot reach 255.255.255.255: Permission denied\n")
+
+
+def test_decode_cannot_write_its_key_files(tmp_path, capsys):
+    capture = shared_file("tcpdump", "isakmp4500.pcap")
+    out = tmp_path / "missing" / "keys.log"
+    assert main(["decode", str(capture), "--keylog-out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "scapy-ike decode: cannot write %s: No such file or directory\n" % out)

@@ -1,6 +1,7 @@
 """What the subcommands share: their argument parser, whose usage errors
-are one line on standard error and exit status 2, and the argument types,
-which check every value before anything runs."""
+are one line on standard error and exit status 2; :class:`CommandError`
+for failures at run time (exit status 1); and the argument types, which
+check every value before anything runs."""
 
 import argparse
 import ipaddress
@@ -13,6 +14,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, "%s: %s\n" % (self.prog, message))
+
+
+class CommandError(Exception):
+    """A failure at run time (a port in use, no route, a negotiation that
+    failed): the ``scapy-ike`` command prints it as one line and exits
+    with status 1."""
 
 
 def secret(text):

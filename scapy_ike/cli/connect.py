@@ -1,7 +1,8 @@
 """``scapy-ike connect PEER``: the initiator.  Phase 1, Quick Mode, then
 optionally pings through the tunnel.  Exit status 0 only when both phases
 completed and, with ``--ping``, every echo was answered through the
-tunnel."""
+tunnel; 1 when they did not (the reason on standard error), 2 for bad
+usage, 130 when interrupted (the SAs deleted first)."""
 
 import socket
 import time
@@ -9,8 +10,8 @@ import time
 from scapy.layers.inet import ICMP, IP
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.common import ArgumentParser, ipv4_address, ipv4_host, port
-from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
+from scapy_ike.cli.common import ArgumentParser, CommandError, ipv4_address, ipv4_host, port
+from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
 from scapy_ike.core import events as ev
 
 
@@ -20,6 +21,8 @@ def _local_address(peer, port):
     try:
         probe.connect((peer, port))
         return probe.getsockname()[0]
+    except OSError as exc:
+        raise CommandError("cannot reach %s: %s" % (peer, exc.strerror or exc)) from None
     finally:
         probe.close()
 
@@ -76,13 +79,13 @@ def main(argv=None) -> int:
         automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
                                    ike_port=args.local_port, natt_port=args.local_natt_port,
                                    peer_natt_port=args.natt_port, keylog=args.keylog,
-                                   pcap=args.pcap)
+                                   pcap=args.pcap, sockets=bind_udp(local, args.local_port,
+                                                                    args.local_natt_port))
         automaton.runbg()
         try:
             outcome = wait_for(automaton, args.timeout)
             if not isinstance(outcome, ev.QuickModeEstablished):
-                print("scapy-ike connect: %s" % (outcome.reason if outcome else "timeout"))
-                return 1
+                raise CommandError(outcome.reason if outcome else "timeout")
             print(automaton.show_isakmp_sa())
             print(automaton.show_ipsec_sa())
             if args.ping:

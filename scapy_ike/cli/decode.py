@@ -5,8 +5,8 @@ keys are known or can be derived (from the PSK and g^xy: the whole session,
 ESP included, through Quick Mode's KEYMAT).
 
 Exit status: 0 when everything that had keys decrypted, 1 when some keyed
-packet failed (one message per SA on stderr), 2 for bad usage or an
-unreadable file.
+packet failed (one message per SA on stderr), 2 for bad usage or a file
+that cannot be read (or, for ``--keylog-out``, written).
 """
 
 import json
@@ -86,7 +86,12 @@ def main(argv=None) -> int:
             else:
                 print("%4d %.6f %s" % (number, record.time, record.summary()))
     if args.keylog_out:
-        write_key_logs(args.keylog_out, session)
+        try:
+            write_key_logs(args.keylog_out, session)
+        except OSError as exc:
+            print("scapy-ike decode: cannot write %s: %s" % (exc.filename, exc.strerror),
+                  file=sys.stderr)
+            return 2
     for (src, dst, spi), count in sorted(session.failures.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
               % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)

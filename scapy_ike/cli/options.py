@@ -5,7 +5,8 @@ import logging
 import sys
 from contextlib import contextmanager
 
-from scapy_ike.cli.common import network, secret
+from scapy_ike.automaton.tunnel import udp_socket
+from scapy_ike.cli.common import CommandError, network, secret
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
 
@@ -42,6 +43,22 @@ def configuration(args, role, parser):
                              force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t])
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))
+
+
+def bind_udp(address, *ports):
+    """UDP sockets bound to *address* on each port, ``{port: socket}``, for
+    an automaton to use; if one cannot be bound, those already bound are
+    closed and a :class:`CommandError` says why."""
+    sockets = {}
+    for number in ports:
+        try:
+            sockets[number] = udp_socket(address, number)
+        except OSError as exc:
+            for sock in sockets.values():
+                sock.close()
+            raise CommandError("cannot bind %s:%d/udp: %s"
+                               % (address, number, exc.strerror or exc)) from None
+    return sockets
 
 
 @contextmanager

@@ -1,12 +1,14 @@
 """``scapy-ike serve``: the responder.  It negotiates with whoever asks,
 and answers ICMP echo sent through its tunnels to its own inner address,
-so that a peer can test the tunnel."""
+so that a peer can test the tunnel.  Exit status 0 when stopped (by
+Ctrl-C or ``--timeout``), 1 when its ports cannot be bound, 2 for bad
+usage."""
 
 import time
 
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import ArgumentParser, ipv4_address, port
-from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
+from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
 
 
 def main(argv=None) -> int:
@@ -25,7 +27,8 @@ def main(argv=None) -> int:
         parser.error("--port and --natt-port must differ")
     with log_to_stdout():
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
-                                   natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
+                                   natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap,
+                                   sockets=bind_udp(args.listen, args.port, args.natt_port))
         automaton.runbg()
         try:
             deadline = None if args.timeout is None else time.monotonic() + args.timeout
