@@ -164,10 +164,10 @@ def test_serve_keeps_serving_after_a_refusal_and_a_delete(capsys):
                                  "--local-natt-port", str(serve_port - 999 + n), *extra]))
     finally:
         server.join(10)
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr()
     assert results == [1, 0, 0] and outcome["serve"] == 0
-    assert "listening on 127.0.0.1:%d (NAT-T %d)" % (serve_port, serve_port - 1000) in printed
-    assert "scapy-ike connect: peer notify NO-PROPOSAL-CHOSEN" in printed
+    assert "listening on 127.0.0.1:%d (NAT-T %d)" % (serve_port, serve_port - 1000) in printed.out
+    assert printed.err == "scapy-ike connect: peer notify NO-PROPOSAL-CHOSEN\n"
 
 
 def test_without_nat_esp_goes_over_ip_and_the_responder_names_the_address_reached():

@@ -48,4 +48,7 @@ def test_derive_usage_errors(capsys):
             "--gxy", "00", "--cky-i", "00", "--cky-r", "00"]
     for extra in ([], ["--psk", "x", "--cipher", "rot13"], ["--psk", "x", "--gxi", "00"]):
         assert main(base + extra) == 2, extra
-    assert "usage: scapy-ike derive" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        "scapy-ike derive: --auth psk needs --psk",
+        "scapy-ike derive: argument --cipher: unknown cipher 'rot13' (aes128, aes256, 3des, ...)",
+        "scapy-ike derive: --gxi/--gxr need --cipher (the IV is one cipher block)"]

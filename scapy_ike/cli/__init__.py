@@ -1,10 +1,13 @@
 """The ``scapy-ike`` command: one subcommand per task, each a
-``main(argv=None) -> int``."""
+``main(argv=None) -> int``.  Bad input is one line on standard error,
+never a traceback: exit status 2 for bad usage, 1 for a failure at run
+time (:class:`~scapy_ike.cli.common.CommandError`), 130 when interrupted."""
 
 import importlib
 import sys
 
 from scapy_ike import __version__
+from scapy_ike.cli.common import CommandError
 
 COMMANDS = {
     "decode": ("scapy_ike.cli.decode", "dissect a capture, decrypting IKE and ESP"),
@@ -35,6 +38,12 @@ def main(argv=None) -> int:
         return module.main(argv[1:])
     except SystemExit as exc:       # argparse's usage errors and --help
         return exc.code if isinstance(exc.code, int) else 2
+    except CommandError as exc:
+        print("scapy-ike %s: %s" % (argv[0], exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:       # after the command's own clean-up (its Deletes)
+        print("scapy-ike %s: interrupted" % argv[0], file=sys.stderr)
+        return 130
     except BrokenPipeError:        # output piped into head(1) and the like
         sys.stdout = None
         return 0

@@ -1,17 +1,17 @@
 """``scapy-ike connect PEER``: the initiator.  Phase 1, Quick Mode, then
 optionally pings through the tunnel.  Exit status 0 only when both phases
 completed and, with ``--ping``, every echo was answered through the
-tunnel."""
+tunnel; 1 when they did not (the reason on standard error), 2 for bad
+usage, 130 when interrupted (the SAs deleted first)."""
 
-import argparse
-import ipaddress
 import socket
 import time
 
 from scapy.layers.inet import ICMP, IP
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
+from scapy_ike.cli.common import ArgumentParser, CommandError, ipv4_address, ipv4_host, port
+from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
 from scapy_ike.core import events as ev
 
 
@@ -21,6 +21,8 @@ def _local_address(peer, port):
     try:
         probe.connect((peer, port))
         return probe.getsockname()[0]
+    except OSError as exc:
+        raise CommandError("cannot reach %s: %s" % (peer, exc.strerror or exc)) from None
     finally:
         probe.close()
 
@@ -52,13 +54,13 @@ def wait_for(automaton, timeout):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scapy-ike connect", description=__doc__.split("\n\n")[0])
-    parser.add_argument("peer", help="the responder's address")
-    parser.add_argument("--port", type=int, default=500, help="the responder's IKE port")
-    parser.add_argument("--natt-port", type=int, default=4500, help="the responder's NAT-T port")
-    parser.add_argument("--local", help="our address (default: the route's)")
-    parser.add_argument("--local-port", type=int, default=500)
-    parser.add_argument("--local-natt-port", type=int, default=4500)
+    parser = ArgumentParser(prog="scapy-ike connect", description=__doc__.split("\n\n")[0])
+    parser.add_argument("peer", type=ipv4_host, help="the responder's address or name")
+    parser.add_argument("--port", type=port, default=500, help="the responder's IKE port")
+    parser.add_argument("--natt-port", type=port, default=4500, help="the responder's NAT-T port")
+    parser.add_argument("--local", type=ipv4_address, help="our address (default: the route's)")
+    parser.add_argument("--local-port", type=port, default=500)
+    parser.add_argument("--local-natt-port", type=port, default=4500)
     add_config_arguments(parser)
     parser.add_argument("--ping", metavar="ADDR", help="ping this inner address through the tunnel")
     parser.add_argument("--count", type=int, default=3)
@@ -67,21 +69,23 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     config = configuration(args, "initiator", parser)
-    inner = ipaddress.ip_network(args.local_ts)
+    inner = args.local_ts
     if args.ping and inner.prefixlen == 0:
         parser.error("--ping needs our inner address: --local-ts ADDR/32")
+    if args.local_port == args.local_natt_port:
+        parser.error("--local-port and --local-natt-port must differ")
     with log_to_stdout():
         local = args.local or _local_address(args.peer, args.port)
         automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
                                    ike_port=args.local_port, natt_port=args.local_natt_port,
                                    peer_natt_port=args.natt_port, keylog=args.keylog,
-                                   pcap=args.pcap)
+                                   pcap=args.pcap, sockets=bind_udp(local, args.local_port,
+                                                                    args.local_natt_port))
         automaton.runbg()
         try:
             outcome = wait_for(automaton, args.timeout)
             if not isinstance(outcome, ev.QuickModeEstablished):
-                print("scapy-ike connect: %s" % (outcome.reason if outcome else "timeout"))
-                return 1
+                raise CommandError(outcome.reason if outcome else "timeout")
             print(automaton.show_isakmp_sa())
             print(automaton.show_ipsec_sa())
             if args.ping:

@@ -5,18 +5,17 @@ keys are known or can be derived (from the PSK and g^xy: the whole session,
 ESP included, through Quick Mode's KEYMAT).
 
 Exit status: 0 when everything that had keys decrypted, 1 when some keyed
-packet failed (one message per SA on stderr), 2 for bad usage or an
-unreadable file.
+packet failed (one message per SA on stderr), 2 for bad usage or a file
+that cannot be read (or, for ``--keylog-out``, written).
 """
 
-import argparse
 import json
 import sys
 
 from scapy.error import Scapy_Exception
 from scapy.utils import PcapReader
 
-from scapy_ike.cli.common import hex_bytes, secret
+from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, secret
 from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
@@ -45,7 +44,7 @@ def write_key_logs(path, session):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="scapy-ike decode",
         description="Dissect a pcap or pcapng capture (gzip too), one line per packet, "
                     "decrypting ESP with the keys given.")
@@ -60,9 +59,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keylog-out", metavar="FILE",
                         help="write the keys used: a key log, and FILE.ikev1_decryption_table "
                              "and FILE.esp_sa for Wireshark (mode 0600)")
-    parser.add_argument("--ike-port", type=int, default=500,
+    parser.add_argument("--ike-port", type=port, default=500,
                         help="dissect this UDP port as IKE too (like tshark's -d)")
-    parser.add_argument("--natt-port", type=int, default=4500,
+    parser.add_argument("--natt-port", type=port, default=4500,
                         help="dissect this UDP port as NAT-T too")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     args = parser.parse_args(argv)
@@ -87,7 +86,12 @@ def main(argv=None) -> int:
             else:
                 print("%4d %.6f %s" % (number, record.time, record.summary()))
     if args.keylog_out:
-        write_key_logs(args.keylog_out, session)
+        try:
+            write_key_logs(args.keylog_out, session)
+        except OSError as exc:
+            print("scapy-ike decode: cannot write %s: %s" % (exc.filename, exc.strerror),
+                  file=sys.stderr)
+            return 2
     for (src, dst, spi), count in sorted(session.failures.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
               % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)

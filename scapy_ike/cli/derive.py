@@ -9,7 +9,7 @@ import argparse
 import json
 import re
 
-from scapy_ike.cli.common import hex_bytes, secret
+from scapy_ike.cli.common import ArgumentParser, hex_bytes, secret
 from scapy_ike.crypto import keys, registry
 from scapy_ike.crypto.prf import HASHES
 
@@ -46,7 +46,7 @@ def derive(args):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scapy-ike derive", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="scapy-ike derive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--auth", choices=("psk", "sig"), required=True)
     parser.add_argument("--prf", choices=sorted(HASHES), required=True,
                         help="the negotiated hash, whose HMAC is the prf")

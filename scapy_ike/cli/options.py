@@ -5,7 +5,8 @@ import logging
 import sys
 from contextlib import contextmanager
 
-from scapy_ike.cli.common import secret
+from scapy_ike.automaton.tunnel import udp_socket
+from scapy_ike.cli.common import CommandError, network, secret
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
 
@@ -26,8 +27,8 @@ def add_config_arguments(parser):
                              "defaults as for --ike")
     parser.add_argument("--local-id", help="our identity: an address, a.b (FQDN) or u@a.b")
     parser.add_argument("--remote-id", help="the identity the peer must show")
-    parser.add_argument("--local-ts", default="0.0.0.0/0", metavar="CIDR")
-    parser.add_argument("--remote-ts", default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--local-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--remote-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
     parser.add_argument("--force-encap", action="store_true",
                         help="pretend a NAT, so that ESP goes in UDP (RFC 3947)")
     parser.add_argument("--nat-t", choices=("any", "rfc3947", "drafts", "off"), default="any",
@@ -43,10 +44,26 @@ def configuration(args, role, parser):
     try:
         return Configuration(role=role, mode=args.mode, psk=args.psk, ike=args.ike, esp=args.esp,
                              local_id=args.local_id, remote_id=args.remote_id,
-                             local_ts=args.local_ts, remote_ts=args.remote_ts,
+                             local_ts=str(args.local_ts), remote_ts=str(args.remote_ts),
                              force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t])
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))
+
+
+def bind_udp(address, *ports):
+    """UDP sockets bound to *address* on each port, ``{port: socket}``, for
+    an automaton to use; if one cannot be bound, those already bound are
+    closed and a :class:`CommandError` says why."""
+    sockets = {}
+    for number in ports:
+        try:
+            sockets[number] = udp_socket(address, number)
+        except OSError as exc:
+            for sock in sockets.values():
+                sock.close()
+            raise CommandError("cannot bind %s:%d/udp: %s"
+                               % (address, number, exc.strerror or exc)) from None
+    return sockets
 
 
 @contextmanager

@@ -1,20 +1,22 @@
 """``scapy-ike serve``: the responder.  It negotiates with whoever asks,
 and answers ICMP echo sent through its tunnels to its own inner address,
-so that a peer can test the tunnel."""
+so that a peer can test the tunnel.  Exit status 0 when stopped (by
+Ctrl-C or ``--timeout``), 1 when its ports cannot be bound, 2 for bad
+usage."""
 
-import argparse
 import time
 from dataclasses import replace
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.options import add_config_arguments, configuration, log_to_stdout
+from scapy_ike.cli.common import ArgumentParser, ipv4_address, port
+from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR")
-    parser.add_argument("--port", type=int, default=500)
-    parser.add_argument("--natt-port", type=int, default=4500)
+    parser = ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", type=ipv4_address, default="0.0.0.0", metavar="ADDR")
+    parser.add_argument("--port", type=port, default=500)
+    parser.add_argument("--natt-port", type=port, default=4500)
     parser.add_argument("--half-open-per-source", type=int, default=5, metavar="N",
                         help="half-open SAs allowed from one address (default %(default)s, as "
                              "charon's block_threshold)")
@@ -25,12 +27,15 @@ def main(argv=None) -> int:
                         help="stop after this many seconds (default: run until interrupted)")
     args = parser.parse_args(argv)
     config = configuration(args, "responder", parser)
+    if args.port == args.natt_port:
+        parser.error("--port and --natt-port must differ")
     if args.half_open_per_source < 1:
         parser.error("--half-open-per-source must be at least 1")
     config = replace(config, half_open_per_source=args.half_open_per_source)
     with log_to_stdout():
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
-                                   natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap)
+                                   natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap,
+                                   sockets=bind_udp(args.listen, args.port, args.natt_port))
         automaton.runbg()
         print("listening on %s:%d (NAT-T %d)" % (args.listen, args.port, args.natt_port),
               flush=True)
