@@ -200,3 +200,26 @@ def test_without_nat_esp_goes_over_ip_and_the_responder_names_the_address_reache
         for a in (i, r):
             a.stop()
             a.close()
+
+
+def test_set_up_errors_reach_the_caller():
+    """A port in use or a capture that cannot be written is an OSError from
+    the constructor, in the caller's thread, and leaves no socket open."""
+    import socket
+    base = PORT + 30
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", base))
+    try:
+        with pytest.raises(OSError, match="cannot bind 127.0.0.1:%d/udp: Address already in use"
+                           % base):
+            IKEv1Automaton(Configuration(role="responder"), local_address="127.0.0.1",
+                           ike_port=base + 1, natt_port=base)
+        with pytest.raises(OSError):
+            IKEv1Automaton(Configuration(role="responder"), local_address="127.0.0.1",
+                           ike_port=base + 2, natt_port=base + 3, pcap="/no/such/dir/x.pcap")
+        for free in (base + 1, base + 2, base + 3):       # nothing was left bound
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            probe.bind(("127.0.0.1", free))
+            probe.close()
+    finally:
+        holder.close()

@@ -247,3 +247,23 @@ def test_nat_t_drafts_with_charon(strongswan_peer, role):
     mm2 = messages[1]
     assert "draft-ietf-ipsec-nat-t-ike-02\\n" in [
         vendor_id_name(v.VendorID) for v in payloads_of(mm2, ISAKMP_payload_VendorID)]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("mode", ["main", "aggressive"])
+def test_charon_defaults_against_our_default_responder(strongswan_peer, mode):
+    """charon's ``default`` proposals in both phases meet a responder with
+    no proposals configured: charon's first choices are taken."""
+    peer = strongswan_peer(role="initiator", mode=mode, psk=PSK, ike_proposals="default",
+                           esp_proposals="default")
+    automaton = ours("responder", None, None, None, peer)
+    try:
+        peer.initiate()
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished), established
+        chosen = automaton.endpoint.connections[established.cookies[:8]].phase1.chosen
+        assert chosen.describe() == "aes128-sha256-curve25519"
+        assert established.proposal.describe() == "aes128gcm16"   # our order: AEAD first
+        check_tunnel(peer, automaton, established)
+    finally:
+        finish(automaton)

@@ -26,7 +26,7 @@ from scapy.packet import Raw
 from scapy.supersocket import SuperSocket
 from scapy.utils import PcapWriter
 
-from scapy_ike.automaton.tunnel import Tunnel, esp_socket, udp_socket
+from scapy_ike.automaton.tunnel import Tunnel, bind_udp, esp_socket
 from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER
 from scapy_ike.core import Endpoint, events as ev, state as S
 from scapy_ike.decode.keylog import (
@@ -54,14 +54,29 @@ class IKEv1Automaton(Automaton):
 
     *peer* is the responder's (address, port) for an initiator; *sockets*
     optionally gives ready UDP sockets ``{port: socket}`` (made in a network
-    namespace, say); *keylog* a path written as keys appear (this project's
+    namespace, say), else they are bound here (an ``OSError`` says why
+    they cannot be); *keylog* a path written as keys appear (this project's
     key log, with Wireshark's ``ikev1_decryption_table`` and ``esp_sa``
-    beside it).
+    beside it), *pcap* a capture file's path.
     """
 
     def __init__(self, *args, **kargs):
         kargs.setdefault("ll", _NoSocket)
         kargs.setdefault("recvsock", _NoSocket)
+        # what can fail is opened here, in the caller's thread, so that its
+        # OSError reaches the caller (Scapy runs parse_args in its own)
+        bound = None
+        if not kargs.get("sockets"):
+            bound = kargs["sockets"] = bind_udp(kargs.get("local_address", "0.0.0.0"),
+                                                kargs.get("ike_port", 500),
+                                                kargs.get("natt_port", 4500))
+        if isinstance(kargs.get("pcap"), str):
+            try:
+                kargs["pcap"] = PcapWriter(kargs["pcap"], sync=True)
+            except OSError:
+                for sock in (bound or {}).values():
+                    sock.close()
+                raise
         super().__init__(*args, **kargs)
 
     def parse_args(self, config, peer=None, local_address="0.0.0.0", ike_port=500,
@@ -71,8 +86,7 @@ class IKEv1Automaton(Automaton):
         self.config = config
         self.peer = peer
         self.endpoint = Endpoint(config, local_address, ike_port, natt_port, peer_natt_port)
-        self.sockets = sockets or {port: udp_socket(local_address, port)
-                                   for port in (ike_port, natt_port)}
+        self.sockets = sockets
         for sock in self.sockets.values():     # the address each datagram was sent to
             try:
                 sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
@@ -80,7 +94,7 @@ class IKEv1Automaton(Automaton):
                 pass
         self.esp = None                         # raw ESP, made for the first unencapsulated SA
         self.keylog = keylog
-        self.pcap = PcapWriter(pcap, sync=True) if pcap else None
+        self.pcap = pcap
         self._pcap_lock = threading.Lock()
         self.poll = poll
         self.tunnels = []

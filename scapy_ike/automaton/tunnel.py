@@ -96,11 +96,31 @@ class TunnelSocket(SuperSocket):
 
 
 def udp_socket(address, port, family=socket.AF_INET):
-    """A UDP socket bound to *address*:*port*."""
+    """A UDP socket bound to *address*:*port* (without SO_REUSEADDR: with
+    it, a second endpoint on the same port would share its datagrams)."""
     s = socket.socket(family, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((address, port))
+    try:
+        s.bind((address, port))
+    except OSError:
+        s.close()
+        raise
     return s
+
+
+def bind_udp(address, *ports):
+    """``{port: socket}`` bound to *address* on each port; if one cannot be
+    bound, those already bound are closed and an OSError says which and
+    why (``cannot bind ADDR:PORT/udp: reason``)."""
+    sockets = {}
+    for number in ports:
+        try:
+            sockets[number] = udp_socket(address, number)
+        except OSError as exc:
+            for sock in sockets.values():
+                sock.close()
+            raise OSError(exc.errno, "cannot bind %s:%d/udp: %s"
+                          % (address, number, exc.strerror or exc)) from None
+    return sockets
 
 
 def esp_socket(address):

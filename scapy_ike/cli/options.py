@@ -5,7 +5,7 @@ import logging
 import sys
 from contextlib import contextmanager
 
-from scapy_ike.automaton.tunnel import udp_socket
+from scapy_ike.automaton import tunnel
 from scapy_ike.cli.common import CommandError, network, secret
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
@@ -52,18 +52,11 @@ def configuration(args, role, parser):
 
 def bind_udp(address, *ports):
     """UDP sockets bound to *address* on each port, ``{port: socket}``, for
-    an automaton to use; if one cannot be bound, those already bound are
-    closed and a :class:`CommandError` says why."""
-    sockets = {}
-    for number in ports:
-        try:
-            sockets[number] = udp_socket(address, number)
-        except OSError as exc:
-            for sock in sockets.values():
-                sock.close()
-            raise CommandError("cannot bind %s:%d/udp: %s"
-                               % (address, number, exc.strerror or exc)) from None
-    return sockets
+    an automaton to use, or a :class:`CommandError` that says why not."""
+    try:
+        return tunnel.bind_udp(address, *ports)
+    except OSError as exc:
+        raise CommandError(exc.strerror) from None
 
 
 @contextmanager

@@ -168,6 +168,7 @@ class Configuration:
                              "proposals must share one DH group (these have %s)"
                              % ", ".join(str(g) for g in sorted(groups)))
         self.esp_proposals()
+        self.selectors()
 
     @property
     def initiator_mode(self):
