@@ -341,3 +341,11 @@ def test_a_default_responder_takes_current_suites_and_refuses_weak_ones():
                              "aes128-sha256-curve25519, ")
     assert reason.endswith(" more (allow it with --ike 3des-md5-modp1024)")
 
+
+
+def test_events_share_one_base_and_keep_secrets_out_of_their_text():
+    net = Network(*configs(**FAST))
+    qi, _ = established(net)
+    assert all(isinstance(e, ev.Event) for _, e in net.events["i"] + net.events["r"])
+    text = repr(qi)
+    assert qi.keymat_in.hex() not in text.replace("\\x", "") and "keymat" not in text

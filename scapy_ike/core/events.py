@@ -1,12 +1,17 @@
 """What the engine tells its user, as frozen dataclasses (sans-IO: the
 shell reads them with ``Endpoint.next_event()``)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
-class StateChanged:
+class Event:
+    """What every event is (h11's one base class)."""
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
     """A per-SA state machine moved, named as a Cisco debug log names it
     (``IKE_I_MM1`` ... ``IKE_P1_COMPLETE``, ``IKE_QM_I_QM1`` ...)."""
 
@@ -17,7 +22,7 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
-class Phase1Established:
+class Phase1Established(Event):
     """The IKE SA is up (RFC 2409 5)."""
 
     cookies: bytes
@@ -28,15 +33,15 @@ class Phase1Established:
 
 
 @dataclass(frozen=True)
-class QuickModeEstablished:
+class QuickModeEstablished(Event):
     """A pair of ESP SAs is up, with the KEYMAT of both (RFC 2409 5.5)."""
 
     cookies: bytes
     message_id: int
     spi_in: bytes
     spi_out: bytes
-    keymat_in: bytes
-    keymat_out: bytes
+    keymat_in: bytes = field(repr=False)       # secrets: never in a log line
+    keymat_out: bytes = field(repr=False)
     proposal: object          # core.proposals.EspProposal
     udp_encap: bool
     local_ts: str
@@ -44,28 +49,28 @@ class QuickModeEstablished:
 
 
 @dataclass(frozen=True)
-class NotifyReceived:
+class NotifyReceived(Event):
     cookies: bytes
     notify_type: int
     data: bytes
 
 
 @dataclass(frozen=True)
-class DeleteReceived:
+class DeleteReceived(Event):
     cookies: bytes
     protocol: int
     spis: Tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
-class Retransmitted:
+class Retransmitted(Event):
     cookies: bytes
     message_id: int
     attempt: int
 
 
 @dataclass(frozen=True)
-class Expired:
+class Expired(Event):
     """A Quick Mode's ESP SAs reached their lifetime (RFC 2407 4.5), or
     with message ID 0 the IKE SA did (RFC 2409 Appendix A)."""
 
@@ -76,7 +81,7 @@ class Expired:
 
 
 @dataclass(frozen=True)
-class Failed:
+class Failed(Event):
     """A negotiation failed; *reason* says how ("authentication failed",
     "no proposal chosen", "invalid id", "timeout", "peer notify N")."""
 
@@ -87,7 +92,7 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Dropped:
+class Dropped(Event):
     """A datagram the engine ignored, and why (malformed, unexpected,
     unauthenticated): never fatal."""
 
