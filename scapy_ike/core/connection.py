@@ -393,7 +393,7 @@ class IkeConnection:
         for ex in self.exchanges.values():
             if ex.pending is not None:
                 times.append(ex.pending[1][0])
-            if ex.ended is not None and ex.kind == S.QM:
+            if ex.ended is not None:
                 times.append(ex.ended + self.config.retransmission.span())
         times += [c.expires for c in self.children.values()]
         return min(times) if times else None
@@ -418,10 +418,19 @@ class IkeConnection:
         for mid, ex in list(self.exchanges.items()):
             if ex.retransmit(now):
                 self._input(ex, S.TIMEOUT, None, now)
-            if ex.kind == S.QM and ex.ended is not None \
-                    and now >= ex.ended + self.config.retransmission.span():
-                del self.exchanges[mid]
-                self.sa.forget(mid)
+            if ex.ended is not None and now >= ex.ended + self.config.retransmission.span():
+                self._retire(ex)
+
+    def _retire(self, ex):
+        """An exchange done for as long as its peer may retransmit: a Quick
+        Mode goes (its ESP SAs stay, its message ID stays used), Phase 1
+        forgets the replies it kept for retransmitted requests."""
+        ex.ended = None
+        ex.replies.clear()
+        ex.seen.clear()
+        if ex.kind == S.QM:
+            del self.exchanges[ex.message_id]
+            self.sa.forget(ex.message_id)
 
     def keepalive(self, now):
         """The one-byte NAT keep-alive on the NAT-T port, every

@@ -370,6 +370,8 @@ def established(ex, msg, now):
     """Phase 1 is complete: the connection's SA-level timers start and
     the event is told."""
     ex.pending = None
+    ex.dh_key = None                   # g^xy is made: the private value goes
+    ex.ended = now                     # its replies are kept while MM5/AM1 may come again
     ex.conn.established(ex.chosen, now)
 
 
