@@ -1,0 +1,225 @@
+"""Our responder keeps serving, live against real strongSwan: one
+``IKEv1Automaton`` in charon's test namespace (192.0.2.2) stays in SERVING
+while charon deletes its IKE SA and comes back, and while a peer with a
+proposal we refuse fails before a good one."""
+
+import secrets
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from scapy_ike.cli.connect import ping
+from scapy_ike.core import events as ev, state as S
+from scapy_ike.testing.strongswan import PeerError
+from test_interop_strongswan import PSK, finish, ours
+
+IKE, ESP = "aes256-sha256-modp2048", "aes256-sha256"
+CHARON, US = "192.0.2.1", "192.0.2.2"
+CHARON_INNER, OUR_INNER = "198.51.100.1", "198.51.100.2"
+
+
+# ------------------------------------------------------------------ helpers
+
+def events_of(automaton, kind, where=lambda e: True):
+    return [e for e in list(automaton.events) if isinstance(e, kind) and where(e)]
+
+
+def wait_for(automaton, kind, where=lambda e: True, timeout=15.0):
+    """The first event of *kind* for which *where* holds, or None after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = events_of(automaton, kind, where)
+        if found or time.monotonic() >= deadline:
+            return found[0] if found else None
+        time.sleep(0.05)
+
+
+def wait_until(condition, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def dropped(automaton, prefix):
+    return [e.reason for e in events_of(automaton, ev.Dropped, lambda e: e.reason.startswith(prefix))]
+
+
+def reasons(automaton):
+    """Every Dropped and Failed reason, counted: what a failing assertion shows."""
+    return Counter("%s: %s" % (type(e).__name__, e.reason) for e in list(automaton.events)
+                   if isinstance(e, (ev.Dropped, ev.Failed)))
+
+
+def charon_sas(peer):
+    """charon's IKE SAs as (initiator cookie, responder cookie, state)."""
+    return [(sa["initiator-spi"], sa["responder-spi"], sa["state"]) for sa in peer.list_sas()]
+
+
+def charon_ping(peer, count=3):
+    done = peer.ping(count=count)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+class Sampler:
+    """Samples ``measure()`` every few milliseconds in a thread; the
+    largest value seen, for bounds that must hold all along."""
+
+    def __init__(self, measure, interval=0.002, limit=120.0):
+        self.measure, self.interval, self.limit = measure, interval, limit
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        deadline = time.monotonic() + self.limit
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                value = self.measure()
+            except RuntimeError:            # a dict changed size while it was read
+                continue
+            self.peak = max(self.peak, value)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(5)
+
+
+def half_open_from(automaton, source):
+    return sum(1 for c in list(automaton.endpoint.connections.values())
+               if c.half_open_until is not None and c.peer[0] == source)
+
+
+# ------------------------------------------- 1. charon deletes and comes back
+
+@pytest.mark.interop
+def test_charon_deletes_the_ike_sa_and_connects_again(strongswan_peer):
+    peer = strongswan_peer(role="initiator", psk=PSK, ike_proposals=IKE, esp_proposals=ESP)
+    automaton = ours("responder", "main", IKE, ESP, peer)
+    try:
+        peer.initiate()
+        first = wait_for(automaton, ev.QuickModeEstablished)
+        assert first is not None, reasons(automaton)
+        charon_ping(peer)
+
+        peer.swanctl("--terminate", "--ike", "swp")     # charon sends its Deletes
+        deleted = wait_for(automaton, ev.DeleteReceived,
+                           lambda e: e.protocol == 1 and e.cookies == first.cookies)
+        assert deleted is not None, events_of(automaton, ev.DeleteReceived)
+        assert deleted.spis == (first.cookies,)
+        esp_deleted = events_of(automaton, ev.DeleteReceived, lambda e: e.protocol == 3)
+        assert [e.spis for e in esp_deleted] == [(first.spi_out,)]
+        assert wait_until(lambda: automaton.endpoint.connections[first.cookies[:8]].state
+                          == S.DEAD, 5)
+        assert automaton.tunnels == []                  # the deleted tunnel is forgotten
+        assert charon_sas(peer) == []
+
+        peer.initiate()
+        second = wait_for(automaton, ev.QuickModeEstablished,
+                          lambda e: e.cookies != first.cookies)
+        assert second is not None, reasons(automaton)
+        assert second.cookies[:8] != first.cookies[:8]
+        assert charon_sas(peer) == [(second.cookies[:8].hex(), second.cookies[8:].hex(),
+                                     "ESTABLISHED")]
+        charon_ping(peer)
+        assert [t.established for t in automaton.tunnels] == [second]
+        assert ping(automaton.tunnel_socket(), OUR_INNER, CHARON_INNER, 3) == 3
+        assert automaton.state.state == "SERVING"
+        assert len(events_of(automaton, ev.Phase1Established)) == 2
+        assert events_of(automaton, ev.Failed) == []
+    finally:
+        finish(automaton)
+
+
+# --------------------------------- 2. a refused proposal, then a good peer
+
+class LinkedNamespace:
+    """A namespace of our own, joined by a veth pair to *test_ns*: here
+    198.18.0.1/24 (a default route via the other end), there 198.18.0.2/24.
+    A second charon in it reaches our responder at 192.0.2.2 from another
+    address."""
+
+    HERE, THERE = "198.18.0.1", "198.18.0.2"
+
+    def __init__(self, test_ns):
+        self.name = "rsl" + secrets.token_hex(4)
+        self.test_ns = test_ns
+        self.made = False
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True, timeout=10)
+        self.made = True
+        steps = [
+            ["ip", "link", "add", "name", "rsl-a", "netns", self.name, "type", "veth",
+             "peer", "name", "rsl-b", "netns", self.test_ns],
+            ["ip", "-n", self.name, "addr", "add", self.HERE + "/24", "dev", "rsl-a"],
+            ["ip", "-n", self.name, "link", "set", "rsl-a", "up"],
+            ["ip", "-n", self.name, "link", "set", "lo", "up"],
+            ["ip", "-n", self.name, "route", "add", "default", "via", self.THERE],
+            ["ip", "-n", self.test_ns, "addr", "add", self.THERE + "/24", "dev", "rsl-b"],
+            ["ip", "-n", self.test_ns, "link", "set", "rsl-b", "up"],
+        ]
+        try:
+            for argv in steps:
+                subprocess.run(argv, check=True, timeout=10, capture_output=True)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.made:       # the veth pair goes with it
+            subprocess.run(["ip", "netns", "del", self.name], check=False, timeout=10)
+            self.made = False
+
+
+@pytest.mark.interop
+def test_a_refused_proposal_then_a_good_peer(strongswan_peer):
+    good = strongswan_peer(role="initiator", psk=PSK, ike_proposals=IKE, esp_proposals=ESP)
+    automaton = ours("responder", "main", IKE, ESP, good)
+    bad = None
+    try:
+        with LinkedNamespace(good.test_ns) as linked:
+            try:
+                bad = strongswan_peer(role="initiator", psk=PSK,
+                                      ike_proposals="3des-md5-modp1024", esp_proposals=ESP,
+                                      netns=linked.name, local_addr=linked.HERE, remote_addr=US)
+                with pytest.raises(PeerError):
+                    bad.initiate(timeout=8)
+                failed = wait_for(automaton, ev.Failed)
+                assert failed is not None, reasons(automaton)
+                assert failed.reason.startswith("no proposal chosen"), failed
+                assert failed.message_id == 0 and failed.notify_type == 14
+                conn = automaton.endpoint.connections[failed.cookies[:8]]
+                assert conn.peer[0] == linked.HERE and conn.state == S.DEAD
+                log = bad.log_file.read_text(errors="replace")
+                assert "received NO_PROPOSAL_CHOSEN error notify" in log
+                assert automaton.endpoint._per_source.get(linked.HERE) is None
+            finally:
+                if bad is not None:
+                    bad.stop()          # before its namespace goes
+
+        good.initiate()
+        established = wait_for(automaton, ev.QuickModeEstablished)
+        assert established is not None, reasons(automaton)
+        assert established.cookies[:8] != failed.cookies[:8]
+        assert automaton.endpoint.connections[established.cookies[:8]].peer[0] == CHARON
+        charon_ping(good)
+        assert ping(automaton.tunnel_socket(), OUR_INNER, CHARON_INNER, 3) == 3
+        assert automaton.state.state == "SERVING"
+        assert len(events_of(automaton, ev.Failed)) == 1
+    finally:
+        finish(automaton)
