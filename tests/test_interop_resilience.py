@@ -1,8 +1,10 @@
 """Our responder keeps serving, live against real strongSwan: one
 ``IKEv1Automaton`` in charon's test namespace (192.0.2.2) stays in SERVING
-while charon deletes its IKE SA and comes back, and while a peer with a
-proposal we refuse fails before a good one."""
+while charon deletes its IKE SA and comes back, while a peer with a
+proposal we refuse fails before a good one, and while ike-scan storms it
+from charon's own address."""
 
+import re
 import secrets
 import subprocess
 import threading
@@ -11,8 +13,10 @@ from collections import Counter
 
 import pytest
 
+from conftest import need_tool
 from scapy_ike.cli.connect import ping
 from scapy_ike.core import events as ev, state as S
+from scapy_ike.testing.netns import run_in_netns
 from scapy_ike.testing.strongswan import PeerError
 from test_interop_strongswan import PSK, finish, ours
 
@@ -221,5 +225,88 @@ def test_a_refused_proposal_then_a_good_peer(strongswan_peer):
         assert ping(automaton.tunnel_socket(), OUR_INNER, CHARON_INNER, 3) == 3
         assert automaton.state.state == "SERVING"
         assert len(events_of(automaton, ev.Failed)) == 1
+    finally:
+        finish(automaton)
+
+
+# -------------------------------------------------- 3. an ike-scan storm
+
+ACCEPTED = "7/256,4,1,14"       # AES-256, SHA2-256, PSK, modp2048: our proposal
+REFUSED = "5,2,1,2"             # 3DES, SHA1, PSK, modp1024
+BATCH = 50
+
+
+def ike_scan(peer, transform, targets):
+    """One ike-scan run from charon's namespace (so from charon's address):
+    one probe per line of *targets*, no retries; its output."""
+    argv = [need_tool("ike-scan"), "--sport=0", "--retry=1", "--timeout=300",
+            "--bandwidth=2000000", "--trans=" + transform, "--file=" + str(targets)]
+    done = run_in_netns(peer.peer_ns, argv, capture_output=True, text=True, timeout=60)
+    summary = re.search(r"(\d+) returned handshake; (\d+) returned notify", done.stdout)
+    assert summary, done.stdout + done.stderr
+    return int(summary[1]), int(summary[2])
+
+
+@pytest.mark.interop
+def test_ikescan_storm_then_charon_connects(strongswan_peer, tmp_path):
+    need_tool("ike-scan")
+    peer = strongswan_peer(role="initiator", psk=PSK, ike_proposals=IKE, esp_proposals=ESP)
+    automaton = ours("responder", "main", IKE, ESP, peer, half_open_timeout=3.0)
+    targets = tmp_path / "targets"
+    targets.write_text((US + "\n") * BATCH)
+    endpoint = automaton.endpoint
+    try:
+        results = []
+        with Sampler(lambda: endpoint._per_source.get(CHARON, 0)) as per_source, \
+                Sampler(lambda: half_open_from(automaton, CHARON)) as counted:
+            for transform in (REFUSED, ACCEPTED) * 3:
+                results.append((transform,) + ike_scan(peer, transform, targets))
+        probes = BATCH * len(results)
+        handshakes = sum(r[1] for r in results)
+        notifies = sum(r[2] for r in results)
+        refused = dropped(automaton, "too many half-open SAs from %s" % CHARON)
+        no_proposal = events_of(automaton, ev.Failed,
+                                lambda e: e.reason.startswith("no proposal chosen"))
+        print("ike-scan storm: %d probes, %s; %d handshakes, %d notifies, %d refused as "
+              "over the per-source limit; half-open from %s at most %d (%d samples)"
+              % (probes, results, handshakes, notifies, len(refused), CHARON, per_source.peak,
+                 per_source.samples))
+        # the limit was reached and held: never more than 5 half-open from one address
+        assert per_source.peak == 5 and counted.peak == 5
+        assert results[0] == (REFUSED, 0, BATCH)        # nothing half-open yet: all refused
+        assert results[1][1] == 5                       # 5 handshakes, the rest dropped
+        assert len(no_proposal) == notifies >= BATCH
+        admitted = events_of(automaton, ev.StateChanged, lambda e: e.new == "IKE_R_MM2")
+        assert len(admitted) == handshakes
+        assert len(admitted) + len(no_proposal) + len(refused) == probes
+
+        # charon, from the same address: refused while ike-scan's SAs are
+        # half-open (as charon's block_threshold would), then served
+        for _ in range(3):           # the slots full again, should the storm have been slow
+            if endpoint._per_source.get(CHARON, 0) == 5:
+                break
+            ike_scan(peer, ACCEPTED, targets)
+        assert endpoint._per_source.get(CHARON, 0) == 5
+        start = time.monotonic()
+        before = len(dropped(automaton, "too many half-open SAs from"))
+        peer.initiate(timeout=30)
+        took = time.monotonic() - start
+        established = wait_for(automaton, ev.QuickModeEstablished, timeout=5)
+        assert established is not None, reasons(automaton)
+        refused_charon = len(dropped(automaton, "too many half-open SAs from")) - before
+        print("charon after the storm: Quick Mode up after %.1f s, its MM1 refused %d times"
+              % (took, refused_charon))
+        assert refused_charon >= 1
+        assert took < 3.0 + 6.0      # the half-open timeout, then charon's next retransmission
+        assert half_open_from(automaton, CHARON) == 0
+        charon_ping(peer)
+        admitted = events_of(automaton, ev.StateChanged, lambda e: e.new == "IKE_R_MM2")
+        timed_out = lambda: events_of(automaton, ev.Failed,      # noqa: E731
+                                      lambda e: e.reason.startswith("timeout: half-open SA in "
+                                                                    "IKE_R_MM2"))
+        # every SA ike-scan left half-open timed out, charon's excepted
+        assert wait_until(lambda: len(timed_out()) == len(admitted) - 1, 5), \
+            (len(timed_out()), len(admitted))
+        assert automaton.state.state == "SERVING"
     finally:
         finish(automaton)
