@@ -1,11 +1,16 @@
 """Our responder keeps serving, live against real strongSwan: one
 ``IKEv1Automaton`` in charon's test namespace (192.0.2.2) stays in SERVING
 while charon deletes its IKE SA and comes back, while a peer with a
-proposal we refuse fails before a good one, and while ike-scan storms it
-from charon's own address."""
+proposal we refuse fails before a good one, while ike-scan storms it from
+charon's own address, and while 10,000 spoofed first messages from
+hundreds of addresses fill its half-open table."""
 
+import logging
+import random
 import re
 import secrets
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -15,8 +20,9 @@ import pytest
 
 from conftest import need_tool
 from scapy_ike.cli.connect import ping
-from scapy_ike.core import events as ev, state as S
-from scapy_ike.testing.netns import run_in_netns
+from scapy_ike.core import Endpoint, events as ev, state as S
+from scapy_ike.core.config import Configuration
+from scapy_ike.testing.netns import run_in_netns, socket_in_netns
 from scapy_ike.testing.strongswan import PeerError
 from test_interop_strongswan import PSK, finish, ours
 
@@ -309,4 +315,114 @@ def test_ikescan_storm_then_charon_connects(strongswan_peer, tmp_path):
             (len(timed_out()), len(admitted))
         assert automaton.state.state == "SERVING"
     finally:
+        finish(automaton)
+
+
+# ------------------------------------------- 4. 10,000 spoofed first messages
+
+FLOOD = 10000
+IN_FLIGHT = 100
+SOURCES = (["203.0.113.%d" % i for i in range(1, 255)]
+           + ["198.51.100.%d" % i for i in range(3, 255)])    # not the tunnel's own addresses
+
+
+def first_message():
+    """An MM1 our responder accepts, made by our own initiator."""
+    config = Configuration(role="initiator", mode="main", psk=PSK.encode(), ike=IKE, esp=ESP)
+    endpoint = Endpoint(config, "203.0.113.1")
+    endpoint.initiate((US, 500), 0.0)
+    (datagram,) = endpoint.datagrams_to_send()
+    return datagram.data
+
+
+def spoofed(mm1, source):
+    """MM1 with a random initiator cookie in UDP 500 -> 500 in IPv4 from
+    *source* (the kernel fills in the IP ID and checksum; UDP checksum 0: none)."""
+    payload = secrets.token_bytes(8) + mm1[8:]
+    udp = struct.pack("!HHHH", 500, 500, 8 + len(payload), 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp) + len(payload), 0, 0, 64,
+                     socket.IPPROTO_UDP, 0, socket.inet_aton(source), socket.inet_aton(US))
+    return ip + udp + payload
+
+
+class Tally:
+    """Counts what the responder did with the flood, reading only the
+    events added since the last call (the list grows to tens of thousands)."""
+
+    def __init__(self, automaton):
+        self.automaton = automaton
+        self.seen = 0
+        self.admitted = self.refused = self.evicted = self.internal = 0
+
+    def update(self):
+        events = self.automaton.events
+        end = len(events)
+        for e in events[self.seen:end]:
+            if isinstance(e, ev.StateChanged) and e.new == "IKE_R_MM2":
+                self.admitted += 1
+            elif isinstance(e, ev.Dropped):
+                if e.reason.startswith("too many half-open SAs from"):
+                    self.refused += 1
+                elif e.reason.startswith("too many half-open SAs: the oldest made room"):
+                    self.evicted += 1
+                elif e.reason.startswith("internal error"):
+                    self.internal += 1
+        self.seen = end
+        return self.admitted + self.refused
+
+
+@pytest.mark.interop
+def test_spoofed_flood_then_charon_connects(strongswan_peer, caplog):
+    caplog.set_level(logging.ERROR, logger="scapy_ike")   # a warning per MM2 sent nowhere
+    peer = strongswan_peer(role="initiator", psk=PSK, ike_proposals=IKE, esp_proposals=ESP)
+    automaton = ours("responder", "main", IKE, ESP, peer, half_open_timeout=3.0)
+    endpoint, config = automaton.endpoint, automaton.config
+    raw = socket_in_netns(peer.peer_ns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    mm1 = first_message()
+    rng = random.Random(2409)
+    tally = Tally(automaton)
+    try:
+        start = time.monotonic()
+        with Sampler(lambda: len(endpoint.connections)) as connections, \
+                Sampler(lambda: len(endpoint._half_open)) as half_open:
+            sent = 0
+            while sent < FLOOD:
+                for _ in range(min(IN_FLIGHT, FLOOD - sent)):
+                    raw.sendto(spoofed(mm1, rng.choice(SOURCES)), (US, 0))
+                    sent += 1
+                # what is in flight stays below the socket buffer: no datagram lost
+                wait_until(lambda: tally.update() >= sent - IN_FLIGHT // 2, 5, interval=0.01)
+            assert wait_until(lambda: tally.update() >= FLOOD, 10, interval=0.01), \
+                (tally.admitted, tally.refused)
+        flood_time = time.monotonic() - start
+        print("flood: %d MM1s in %.1f s; %d admitted, %d refused by the per-source limit, "
+              "%d evicted by the global one; at most %d connections, %d half-open"
+              % (FLOOD, flood_time, tally.admitted, tally.refused, tally.evicted,
+                 connections.peak, half_open.peak))
+        assert tally.admitted + tally.refused == FLOOD
+        assert tally.evicted > 0 and half_open.peak == config.max_half_open
+        assert connections.peak <= config.max_half_open
+
+        peer.initiate(timeout=15)
+        established = wait_for(automaton, ev.QuickModeEstablished, timeout=5)
+        assert established is not None, reasons(automaton)
+        charon_ping(peer)
+        assert ping(automaton.tunnel_socket(), OUR_INNER, CHARON_INNER, 3) == 3
+        assert len(endpoint.connections) <= config.max_half_open + 1
+
+        genuine = established.cookies[:8]
+        settled = config.half_open_timeout + config.linger + 5
+        start = time.monotonic()
+        assert wait_until(lambda: list(endpoint.connections) == [genuine], settled), \
+            (len(endpoint.connections), len(endpoint._half_open))
+        print("pruned to the genuine SA %.1f s after charon's handshake"
+              % (time.monotonic() - start))
+        assert len(endpoint._half_open) == 0 and endpoint._per_source == {}
+        assert len(endpoint._timers) <= 64
+        charon_ping(peer)
+        assert automaton.state.state == "SERVING"
+        tally.update()
+        assert tally.internal == 0
+    finally:
+        raw.close()
         finish(automaton)
