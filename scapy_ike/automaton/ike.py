@@ -219,7 +219,10 @@ class IKEv1Automaton(Automaton):
             gone = lambda t: t.established.spi_in == event.spi_in or (    # noqa: E731
                 event.message_id == 0 and t.established.cookies == event.cookies)
         elif event.protocol == 1:
-            gone = lambda t: t.established.cookies == event.cookies       # noqa: E731
+            # the peer's Delete of an IKE SA leaves the ESP SAs made under
+            # it: they end by their own Delete or lifetime (charon's IKEv1
+            # rekeying deletes the old IKE SA and keeps using them)
+            return
         else:
             gone = lambda t: t.established.spi_out in event.spis          # noqa: E731
         self.tunnels = [t for t in self.tunnels if not gone(t)]
@@ -244,6 +247,7 @@ class IKEv1Automaton(Automaton):
                 except (OSError, AttributeError) as exc:
                     log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
         tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
+        tunnel.connection = conn            # it may outlive conn in the endpoint
         self.tunnels.append(tunnel)
         self._write_keys()
         log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
@@ -268,7 +272,7 @@ class IKEv1Automaton(Automaton):
             f.writelines(ikev1_decryption_table_row(c.sa) + "\n" for c in conns)
         with open(self.keylog + ".esp_sa", "w") as f:
             for tunnel in self.tunnels:
-                conn = self.endpoint.connections[tunnel.established.cookies[:8]]
+                conn = tunnel.connection
                 local = self.endpoint.local_address
                 f.write(esp_sa_row(tunnel.out, local, conn.peer[0]) + "\n")
                 f.write(esp_sa_row(tunnel.inbound, conn.peer[0], local) + "\n")
