@@ -2,8 +2,9 @@
 ``IKEv1Automaton`` in charon's test namespace (192.0.2.2) stays in SERVING
 while charon deletes its IKE SA and comes back, while a peer with a
 proposal we refuse fails before a good one, while ike-scan storms it from
-charon's own address, and while 10,000 spoofed first messages from
-hundreds of addresses fill its half-open table."""
+charon's own address, while 10,000 spoofed first messages from hundreds of
+addresses fill its half-open table, and while charon reauthenticates the
+IKE SA every 20 s under traffic."""
 
 import logging
 import random
@@ -425,4 +426,53 @@ def test_spoofed_flood_then_charon_connects(strongswan_peer, caplog):
         assert tally.internal == 0
     finally:
         raw.close()
+        finish(automaton)
+
+
+# ------------------------------------ 5. charon reauthenticates under traffic
+
+REKEY = 20          # charon's IKE rekey_time; hard lifetime 20 + 10% + 2 s
+PINGS = 50
+
+
+@pytest.mark.interop
+def test_charon_reauthenticates_under_traffic(strongswan_peer):
+    peer = strongswan_peer(role="initiator", psk=PSK, ike_proposals=IKE, esp_proposals=ESP,
+                           ike_rekey=REKEY, lifetime=300)
+    automaton = ours("responder", "main", IKE, ESP, peer)
+    try:
+        peer.initiate()
+        first = wait_for(automaton, ev.QuickModeEstablished)
+        assert first is not None, reasons(automaton)
+        argv = ["ping", "-n", "-c", str(PINGS), "-i", "1", "-W", "1",
+                "-I", CHARON_INNER, OUR_INNER]
+        done = run_in_netns(peer.peer_ns, argv, capture_output=True, text=True,
+                            timeout=PINGS + 20)
+        answered = sorted({int(n) for n in re.findall(r"icmp_seq=(\d+)", done.stdout)})
+        lost = sorted(set(range(1, PINGS + 1)) - set(answered))
+        phase1 = events_of(automaton, ev.Phase1Established)
+        quick = events_of(automaton, ev.QuickModeEstablished)
+        deletes = events_of(automaton, ev.DeleteReceived, lambda e: e.protocol == 1)
+        print("reauthentication every %d s: %d of %d pings answered (lost: %s); %d Phase 1, "
+              "%d Quick Mode, %d IKE SA Deletes; %s"
+              % (REKEY, len(answered), PINGS, lost, len(phase1), len(quick), len(deletes),
+                 dict(reasons(automaton))))
+        assert len(answered) >= PINGS - 5, done.stdout
+        assert len(phase1) >= 2 and all(e.peer[0] == CHARON for e in phase1)
+        assert len({e.cookies for e in phase1}) == len(phase1)
+        assert any(e.cookies == first.cookies for e in deletes)
+        # charon's IKEv1 rekeying moves the CHILD SA to the new IKE SA, no
+        # new Quick Mode: the ESP SAs outlive the IKE SA they were made under
+        assert quick == [first]
+        assert [t.established for t in automaton.tunnels] == [first]
+        assert automaton.tunnels[0].inbound.stats["packets_in"] >= len(answered)
+        (sa,) = [sa for sa in peer.list_sas() if sa["state"] == "ESTABLISHED"]
+        assert (sa["initiator-spi"], sa["responder-spi"]) == (phase1[-1].cookies[:8].hex(),
+                                                              phase1[-1].cookies[8:].hex())
+        (child,) = sa["child-sas"].values()
+        assert (child["state"], child["spi-in"]) == ("INSTALLED", first.spi_out.hex())
+        assert ping(automaton.tunnel_socket(), OUR_INNER, CHARON_INNER, 3) == 3
+        assert automaton.state.state == "SERVING"
+        assert events_of(automaton, ev.Failed) == []
+    finally:
         finish(automaton)
