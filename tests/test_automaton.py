@@ -2,6 +2,7 @@
 decrypts with its own key log, here and in tshark), Aggressive Mode with
 PFS, the tamper hook, and failures."""
 
+import dataclasses
 import subprocess
 import time
 
@@ -12,6 +13,7 @@ from scapy.utils import rdpcap
 from conftest import need_tool
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli import main
+from scapy_ike.cli.connect import ping
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration, Retransmission
 from scapy_ike.decode.ike import IkeTracker
@@ -196,6 +198,66 @@ def test_without_nat_esp_goes_over_ip_and_the_responder_names_the_address_reache
         assert p1.remote_id == b"\x01\x00\x00\x00" + bytes([127, 0, 0, 1])
         assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
         assert not [e for e in r.events if isinstance(e, ev.Dropped)]
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()
+
+
+class Commanded(IKEv1Automaton):
+    """Runs the callables queued in ``commands`` in its own thread, between
+    two turns of the pump (the endpoint is not shared between threads)."""
+
+    def pump(self, timeout):
+        commands = self.__dict__.setdefault("commands", [])
+        while commands:
+            commands.pop(0)()
+        super().pump(timeout)
+
+
+def test_ike_sa_delete_leaves_its_esp_sas(tmp_path):
+    """A Delete of the IKE SA alone (charon's IKEv1 rekeying sends one for
+    the old SA and keeps its CHILD SAs) leaves the tunnel up; after the old
+    SA is pruned, the next SA's keys are written with the old tunnel's."""
+    from scapy_ike.constants import ProtocolId
+    from scapy_ike.core.exchanges import informational
+    i, r = pair(tmp_path, Commanded)
+    r.config = r.endpoint.config = dataclasses.replace(r.config, linger=0.3)
+    r.keylog = str(tmp_path / "r.keys")
+
+    def delete_ike_sa_only():
+        conn = next(iter(i.endpoint.connections.values()))
+        informational.send(conn, informational.delete_payload(ProtocolId.ISAKMP, [conn.cookies]),
+                           time.monotonic())
+        conn.end(time.monotonic())
+    r.runbg()
+    i.runbg()
+    try:
+        first = outcome(i)
+        assert isinstance(first, ev.QuickModeEstablished)
+        assert outcome(r) is not None
+        i.commands.append(delete_ike_sa_only)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and first.cookies[:8] in r.endpoint.connections:
+            time.sleep(0.05)            # deleted, then pruned after the linger
+        assert first.cookies[:8] not in r.endpoint.connections
+        assert [(e.protocol, e.spis) for e in r.events if isinstance(e, ev.DeleteReceived)] \
+            == [(1, (first.cookies,))]
+        assert [t.established.cookies for t in r.tunnels] == [first.cookies]
+        assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
+
+        i.commands.append(lambda: i.connect(("127.0.0.1", PORT + 1)))
+        def esp_rows():
+            with open(r.keylog + ".esp_sa") as f:
+                return len(f.read().splitlines())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (len(r.tunnels) < 2 or esp_rows() < 4):
+            time.sleep(0.05)            # the keys are written just after the tunnel is made
+        assert len(r.tunnels) == 2 and r.state.state == "SERVING"
+        assert esp_rows() == 4          # both tunnels', the first SA pruned
+        with open(r.keylog) as f:       # and both IKE SAs, the pruned one too
+            assert [line.split()[0] for line in f.read().splitlines()] == ["ike", "ike"]
+        assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
     finally:
         for a in (i, r):
             a.stop()

@@ -94,6 +94,8 @@ class IKEv1Automaton(Automaton):
                 pass
         self.esp = None                         # raw ESP, made for the first unencapsulated SA
         self.keylog = keylog
+        self._keys_written = False
+        self._send_errors = 0
         self.pcap = pcap
         self._pcap_lock = threading.Lock()
         self.poll = poll
@@ -157,7 +159,10 @@ class IKEv1Automaton(Automaton):
         try:
             self.sockets[port].sendto(data, addr)
         except OSError as exc:            # no route, a full buffer: the engine retransmits
-            log.warning("ISAKMP: cannot send to %s:%d: %s", addr[0], addr[1], exc)
+            self._send_errors += 1
+            if self._send_errors in (1, 10, 100) or self._send_errors % 1000 == 0:
+                log.warning("ISAKMP: cannot send to %s:%d: %s (%d such errors)",
+                            addr[0], addr[1], exc, self._send_errors)
 
     def _record(self, src, dst, data, proto=None):
         """Every datagram we send or receive, into the capture (no
@@ -224,7 +229,7 @@ class IKEv1Automaton(Automaton):
             elif isinstance(event, ev.QuickModeEstablished):
                 self._tunnel(event)
             elif isinstance(event, ev.Phase1Established):
-                self._write_keys()
+                self._write_keys(event)
             elif isinstance(event, (ev.DeleteReceived, ev.Expired)):
                 self._forget_tunnels(event)
             if not isinstance(event, ev.StateChanged):
@@ -235,7 +240,10 @@ class IKEv1Automaton(Automaton):
             gone = lambda t: t.established.spi_in == event.spi_in or (    # noqa: E731
                 event.message_id == 0 and t.established.cookies == event.cookies)
         elif event.protocol == 1:
-            gone = lambda t: t.established.cookies == event.cookies       # noqa: E731
+            # the peer's Delete of an IKE SA leaves the ESP SAs made under
+            # it: they end by their own Delete or lifetime (charon's IKEv1
+            # rekeying deletes the old IKE SA and keeps using them)
+            return
         else:
             gone = lambda t: t.established.spi_out in event.spis          # noqa: E731
         self.tunnels = [t for t in self.tunnels if not gone(t)]
@@ -260,8 +268,9 @@ class IKEv1Automaton(Automaton):
                 except (OSError, AttributeError) as exc:
                     log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
         tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
+        tunnel.connection = conn            # it may outlive conn in the endpoint
         self.tunnels.append(tunnel)
-        self._write_keys()
+        self._write_keys(established)
         log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
                  established.spi_in.hex(), established.spi_out.hex(),
                  tunnel.out.cipher.name)
@@ -272,20 +281,22 @@ class IKEv1Automaton(Automaton):
         log.info("ISAKMP:(%s):Old State = %s New State = %s", event.cookies[:8].hex(),
                  event.old, event.new)
 
-    def _write_keys(self):
-        """The key log and Wireshark's tables, mode 0600, as keys appear."""
+    def _write_keys(self, event):
+        """The keys of *event*'s SA (an IKE SA up, or a tunnel), added to
+        the key log and Wireshark's tables, mode 0600: every SA of the run
+        stays in them, pruned ones too."""
         if not self.keylog:
             return
-        conns = [c for c in self.endpoint.connections.values() if c.sa.ka is not None]
-        esp = []
-        for tunnel in self.tunnels:
-            conn = self.endpoint.connections.get(tunnel.established.cookies[:8])
-            if conn is None:
-                continue
-            peer, local = conn.peer[0], conn.local_address
-            esp += [esp_sa_row(tunnel.out, local, peer), esp_sa_row(tunnel.inbound, peer, local)]
-        write_key_files(self.keylog, [key_log_line(c.sa) for c in conns],
-                        [ikev1_decryption_table_row(c.sa) for c in conns], esp)
+        ike, table, esp = [], [], []
+        if isinstance(event, ev.Phase1Established):
+            sa = self.endpoint.connections[event.cookies[:8]].sa
+            ike, table = [key_log_line(sa)], [ikev1_decryption_table_row(sa)]
+        else:
+            tunnel = self.tunnels[-1]
+            peer, local = tunnel.connection.peer[0], tunnel.connection.local_address
+            esp = [esp_sa_row(tunnel.out, local, peer), esp_sa_row(tunnel.inbound, peer, local)]
+        write_key_files(self.keylog, ike, table, esp, append=self._keys_written)
+        self._keys_written = True
 
     # -- for people ---------------------------------------------------------
 

@@ -58,6 +58,7 @@ class IkeConnection:
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
         self.created = now
         self.scheduled = None       # the endpoint's timer for it
+        self.established_at = None  # when Phase 1 completed
         self.half_open_source = None
 
     @property
@@ -307,6 +308,7 @@ class IkeConnection:
         """Phase 1 complete (RFC 2409 5): the SA's lifetime and keep-alive
         start; an initiator begins its Quick Mode."""
         self.half_open_until = None
+        self.established_at = now
         self.endpoint.half_open_done(self)
         if self.natt:
             self.keepalive_at = now + self.config.keepalive
@@ -358,7 +360,7 @@ class IkeConnection:
         self.early.clear()
         if self.ended is None:
             self.ended = now
-            self.endpoint.half_open_done(self)
+            self.endpoint.ended(self)
 
     def notify_received(self, n):
         self.event(ev.NotifyReceived(self.cookies, n.notify_msg_type, bytes(n.notify_data)))

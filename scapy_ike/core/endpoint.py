@@ -156,6 +156,14 @@ class Endpoint:
         conn.half_open_source = source
         return conn
 
+    def ended(self, conn):
+        """*conn*'s IKE SA is over.  One that never completed Phase 1 goes
+        at once (nothing of it can be wanted, and a flood's timed-out SAs
+        must not outnumber the bound); an established one lingers."""
+        self.half_open_done(conn)
+        if conn.established_at is None:
+            self._remove(conn)
+
     def half_open_done(self, conn):
         """*conn* is no longer half-open (established, or ended)."""
         if self._half_open.pop(conn.sa.cky_i, None) is not None:

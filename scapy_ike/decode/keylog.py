@@ -202,26 +202,29 @@ def key_log_line(sa):
     return "ike " + " ".join("%s=%s" % (k, v.hex()) for k, v in values if v is not None)
 
 
-def write_private(path, text: str):
-    """Write *text* to *path*, created or truncated with mode 0600, and
-    made 0600 if it existed with another mode, before any byte is
-    written: a key file holds the secrets of every SA it names."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path, text: str, append=False):
+    """Write *text* to *path* (after what it holds, with *append*),
+    created or truncated with mode 0600, and made 0600 if it existed with
+    another mode, before any byte is written: a key file holds the secrets
+    of every SA it names."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC),
+                 0o600)
     with open(fd, "w") as f:
         os.fchmod(fd, 0o600)
         f.write(text)
 
 
-def write_key_files(path, key_log, ikev1_decryption_table, esp_sa):
+def write_key_files(path, key_log, ikev1_decryption_table, esp_sa, append=False):
     """This project's key log at *path*, with Wireshark's tables beside it
     at *path*.ikev1_decryption_table and *path*.esp_sa, each mode 0600
-    (:func:`write_private`).  Each argument after *path* is the lines of
-    its file, without line ends: :func:`key_log_line`,
-    :func:`ikev1_decryption_table_row` and :func:`esp_sa_row` give them."""
+    (:func:`write_private`), or with *append* these lines added to them.
+    Each argument after *path* is the lines of its file, without line
+    ends: :func:`key_log_line`, :func:`ikev1_decryption_table_row` and
+    :func:`esp_sa_row` give them."""
     for name, lines in ((path, key_log),
                         (path + ".ikev1_decryption_table", ikev1_decryption_table),
                         (path + ".esp_sa", esp_sa)):
-        write_private(name, "".join(line + "\n" for line in lines))
+        write_private(name, "".join(line + "\n" for line in lines), append)
 
 
 def read_esp_keys(text: str) -> list[EspKey]:
