@@ -130,3 +130,47 @@ def test_traffic_selector_identities(text, id_type):
 ])
 def test_identities_that_name_no_network(body):
     assert Identity.from_body(body).network() is None
+
+
+def test_sa_payloads_read_with_struct_agree_with_the_layers():
+    """Every SA payload of our captures reads the same with struct as with
+    the Scapy layers: proposal numbers, protocols, SPIs, transform numbers,
+    IDs and attributes; a responder's answer echoes one transform and
+    dissects as one."""
+    from scapy_ike.core.message import encode_sa, parse_sa
+    from scapy_ike.layers.isakmp import ISAKMP_payload_SA
+    from scapy_ike.core.proposals import offered_transforms
+    seen = 0
+    for pcap in sorted(PCAPS.glob("*.pcap")):
+        for packet in read_capture(pcap):
+            if not packet.haslayer(ISAKMP_payload_SA) or packet[ISAKMP].flags & Flags.ENCRYPTION:
+                continue
+            layer = packet[ISAKMP_payload_SA]
+            wire = parse_sa(bytes(layer)[4:layer.length])
+            theirs = [(p.proposal, p.proto, bytes(p.SPI), t.transform_count, t.transform_id,
+                       [tuple(a) for a in t.transforms]) for p, t in offered_transforms(layer)]
+            ours = [(p.proposal, p.proto, p.SPI, t.transform_count, t.transform_id,
+                     [tuple(a) for a in t.transforms]) for p, t in offered_transforms(wire)]
+            assert ours == theirs and ours
+            prop, transform = next(offered_transforms(wire))
+            answer = ISAKMP_payload_SA(b"\x00\x00" + (4 + len(encode_sa(prop, transform, b"\x01" * 4))
+                                                      ).to_bytes(2, "big")
+                                       + encode_sa(prop, transform, b"\x01" * 4))
+            (echoed,) = [t for _, t in offered_transforms(answer)]
+            assert bytes(answer.prop.SPI) == b"\x01" * 4 and echoed.next_payload == 0
+            assert [tuple(a) for a in echoed.transforms] == [tuple(a) for a in transform.transforms]
+            seen += 1
+    assert seen >= 8
+
+
+@pytest.mark.parametrize("body,reason", [
+    (b"\x00\x00\x00\x01", "SA payload: 4 bytes"),
+    (b"\x00\x00\x00\x01\x00\x00\x00\x02", "SA payload: situation 0x2"),
+    (b"\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x40", "payload 2: length 64 with 4 bytes left"),
+    (b"\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x08\x01\x01\x10\x01",
+     "proposal payload: SPI of 16 bytes in 8"),
+])
+def test_malformed_sa_payloads_say_why(body, reason):
+    from scapy_ike.core.message import parse_sa
+    with pytest.raises(MessageError, match=reason.replace("(", r"\(")):
+        parse_sa(body)

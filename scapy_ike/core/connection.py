@@ -265,8 +265,8 @@ class IkeConnection:
         msg = head
         if encrypted:
             try:
-                iv = self.sa.iv(head.message_id)
                 plain = self.sa.decrypt(head.message_id, head.body, confirm=False)
+                iv = self.sa.iv(head.message_id)      # unmoved: the IV it was decrypted with
             except (KeysMissing, ValueError) as exc:
                 raise Unauthenticated("cannot decrypt: %s" % exc) from None
             try:

@@ -18,7 +18,7 @@ import itertools
 import os
 from collections import OrderedDict, deque
 
-from scapy_ike.constants import NON_ESP_MARKER
+from scapy_ike.constants import NON_ESP_MARKER, Flags
 from scapy_ike.core import events as ev, state as S
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.connection import IkeConnection
@@ -136,7 +136,7 @@ class Endpoint:
 
     def _new_responder(self, head, addr, now, local_address):
         if head.cky_r != bytes(8) or head.exch_type not in (S.MAIN, S.AGGRESSIVE) \
-                or head.message_id != 0:
+                or head.message_id != 0 or head.flags & Flags.ENCRYPTION:
             self.event(ev.Dropped(addr, "unknown cookies"))
             return None
         source = addr[0]

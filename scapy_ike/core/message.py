@@ -3,23 +3,31 @@
 with :mod:`struct`.
 
 The engine needs most payloads only as bodies (KE, Nonce, HASH, NAT-D,
-Vendor ID, ID).  Those whose fields it reads (SA, Notify, Delete) are
-dissected by their Scapy layer, one payload at a time, and the messages
-it sends embed the bytes of Scapy-built SA, Notify and Delete payloads.
-Dissecting every message whole with Scapy would cost more than the
-cryptography of a handshake; the layers stay the one description of each
-payload's fields, and captures and logs show whole messages with them.
+Vendor ID, ID).  The SA payloads of a peer's offer are read here too
+(:func:`parse_sa`), and a responder's answer is the transform it chose,
+echoed (:func:`encode_sa`), their attributes read by the layers' codecs;
+the rarer Notify and Delete payloads are dissected by their Scapy layer,
+and the offers we make are built with it.  Dissecting every message whole
+with Scapy would cost more than the cryptography of a handshake; the
+layers stay the one description of each payload's fields, and captures
+and logs show whole messages with them.
 """
 
 import struct
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from scapy_ike.constants import Flags
-from scapy_ike.layers.isakmp import MAX_PAYLOADS, PAYLOAD_CLASSES
+from scapy_ike.constants import DOI, Flags, PayloadType, ProtocolId
+from scapy_ike.layers.isakmp import (
+    IPSEC_ATTRIBUTES, MAX_PAYLOADS, OAKLEY_ATTRIBUTES, PAYLOAD_CLASSES,
+)
 
 HEADER = struct.Struct("!8s8sBBBBII")
 GENERIC = struct.Struct("!BBH")
+SA_HEAD = struct.Struct("!II")          # DOI, Situation (RFC 2408 3.4)
+PROPOSAL = struct.Struct("!BBBB")       # number, protocol, SPI size, transforms (3.5)
+TRANSFORM = struct.Struct("!BBH")       # number, transform ID, reserved (3.6)
+SIT_IDENTITY_ONLY = 1
 
 
 class MessageError(ValueError):
@@ -77,15 +85,15 @@ class Message:
         return [cls(raw) for raw in self.all(ptype)]
 
 
-def chain(first, data) -> Tuple[Tuple[int, bytes], ...]:
+def chain(first, data, most=MAX_PAYLOADS) -> Tuple[Tuple[int, bytes], ...]:
     """``(type, payload bytes)`` of the payload chain that starts with
-    type *first* in *data*; what follows the last payload (a decrypted
-    body's padding) is left out."""
+    type *first* in *data*, at *most* payloads; what follows the last
+    payload (a decrypted body's padding) is left out."""
     out: List[Tuple[int, bytes]] = []
     ptype, offset = first, 0
     while ptype:
-        if len(out) == MAX_PAYLOADS:
-            raise MessageError("more than %d payloads" % MAX_PAYLOADS)
+        if len(out) == most:
+            raise MessageError("more than %d payloads" % most)
         if offset + GENERIC.size > len(data):
             raise MessageError("payload %d: truncated generic header" % ptype)
         following, _, length = GENERIC.unpack_from(data, offset)
@@ -128,3 +136,72 @@ def _explicit(pkt):
             if f.holds_packets and layer.getfieldval(f.name) is not None:
                 _explicit(layer.getfieldval(f.name))
         layer = layer.payload
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One Transform payload of an offer, named as its Scapy layer names
+    its fields, with *raw* its bytes (generic header included)."""
+
+    transform_count: int        # the transform's number
+    transform_id: int
+    transforms: tuple           # the attributes, as the layers' codec reads them
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One Proposal payload of an offer, with its transforms."""
+
+    proposal: int
+    proto: int
+    SPI: bytes
+    trans: Tuple[Transform, ...]
+
+
+@dataclass(frozen=True)
+class SaPayload:
+    """An SA payload's body as the engine reads it (RFC 2408 3.4-3.6)."""
+
+    doi: int
+    situation: int
+    proposals: Tuple[Proposal, ...]
+
+
+def parse_sa(body):
+    """The proposals and transforms of an SA payload *body*, with
+    :mod:`struct`; a chain that does not add up is a MessageError."""
+    if len(body) < SA_HEAD.size:
+        raise MessageError("SA payload: %d bytes" % len(body))
+    doi, situation = SA_HEAD.unpack_from(body)
+    if situation != SIT_IDENTITY_ONLY:         # the only one IKE uses (RFC 2407 4.2)
+        raise MessageError("SA payload: situation %#x" % situation)
+    proposals = []
+    for _, raw in chain(PayloadType.PROPOSAL, body[SA_HEAD.size:]):
+        if len(raw) < GENERIC.size + PROPOSAL.size:
+            raise MessageError("proposal payload: %d bytes" % len(raw))
+        number, proto, spi_size, count = PROPOSAL.unpack_from(raw, GENERIC.size)
+        start = GENERIC.size + PROPOSAL.size
+        if start + spi_size > len(raw):
+            raise MessageError("proposal payload: SPI of %d bytes in %d" % (spi_size, len(raw)))
+        space = OAKLEY_ATTRIBUTES if proto == ProtocolId.ISAKMP else IPSEC_ATTRIBUTES
+        transforms = []
+        for _, t in chain(PayloadType.TRANSFORM if count else 0, raw[start + spi_size:], 255):
+            if len(t) < GENERIC.size + TRANSFORM.size:
+                raise MessageError("transform payload: %d bytes" % len(t))
+            t_number, t_id, _ = TRANSFORM.unpack_from(t, GENERIC.size)
+            attributes = space.decode(None, t[GENERIC.size + TRANSFORM.size:])
+            transforms.append(Transform(t_number, t_id, tuple(attributes), t))
+        proposals.append(Proposal(number, proto, raw[start:start + spi_size], tuple(transforms)))
+    return SaPayload(doi, situation, tuple(proposals))
+
+
+def encode_sa(proposal, transform, spi=None):
+    """The body of an SA payload answering with one *transform* of
+    *proposal* (RFC 2408 4.2: the responder returns the transform it
+    chose), under our *spi* when given (a Quick Mode's inbound SPI)."""
+    spi = proposal.SPI if spi is None else spi
+    echoed = bytes([0]) + transform.raw[1:]
+    body = PROPOSAL.pack(proposal.proposal, proposal.proto, len(spi), 1) + spi + echoed
+    return SA_HEAD.pack(DOI.IPSEC, SIT_IDENTITY_ONLY) + GENERIC.pack(0, 0, GENERIC.size + len(body)) \
+        + body

@@ -352,8 +352,13 @@ def esp_sa_payload(proposals, spi, udp_encap=False, draft=False):
 
 
 def offered_transforms(sa):
-    """The Transform payloads of every proposal of an SA payload (none
-    when the payload was too short to dissect as one)."""
+    """``(proposal, transform)`` for every Transform payload of every
+    proposal of an SA payload: its Scapy layer (none when it was too short
+    to dissect as one), or the engine's struct reading of it
+    (:class:`~scapy_ike.core.message.SaPayload`)."""
+    for prop in getattr(sa, "proposals", ()):
+        for t in prop.trans:
+            yield prop, t
     prop = getattr(sa, "prop", None)
     while isinstance(prop, ISAKMP_payload_Proposal):
         t = prop.trans

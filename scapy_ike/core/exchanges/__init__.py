@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from scapy_ike.constants import NotifyType, PayloadType
 from scapy_ike.core.errors import RemoteProtocolError
+from scapy_ike.core.message import MessageError, parse_sa
 from scapy_ike.crypto import dh
 
 
@@ -61,10 +62,12 @@ class Incoming:
             raise RemoteProtocolError("no %s payload" % PayloadType(ptype).name)
         return found[0]
 
-    def layer(self, ptype):
-        """The first *ptype* payload, dissected by its Scapy layer."""
-        self.body(ptype)
-        return self.msg.layers(ptype)[0]
+    def sa(self):
+        """The first SA payload, read with struct."""
+        try:
+            return parse_sa(self.body(PayloadType.SA))
+        except MessageError as exc:
+            raise RemoteProtocolError(str(exc)) from None
 
     def accept(self):
         """The message authenticated (or, in clear before the key exchange,

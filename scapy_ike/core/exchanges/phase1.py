@@ -21,11 +21,9 @@ from scapy_ike.core.auth import authenticator
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Exchange, shared_secret
-from scapy_ike.core.message import body_of
+from scapy_ike.core.message import body_of, encode_sa
 from scapy_ike.crypto import dh, keys
-from scapy_ike.layers.isakmp import (
-    ISAKMP_payload_Notify, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
-)
+from scapy_ike.layers.isakmp import ISAKMP_payload_Notify
 
 MAIN, AGGRESSIVE = ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE
 
@@ -123,22 +121,19 @@ def _peer_natt(conn, msg):
 def _choose(ex, msg):
     """The responder picks one of the initiator's transforms: (proposal,
     the SA payload answering with it, the initiator's SA body)."""
-    sa_payload = msg.layer(T.SA)
+    if ex.conn.config.mode is not None and _mode(msg) != ex.conn.config.mode:
+        raise RemoteProtocolError("%s Mode refused: this responder speaks %s Mode only"
+                                  % (_mode(msg).title(), ex.conn.config.mode.title()),
+                                  NotifyType.INVALID_EXCHANGE_TYPE)
+    sa_payload = msg.sa()
     offered = list(P.offered_transforms(sa_payload))
     found = P.choose(ex.conn.config.ike_proposals(), offered, P.ike_from_transform)
     if found is None:
         raise RemoteProtocolError(ex.conn.no_proposal_reason(sa_payload, 1),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
     chosen, transform = found
-    if ex.conn.config.mode is not None and _mode(msg) != ex.conn.config.mode:
-        raise RemoteProtocolError("%s Mode refused: this responder speaks %s Mode only"
-                                  % (_mode(msg).title(), ex.conn.config.mode.title()),
-                                  NotifyType.INVALID_EXCHANGE_TYPE)
-    echoed = ISAKMP_payload_Transform(bytes(transform)[:transform.length])
-    echoed.next_payload = 0
-    answer = (T.SA, body_of(ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(
-        proposal=sa_payload.prop.proposal, proto=ProtocolId.ISAKMP, trans=echoed))))
-    return chosen, answer, msg.body(T.SA)
+    prop = next(p for p, t in offered if t is transform)
+    return chosen, (T.SA, encode_sa(prop, transform)), msg.body(T.SA)
 
 
 def _mode(msg):
@@ -148,7 +143,7 @@ def _mode(msg):
 def _accept_choice(ex, msg):
     """The initiator checks that the responder chose one transform it
     offered."""
-    offered = list(P.offered_transforms(msg.layer(T.SA)))
+    offered = list(P.offered_transforms(msg.sa()))
     chosen = P.ike_from_transform(offered[0][1]) if len(offered) == 1 else None
     if chosen is None or chosen.key() not in {p.key() for p in ex.conn.config.ike_proposals()}:
         raise RemoteProtocolError("the responder chose a transform we did not offer",

@@ -15,7 +15,7 @@ from scapy_ike.core import proposals as P
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Exchange, shared_secret
-from scapy_ike.core.message import body_of, encode_payloads
+from scapy_ike.core.message import body_of, encode_payloads, encode_sa
 from scapy_ike.crypto import dh, keys
 from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, ISAKMP_payload_Notify
 
@@ -95,13 +95,14 @@ def responder_qm1(ex, msg, now):
     received, rest = _hash_rest(msg)
     check_hash(keys.message_hash(sa.hash, sa.skeyid_a, msg.message_id, rest), received, "HASH(1)")
     msg.accept()
-    sa_payload = msg.layer(T.SA)
+    sa_payload = msg.sa()
     offered = list(P.offered_transforms(sa_payload))
     found = P.choose(conn.config.esp_proposals(), offered, P.esp_from_transform)
     if found is None:
         raise RemoteProtocolError(conn.no_proposal_reason(sa_payload, 2),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
     ours, transform = found
+    prop = next(p for p, t in offered if t is transform)
     offered_life = P.esp_from_transform(transform).lifetime
     ids = msg.bodies(T.ID)
     local, remote = _selectors(conn)
@@ -114,12 +115,10 @@ def responder_qm1(ex, msg, now):
         dh_key, ke = dh.generate(ours.group)
         gxy = shared_secret(ours.group, dh_key, msg.body(T.KE), "PFS key exchange")
     ex.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
-    ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = sa_payload.prop.SPI, msg.body(T.NONCE), gxy, ke, ids
+    ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = prop.SPI, msg.body(T.NONCE), gxy, ke, ids
     ex.spi_in = conn.endpoint.random(4)
     ex.nr_b = conn.endpoint.random(32)
-    chosen = P.esp_sa_payload([replace(ours, lifetime=offered_life)], ex.spi_in,
-                              udp_encap=conn.natt, draft=conn.drafts)
-    payloads = [(T.SA, body_of(chosen)), (T.NONCE, ex.nr_b)]
+    payloads = [(T.SA, encode_sa(prop, transform, ex.spi_in)), (T.NONCE, ex.nr_b)]
     if ke:
         payloads.append((T.KE, ke))
     payloads += [(T.ID, body) for body in ids]      # echoed (RFC 2409 5.5)
@@ -136,8 +135,7 @@ def initiator_qm2(ex, msg, now):
     check_hash(keys.qm_hash2(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, rest), received,
                "HASH(2)")
     msg.accept()
-    sa_payload = msg.layer(T.SA)
-    offered = list(P.offered_transforms(sa_payload))
+    offered = list(P.offered_transforms(msg.sa()))
     chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
     if chosen is None or chosen.key() not in {p.key() for p in conn.config.esp_proposals()}:
         raise RemoteProtocolError("the responder chose a transform we did not offer",
@@ -151,7 +149,7 @@ def initiator_qm2(ex, msg, now):
     nr = msg.body(T.NONCE)
     gxy = shared_secret(chosen.group, ex.dh_key, msg.body(T.KE),
                                 "PFS key exchange") if chosen.group is not None else b""
-    ex.proposal, ex.spi_out, ex.nr_b, ex.gxy = proposal, sa_payload.prop.SPI, nr, gxy
+    ex.proposal, ex.spi_out, ex.nr_b, ex.gxy = proposal, offered[0][0].SPI, nr, gxy
     digest = keys.qm_hash3(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, ex.nr_b)
     ex.send(ex.encrypted(QUICK, [(T.HASH, digest)]), now, request=False, reply_to=msg.wire)
 
