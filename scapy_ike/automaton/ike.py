@@ -36,6 +36,10 @@ from scapy_ike.decode.keylog import (
 log = logging.getLogger("scapy_ike")
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+BATCH = 64
+"""Datagrams read from a socket at most before the next look at the others."""
+EVENTS_KEPT = 50000
+"""Events kept in ``events`` (the oldest go first)."""
 
 
 class _NoSocket(SuperSocket):
@@ -99,7 +103,8 @@ class IKEv1Automaton(Automaton):
         self.pcap = pcap
         self._pcap_lock = threading.Lock()
         self.poll = poll
-        self.tunnels = []
+        self.tunnels = []                       # newest last
+        self._inbound, self._outbound = {}, {}  # the tunnels by SPI
         self.events = []
         self._initiated = False
 
@@ -184,14 +189,20 @@ class IKEv1Automaton(Automaton):
         ready = select_objects(readable, timeout)
         now = time.monotonic()
         for port, sock in self.sockets.items():
-            if sock in ready:
+            if sock not in ready:
+                continue
+            for _ in range(BATCH):           # what has queued up, without a select each
                 try:
-                    data, ancillary, _, addr = sock.recvmsg(65535, socket.CMSG_SPACE(12))
+                    data, ancillary, _, addr = sock.recvmsg(65535, socket.CMSG_SPACE(12),
+                                                            socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
                 except OSError:              # an ICMP error reported on the socket
                     continue
                 local = _destination(ancillary)
                 self._record(addr, (local or self.endpoint.local_address, port), data)
                 self._datagram(data, addr, port, now, local)
+            self._flush()
         if self.esp is not None and self.esp in ready:
             self._raw_esp()
         self.endpoint.handle_timer(now)
@@ -204,11 +215,9 @@ class IKEv1Automaton(Automaton):
         self.endpoint.receive_datagram(data, addr, now, local_port=port, local_address=local)
 
     def _esp_in(self, data):
-        spi = data[:4]
-        for tunnel in self.tunnels:
-            if tunnel.established.spi_in == spi:
-                tunnel.receive(data)
-                return
+        tunnel = self._inbound.get(data[:4])
+        if tunnel is not None:
+            tunnel.receive(data)
 
     def _raw_esp(self):
         """ESP straight over IP (protocol 50), for SAs without UDP
@@ -224,6 +233,8 @@ class IKEv1Automaton(Automaton):
     def _drain(self):
         while (event := self.endpoint.next_event()) is not None:
             self.events.append(event)
+            if len(self.events) > 2 * EVENTS_KEPT:    # a responder runs for days
+                del self.events[:EVENTS_KEPT]
             if isinstance(event, ev.StateChanged):
                 self._log_change(event)
             elif isinstance(event, ev.QuickModeEstablished):
@@ -237,16 +248,21 @@ class IKEv1Automaton(Automaton):
 
     def _forget_tunnels(self, event):
         if isinstance(event, ev.Expired):
-            gone = lambda t: t.established.spi_in == event.spi_in or (    # noqa: E731
-                event.message_id == 0 and t.established.cookies == event.cookies)
+            if event.message_id == 0:           # our IKE SA ended, and its ESP SAs with it
+                gone = [t for t in self.tunnels if t.established.cookies == event.cookies]
+            else:
+                gone = [self._inbound.get(event.spi_in)]
         elif event.protocol == 1:
             # the peer's Delete of an IKE SA leaves the ESP SAs made under
             # it: they end by their own Delete or lifetime (charon's IKEv1
             # rekeying deletes the old IKE SA and keeps using them)
             return
         else:
-            gone = lambda t: t.established.spi_out in event.spis          # noqa: E731
-        self.tunnels = [t for t in self.tunnels if not gone(t)]
+            gone = [self._outbound.get(spi) for spi in event.spis]
+        for tunnel in gone:
+            if tunnel is not None and self._inbound.pop(tunnel.established.spi_in, None):
+                del self._outbound[tunnel.established.spi_out]
+                self.tunnels.remove(tunnel)
 
     def _tunnel(self, established):
         conn = self.endpoint.connections[established.cookies[:8]]
@@ -270,6 +286,7 @@ class IKEv1Automaton(Automaton):
         tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
         tunnel.connection = conn            # it may outlive conn in the endpoint
         self.tunnels.append(tunnel)
+        self._inbound[established.spi_in] = self._outbound[established.spi_out] = tunnel
         self._write_keys(established)
         log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
                  established.spi_in.hex(), established.spi_out.hex(),
