@@ -263,6 +263,7 @@ class IKEv1Automaton(Automaton):
             if tunnel is not None and self._inbound.pop(tunnel.established.spi_in, None):
                 del self._outbound[tunnel.established.spi_out]
                 self.tunnels.remove(tunnel)
+                tunnel.close()
 
     def _tunnel(self, established):
         conn = self.endpoint.connections[established.cookies[:8]]
@@ -365,6 +366,8 @@ class IKEv1Automaton(Automaton):
         self._flush()
         for sock in list(self.sockets.values()) + ([self.esp] if self.esp else []):
             sock.close()
+        for tunnel in self.tunnels:
+            tunnel.close()
         if self.pcap is not None:
             self.pcap.close()
 

@@ -25,7 +25,8 @@ class Tunnel:
             int.from_bytes(established.spi_in, "big"), established.keymat_in)
         self._send = send                   # callable(esp bytes)
         self.local_ts, self.remote_ts = ip_network(local_ts), ip_network(remote_ts)
-        self.received = ObjectPipe("tunnel")
+        self.received = None                # an ObjectPipe, once a socket is asked for
+        self.dropped = 0                    # inner packets that no socket was there to take
         self.errors = 0
 
     def send(self, pkt):
@@ -48,7 +49,10 @@ class Tunnel:
         pkt = cls(opened.payload)
         if self._answer_echo(pkt):
             return pkt
-        self.received.send(pkt)
+        if self.received is None:
+            self.dropped += 1
+        else:
+            self.received.send(pkt)
         return pkt
 
     def _answer_echo(self, pkt):
@@ -63,7 +67,15 @@ class Tunnel:
         return True
 
     def socket(self):
+        """The tunnel as a SuperSocket (its pipe is made now: a gateway
+        with thousands of tunnels keeps no file descriptors for them)."""
+        if self.received is None:
+            self.received = ObjectPipe("tunnel")
         return TunnelSocket(self)
+
+    def close(self):
+        if self.received is not None:
+            self.received.close()
 
 
 class TunnelSocket(SuperSocket):

@@ -188,7 +188,17 @@ class Configuration:
 
     def identity(self, local_address):
         """Our identity: the configured one, else our address."""
-        return Identity.parse(self.local_id or local_address)
+        return _identity(self.local_id or local_address)
 
     def selectors(self) -> Tuple[ipaddress.IPv4Network, ipaddress.IPv4Network]:
-        return ipaddress.ip_network(self.local_ts), ipaddress.ip_network(self.remote_ts)
+        return _networks(self.local_ts, self.remote_ts)
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(text):
+    return Identity.parse(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _networks(*texts):
+    return tuple(ipaddress.ip_network(text) for text in texts)

@@ -12,6 +12,7 @@ of ``tcpdump -E``.  Weak algorithms carry ``decrepit=True``: kept
 for interop and old captures, never offered by default.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -156,7 +157,9 @@ INTEGRITIES = (
 )
 
 
+@functools.lru_cache(maxsize=None)
 def _index(records, attr):
+    """*records* (a table of this module) by *attr*, made once."""
     return {getattr(r, attr): r for r in records if getattr(r, attr) is not None}
 
 

@@ -10,6 +10,7 @@ still authenticates cannot fork the IV chain.
 """
 
 import copy
+import functools
 import hmac
 import ipaddress
 
@@ -73,6 +74,7 @@ def _natd_type(conn):
     return T.NAT_D_DRAFT if conn.drafts else T.NAT_D
 
 
+@functools.lru_cache(maxsize=4096)
 def _packed(address):
     return ipaddress.ip_address(address).packed
 
