@@ -24,7 +24,7 @@ from scapy_ike.cli.connect import ping
 from scapy_ike.core import Endpoint, events as ev, state as S
 from scapy_ike.core.config import Configuration
 from scapy_ike.testing.netns import run_in_netns, socket_in_netns
-from scapy_ike.testing.strongswan import PeerError
+from scapy_ike.testing.strongswan import PeerError, wait_until
 from test_interop_strongswan import PSK, finish, ours
 
 IKE, ESP = "aes256-sha256-modp2048", "aes256-sha256"
@@ -46,15 +46,6 @@ def wait_for(automaton, kind, where=lambda e: True, timeout=15.0):
         if found or time.monotonic() >= deadline:
             return found[0] if found else None
         time.sleep(0.05)
-
-
-def wait_until(condition, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def dropped(automaton, prefix):

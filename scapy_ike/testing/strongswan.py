@@ -366,7 +366,7 @@ class StrongSwanPeer:
                 "-s", "0", "-w", str(self.capture_file), "udp port 500 or udp port 4500 or esp"]
         with open(output, "wb") as out:
             self._tcpdump = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        if not _wait_until(lambda: b"listening on" in output.read_bytes() or
+        if not wait_until(lambda: b"listening on" in output.read_bytes() or
                            self._tcpdump.poll() is not None, 5):
             raise PeerError("tcpdump did not start listening within 5 s")
         if self._tcpdump.poll() is not None:
@@ -387,7 +387,7 @@ class StrongSwanPeer:
         with open(self.directory / "charon.stdout", "wb") as out:
             self._watchdog = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                               stderr=subprocess.STDOUT, env=self._environment())
-        _wait_until(lambda: self._charon_pid(pid_file) or self._watchdog.poll() is not None, 5)
+        wait_until(lambda: self._charon_pid(pid_file) or self._watchdog.poll() is not None, 5)
         pid = self._charon_pid(pid_file)
         if pid is None:
             raise PeerError(self._failure("charon did not start"))
@@ -411,7 +411,7 @@ class StrongSwanPeer:
                 except OSError:
                     return False
                 return True
-        if not _wait_until(lambda: answers() or not self._charon.alive(), 10) or not answers():
+        if not wait_until(lambda: answers() or not self._charon.alive(), 10) or not answers():
             raise PeerError(self._failure("charon's vici socket did not answer within 10 s"))
 
     def _check_ports(self):
@@ -607,7 +607,7 @@ def _run(argv, check=True, timeout=_COMMAND_TIMEOUT, **kwargs):
     return done
 
 
-def _wait_until(condition, timeout, interval=0.02):
+def wait_until(condition, timeout, interval=0.02):
     """Poll *condition* until it is true or *timeout* seconds passed; its last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -649,7 +649,7 @@ class _Process:
                 os.kill(self.pid, sig)
             except ProcessLookupError:
                 return True
-            _wait_until(lambda: not self.alive(), wait)
+            wait_until(lambda: not self.alive(), wait)
         return not self.alive()
 
 
