@@ -284,8 +284,7 @@ class IKEv1Automaton(Automaton):
                     self.esp.sendto(esp, (conn.peer[0], 0))
                 except (OSError, AttributeError) as exc:
                     log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
-        tunnel = Tunnel(established, send, established.local_ts, established.remote_ts)
-        tunnel.connection = conn            # it may outlive conn in the endpoint
+        tunnel = Tunnel(established, send, established.local_ts, established.remote_ts, conn)
         self.tunnels.append(tunnel)
         self._inbound[established.spi_in] = self._outbound[established.spi_out] = tunnel
         self._write_keys(established)

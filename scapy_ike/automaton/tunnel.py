@@ -17,9 +17,10 @@ class Tunnel:
     """One pair of ESP SAs between two IKE peers, and the traffic
     selectors it protects."""
 
-    def __init__(self, established, send, local_ts, remote_ts):
+    def __init__(self, established, send, local_ts, remote_ts, connection=None):
         transform = established.proposal.transform
         self.established = established
+        self.connection = connection        # its IKE SA, which it may outlive
         self.out, self.inbound = sa_pair(
             transform, int.from_bytes(established.spi_out, "big"), established.keymat_out,
             int.from_bytes(established.spi_in, "big"), established.keymat_in)
