@@ -267,3 +267,31 @@ def test_charon_defaults_against_our_default_responder(strongswan_peer, mode):
         check_tunnel(peer, automaton, established)
     finally:
         finish(automaton)
+
+
+@pytest.mark.interop
+def test_charon_dead_peer_detection_finds_us_alive(strongswan_peer):
+    """charon sends R-U-THERE every 2 s of quiet: each gets its
+    R-U-THERE-ACK (RFC 3706), so after three DPD timeouts' worth of quiet
+    charon still holds the SA and the tunnel works."""
+    from scapy_ike.constants import NotifyType
+    peer = strongswan_peer(role="initiator", psk=PSK, ike_proposals=SUITES[10][0],
+                           esp_proposals=SUITES[10][1], dpd_delay=2, dpd_timeout=4)
+    automaton = ours("responder", "main", *SUITES[10], peer)
+    try:
+        peer.initiate()
+        established = wait(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(established, ev.QuickModeEstablished), established
+        time.sleep(13)
+        asked = [e for e in automaton.events if isinstance(e, ev.NotifyReceived)
+                 and e.notify_type == NotifyType.R_U_THERE]
+        assert len(asked) >= 3
+        sequence = [int.from_bytes(e.data, "big") for e in asked]
+        assert sequence == sorted(set(sequence))          # each one new, in order
+        sa, child = charon_view(peer)
+        assert sa["state"] == "ESTABLISHED" and child["state"] == "INSTALLED"
+        assert peer.ping(count=3).returncode == 0
+        assert "DPD" not in "".join(e.reason for e in automaton.events
+                                    if isinstance(e, (ev.Dropped, ev.Failed)))
+    finally:
+        finish(automaton)
