@@ -44,13 +44,11 @@ class IkeConnection:
         self.natt = False           # floated to the NAT-T port
         self.natt_vid = None        # the NAT-T version both speak
         self.natted = False
-        first = S.FIRST_SENT[self.config.initiator_mode] if role == "initiator" else S.READY
         self.phase1 = phase1.Phase1(self, role, S.READY)
-        self._first = first
         self.exchanges = {0: self.phase1}
         self.used_ids = {0}
         self.children = {}          # message ID -> quick.Child
-        self.early = []
+        self.early = []             # Phase 2 messages that came before Phase 1 completed
         self.informationals = deque(maxlen=SEEN_INFORMATIONALS)
         self.dpd_seq = None         # the last R-U-THERE sequence number answered
         self.keepalive_at = self.expires = None
@@ -136,7 +134,7 @@ class IkeConnection:
     def start(self, now):
         """The initiator's first message."""
         phase1.start(self.phase1, now)
-        self._set(self.phase1, self._first, now)
+        self._set(self.phase1, S.FIRST_SENT[self.config.initiator_mode], now)
 
     def _set(self, ex, new, now):
         """Move *ex* to *new*, then run the row that entering it triggers."""
