@@ -4,6 +4,7 @@ so that a peer can test the tunnel.  Exit status 0 when stopped (by
 Ctrl-C or ``--timeout``), 1 when its ports cannot be bound, 2 for bad
 usage."""
 
+import gc
 import time
 from dataclasses import replace
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
                                    natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap,
                                    sockets=bind_udp(args.listen, args.port, args.natt_port))
+        gc.freeze()         # what start-up made lives as long as we do: no collection scans it
         automaton.runbg()
         print("listening on %s:%d (NAT-T %d)" % (args.listen, args.port, args.natt_port),
               flush=True)
