@@ -216,3 +216,14 @@ def test_attribute_numbers():
     tail = L.OAKLEY_ATTRIBUTES.decode(None, bytes.fromhex("800b0001" + "0001"))
     with pytest.raises(ValueError, match="malformed attribute bytes 0001"):
         L.OAKLEY_ATTRIBUTES.numbers(tail)
+
+
+@pytest.mark.parametrize("data", [b"\x00", b"\x00\x01", b"\x00\x01\x02"])
+def test_a_payload_shorter_than_its_generic_header(data):
+    """Fewer bytes than a generic payload header: flagged, every byte kept,
+    nothing raised (a truncated capture, a fuzzer)."""
+    from scapy_ike.layers.isakmp import ISAKMP_payload_Notify, ISAKMP_payload_SA, malformed
+    for cls in (ISAKMP_payload_SA, ISAKMP_payload_Notify):
+        pkt = cls(data)
+        assert bytes(pkt) == data
+        assert malformed(pkt)[0][1] == "%d bytes: shorter than a generic payload header" % len(data)

@@ -336,6 +336,10 @@ class ISAKMP_payload(_IKEv1Layer, _scapy.ISAKMP_payload):
     ]
 
     def do_dissect(self, s):
+        if len(s) < 4:              # nothing to read: the bytes are kept as they came
+            self.malformed = "%d bytes: shorter than a generic payload header" % len(s)
+            self.raw_packet_cache, self.raw_packet_cache_fields = b"", {}
+            return s
         length = struct.unpack("!H", s[2:4])[0]
         if length < self.min_length:
             self.malformed = "length %d below the minimum %d of %s" % (
