@@ -285,3 +285,32 @@ def test_set_up_errors_reach_the_caller():
             probe.close()
     finally:
         holder.close()
+
+
+def test_connect_pings_through_serve_without_nat(capsys):
+    """``connect --ping`` to ``serve`` on loopback with no NAT and no forced
+    encapsulation: the echoes go as ESP over IP and all come back."""
+    import os
+    import threading
+    if os.geteuid() != 0:
+        pytest.skip("ESP over IP needs a raw socket (root)")
+    base = PORT + 40
+    done = {}
+    server = threading.Thread(target=lambda: done.setdefault("serve", main([
+        "serve", "--listen", "127.0.0.1", "--port", str(base), "--natt-port", str(base + 1),
+        "--psk", "no-nat", "--local-ts", "198.51.100.1/32", "--remote-ts", "198.51.100.2/32",
+        "--timeout", "5"])))
+    server.start()
+    try:
+        time.sleep(0.5)
+        status = main(["connect", "127.0.0.1", "--port", str(base), "--natt-port", str(base + 1),
+                       "--local", "127.0.0.2", "--local-port", str(base + 2),
+                       "--local-natt-port", str(base + 3), "--psk", "no-nat",
+                       "--local-ts", "198.51.100.2/32", "--remote-ts", "198.51.100.1/32",
+                       "--ping", "198.51.100.1", "--timeout", "4"])
+    finally:
+        server.join(10)
+    printed = capsys.readouterr().out
+    assert status == 0 and done["serve"] == 0
+    assert "3 of 3 echoes answered through the tunnel" in printed
+    assert "in use settings ={Tunnel, }" in printed
