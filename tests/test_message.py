@@ -174,3 +174,26 @@ def test_malformed_sa_payloads_say_why(body, reason):
     from scapy_ike.core.message import parse_sa
     with pytest.raises(MessageError, match=reason.replace("(", r"\(")):
         parse_sa(body)
+
+
+def test_notify_and_delete_bodies_agree_with_the_layers():
+    """What the engine writes with struct is what the Scapy layers build,
+    and what it reads is what they dissect."""
+    from scapy_ike.core.message import encode_delete, encode_notify, parse_delete, parse_notify
+    from scapy_ike.layers.isakmp import ISAKMP_payload_Delete
+    cookies = b"".join(COOKIES)
+    for proto, spi, kind, data in [(1, cookies, 24578, b""), (3, b"\x01\x02\x03\x04", 24576,
+                                                            b"\x80\x01\x00\x01"),
+                                   (1, cookies, 36136, b"\x00\x00\x03\xe8")]:
+        ours = encode_notify(proto, spi, kind, data)
+        assert ours == body_of(ISAKMP_payload_Notify(doi=1, proto=proto, SPI=spi,
+                                                     notify_msg_type=kind, notify_data=data))
+        read = parse_notify(ours)
+        assert (read.doi, read.proto, read.SPI, read.notify_msg_type, read.notify_data) == (
+            1, proto, spi, kind, data)
+    assert parse_notify(encode_notify(1, b"", 14)).name == "NO-PROPOSAL-CHOSEN"
+    spis = [b"\x11" * 4, b"\x22" * 4]
+    assert encode_delete(3, spis) == body_of(ISAKMP_payload_Delete(proto=3, SPIs=spis))
+    assert parse_delete(encode_delete(3, spis)).SPIs == tuple(spis)
+    with pytest.raises(MessageError, match="delete payload: 3 SPIs of 4 bytes in 16"):
+        parse_delete(encode_delete(3, spis)[:6] + b"\x00\x03" + b"\x00" * 8)

@@ -14,7 +14,7 @@ exchange alone; a Quick Mode's failure leaves the IKE SA up.
 
 from collections import deque
 
-from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, PayloadType as T, ProtocolId
+from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, ProtocolId
 from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Datagram, Incoming, informational, phase1, quick
@@ -212,7 +212,12 @@ class IkeConnection:
             self.informationals.append(wire)
             self.sa.forget(mid)
         if ex.kind == S.P1:
-            for n in msg.layers(T.NOTIFICATION):      # INITIAL-CONTACT and the like
+            try:
+                notifies = msg.notifies()           # INITIAL-CONTACT and the like
+            except RemoteProtocolError as exc:
+                notifies = []
+                self._drop(addr, "a notify in %s: %s" % (_exchange_name(head.exch_type), exc))
+            for n in notifies:
                 self.notify_received(n)
         if ex.state != S.DEAD and self.ended is None:
             self._set(ex, after, now)

@@ -6,8 +6,8 @@ The engine needs most payloads only as bodies (KE, Nonce, HASH, NAT-D,
 Vendor ID, ID).  The SA payloads of a peer's offer are read here too
 (:func:`parse_sa`), and a responder's answer is the transform it chose,
 echoed (:func:`encode_sa`), their attributes read by the layers' codecs;
-the rarer Notify and Delete payloads are dissected by their Scapy layer,
-and the offers we make are built with it.  Dissecting every message whole
+so are Notify and Delete payloads, both ways; the offers we make are
+built with the Scapy layers, once per exchange we start.  Dissecting every message whole
 with Scapy would cost more than the cryptography of a handshake; the
 layers stay the one description of each payload's fields, and captures
 and logs show whole messages with them.
@@ -19,7 +19,7 @@ from typing import List, Tuple
 
 from scapy_ike.constants import DOI, Flags, PayloadType, ProtocolId
 from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, MAX_PAYLOADS, OAKLEY_ATTRIBUTES, PAYLOAD_CLASSES,
+    IPSEC_ATTRIBUTES, MAX_PAYLOADS, NOTIFY_NAMES, OAKLEY_ATTRIBUTES,
 )
 
 HEADER = struct.Struct("!8s8sBBBBII")
@@ -28,6 +28,8 @@ SA_HEAD = struct.Struct("!II")          # DOI, Situation (RFC 2408 3.4)
 PROPOSAL = struct.Struct("!BBBB")       # number, protocol, SPI size, transforms (3.5)
 TRANSFORM = struct.Struct("!BBH")       # number, transform ID, reserved (3.6)
 SIT_IDENTITY_ONLY = 1
+NOTIFY = struct.Struct("!IBBH")         # DOI, protocol, SPI size, notify type (3.14)
+DELETE = struct.Struct("!IBBH")         # DOI, protocol, SPI size, number of SPIs (3.15)
 
 
 class MessageError(ValueError):
@@ -78,11 +80,6 @@ class Message:
     def bodies(self, ptype):
         """The bodies (after the generic header) of every *ptype* payload."""
         return [raw[GENERIC.size:] for raw in self.all(ptype)]
-
-    def layers(self, ptype):
-        """Every *ptype* payload dissected by its Scapy layer."""
-        cls = PAYLOAD_CLASSES[ptype]
-        return [cls(raw) for raw in self.all(ptype)]
 
 
 def chain(first, data, most=MAX_PAYLOADS) -> Tuple[Tuple[int, bytes], ...]:
@@ -205,3 +202,59 @@ def encode_sa(proposal, transform, spi=None):
     body = PROPOSAL.pack(proposal.proposal, proposal.proto, len(spi), 1) + spi + echoed
     return SA_HEAD.pack(DOI.IPSEC, SIT_IDENTITY_ONLY) + GENERIC.pack(0, 0, GENERIC.size + len(body)) \
         + body
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A Notification payload's body (RFC 2408 3.14), its fields named as
+    its Scapy layer names them."""
+
+    doi: int
+    proto: int
+    notify_msg_type: int
+    SPI: bytes
+    notify_data: bytes
+
+    @property
+    def name(self):
+        """The notify type as the layers name it: ``NO-PROPOSAL-CHOSEN``."""
+        return NOTIFY_NAMES.get(self.notify_msg_type, str(self.notify_msg_type))
+
+
+@dataclass(frozen=True)
+class Delete:
+    """A Delete payload's body (RFC 2408 3.15)."""
+
+    doi: int
+    proto: int
+    SPIs: Tuple[bytes, ...]
+
+
+def parse_notify(body):
+    if len(body) < NOTIFY.size:
+        raise MessageError("notify payload: %d bytes" % len(body))
+    doi, proto, spi_size, kind = NOTIFY.unpack_from(body)
+    if NOTIFY.size + spi_size > len(body):
+        raise MessageError("notify payload: SPI of %d bytes in %d" % (spi_size, len(body)))
+    end = NOTIFY.size + spi_size
+    return Notify(doi, proto, kind, body[NOTIFY.size:end], body[end:])
+
+
+def encode_notify(proto, spi, notify_type, data=b""):
+    return NOTIFY.pack(DOI.IPSEC, proto, len(spi), notify_type) + spi + data
+
+
+def parse_delete(body):
+    if len(body) < DELETE.size:
+        raise MessageError("delete payload: %d bytes" % len(body))
+    doi, proto, spi_size, count = DELETE.unpack_from(body)
+    if DELETE.size + spi_size * count > len(body):
+        raise MessageError("delete payload: %d SPIs of %d bytes in %d"
+                           % (count, spi_size, len(body)))
+    return Delete(doi, proto, tuple(body[DELETE.size + n * spi_size:DELETE.size + (n + 1) * spi_size]
+                                    for n in range(count)))
+
+
+def encode_delete(proto, spis):
+    size = len(spis[0]) if spis else 0
+    return DELETE.pack(DOI.IPSEC, proto, size, len(spis)) + b"".join(spis)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from scapy_ike.constants import NotifyType, PayloadType
 from scapy_ike.core.errors import RemoteProtocolError
-from scapy_ike.core.message import MessageError, parse_sa
+from scapy_ike.core.message import MessageError, parse_delete, parse_notify, parse_sa
 from scapy_ike.crypto import dh
 
 
@@ -52,8 +52,14 @@ class Incoming:
     def bodies(self, ptype):
         return self.msg.bodies(ptype)
 
-    def layers(self, ptype):
-        return self.msg.layers(ptype)
+    def notifies(self):
+        """The Notification payloads, read with struct (a malformed one is
+        an error: it came under the message's HASH or in clear)."""
+        return [_read(parse_notify, body) for body in self.msg.bodies(PayloadType.NOTIFICATION)]
+
+    def deletes(self):
+        """The Delete payloads, read with struct."""
+        return [_read(parse_delete, body) for body in self.msg.bodies(PayloadType.DELETE)]
 
     def body(self, ptype):
         """The body of the first *ptype* payload."""
@@ -143,3 +149,10 @@ def shared_secret(group, dh_key, peer_ke, what="key exchange"):
     except ValueError as exc:
         raise RemoteProtocolError("invalid %s: %s" % (what, exc),
                                   NotifyType.INVALID_KEY_INFORMATION) from None
+
+
+def _read(parse, body):
+    try:
+        return parse(body)
+    except MessageError as exc:
+        raise RemoteProtocolError(str(exc)) from None

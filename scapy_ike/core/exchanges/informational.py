@@ -9,12 +9,11 @@ of the ISAKMP SA to the Phase 1)."""
 
 import struct
 
-from scapy_ike.constants import DOI, ExchangeType, NotifyType, PayloadType as T, ProtocolId
+from scapy_ike.constants import ExchangeType, NotifyType, PayloadType as T, ProtocolId
 from scapy_ike.core.exchanges import Exchange
 from scapy_ike.core.exchanges.quick import _hash_rest, check_hash
-from scapy_ike.core.message import body_of, encode_payloads
+from scapy_ike.core.message import encode_delete, encode_notify, encode_payloads
 from scapy_ike.crypto import keys
-from scapy_ike.layers.isakmp import ISAKMP_payload_Delete, ISAKMP_payload_Notify
 
 INFO = ExchangeType.INFORMATIONAL
 STATUS_FROM = 16384
@@ -35,7 +34,7 @@ def receive(ex, msg, now):
         received, rest = _hash_rest(msg)
         check_hash(keys.message_hash(sa.hash, sa.skeyid_a, msg.message_id, rest), received,
                    "Informational HASH(1)")
-    notifies, deletes = msg.layers(T.NOTIFICATION), msg.layers(T.DELETE)
+    notifies, deletes = msg.notifies(), msg.deletes()
     msg.accept()
     for n in notifies:
         conn.notify_received(n)
@@ -62,14 +61,12 @@ def _are_you_there(conn, n, now):
 
 def notify_payload(conn, notify_type, data=b""):
     """``(type, body)`` of an ISAKMP notify about this IKE SA."""
-    return T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
-        doi=DOI.IPSEC, proto=ProtocolId.ISAKMP, SPI=conn.sa.cky_i + conn.sa.cky_r,
-        notify_msg_type=notify_type, notify_data=data))
+    return T.NOTIFICATION, encode_notify(ProtocolId.ISAKMP, conn.cookies, notify_type, data)
 
 
 def delete_payload(protocol, spis):
     """``(type, body)`` of a Delete (RFC 2408 3.15)."""
-    return T.DELETE, body_of(ISAKMP_payload_Delete(proto=protocol, SPIs=list(spis)))
+    return T.DELETE, encode_delete(protocol, list(spis))
 
 
 def send(conn, payload, now):

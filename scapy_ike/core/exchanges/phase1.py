@@ -15,16 +15,15 @@ import hmac
 import ipaddress
 
 from scapy_ike.constants import (
-    DOI, VENDOR_IDS, ExchangeType, NotifyType, PayloadType as T, ProtocolId,
+    VENDOR_IDS, ExchangeType, NotifyType, PayloadType as T, ProtocolId,
 )
 from scapy_ike.core import proposals as P
 from scapy_ike.core.auth import authenticator
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Exchange, shared_secret
-from scapy_ike.core.message import body_of, encode_sa
+from scapy_ike.core.message import body_of, encode_notify, encode_sa
 from scapy_ike.crypto import dh, keys
-from scapy_ike.layers.isakmp import ISAKMP_payload_Notify
 
 MAIN, AGGRESSIVE = ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE
 
@@ -198,9 +197,8 @@ def _initial_contact(conn):
     encryption: the peer may drop older SAs with us (RFC 2407 4.6.3.3)."""
     if not conn.config.initial_contact:
         return []
-    return [(T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
-        doi=DOI.IPSEC, proto=ProtocolId.ISAKMP, SPI=conn.sa.cky_i + conn.sa.cky_r,
-        notify_msg_type=NotifyType.INITIAL_CONTACT)))]
+    return [(T.NOTIFICATION, encode_notify(ProtocolId.ISAKMP, conn.cookies,
+                                           NotifyType.INITIAL_CONTACT))]
 
 
 def _ke(ex):
@@ -391,7 +389,7 @@ def timeout(ex, msg, now):
 
 def error_notify(ex, notify, now):
     """The peer refused our Phase 1 with an error notify."""
-    ex.conn.fail("peer notify %s" % notify.sprintf("%notify_msg_type%"), 0, now,
+    ex.conn.fail("peer notify %s" % notify.name, 0, now,
                  notify.notify_msg_type)
 
 

@@ -9,15 +9,15 @@ import hmac
 from dataclasses import dataclass, replace
 
 from scapy_ike.constants import (
-    DOI, ExchangeType, IpsecAttribute, LifeType, NotifyType, PayloadType as T, ProtocolId,
+    ExchangeType, IpsecAttribute, LifeType, NotifyType, PayloadType as T, ProtocolId,
 )
 from scapy_ike.core import proposals as P
 from scapy_ike.core.config import Identity
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Exchange, shared_secret
-from scapy_ike.core.message import body_of, encode_payloads, encode_sa
+from scapy_ike.core.message import body_of, encode_notify, encode_payloads, encode_sa
 from scapy_ike.crypto import dh, keys
-from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, ISAKMP_payload_Notify
+from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
 
 QUICK = ExchangeType.QUICK_MODE
 
@@ -141,7 +141,7 @@ def initiator_qm2(ex, msg, now):
         raise RemoteProtocolError("the responder chose a transform we did not offer",
                                   NotifyType.BAD_PROPOSAL_SYNTAX)
     proposal = chosen
-    for n in msg.layers(T.NOTIFICATION):
+    for n in msg.notifies():
         if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
             life = _lifetime_of(n.notify_data)
             if life is not None and life < chosen.lifetime:
@@ -185,7 +185,7 @@ def timeout(ex, msg, now):
 
 def error_notify(ex, notify, now):
     """The peer refused our Quick Mode with an error notify."""
-    ex.conn.quick_failed(ex, "peer notify %s" % notify.sprintf("%notify_msg_type%"), now,
+    ex.conn.quick_failed(ex, "peer notify %s" % notify.name, now,
                          notify.notify_msg_type)
 
 
@@ -195,9 +195,8 @@ def _responder_lifetime(spi, seconds):
     attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (
         (IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
         (IpsecAttribute.SA_LIFE_DURATION, seconds)))
-    return T.NOTIFICATION, body_of(ISAKMP_payload_Notify(
-        doi=DOI.IPSEC, proto=ProtocolId.IPSEC_ESP, SPI=spi,
-        notify_msg_type=NotifyType.RESPONDER_LIFETIME, notify_data=attrs))
+    return T.NOTIFICATION, encode_notify(ProtocolId.IPSEC_ESP, spi,
+                                         NotifyType.RESPONDER_LIFETIME, attrs)
 
 
 def _lifetime_of(data):
