@@ -7,6 +7,7 @@ public API, with a fake clock."""
 
 import random
 import struct
+from dataclasses import replace
 
 import pytest
 
@@ -240,9 +241,11 @@ def test_a_responder_of_one_mode():
     assert net.of("r", ev.Failed)[0].reason == (
         "Aggressive Mode refused: this responder speaks Main Mode only")
     assert net.of("i", ev.Failed)[0].reason == "peer notify INVALID-EXCHANGE-TYPE"
-    _, any_mode = configs(**FAST)
-    assert any_mode.mode == "main"   # the test helper's; a plain responder takes both:
-    assert Configuration(role="responder").mode is None
+    assert Configuration(role="responder").mode is None     # unless told, it takes both
+    both = replace(r, mode=None)
+    for mode in ("main", "aggressive"):
+        qi, qr = established(Network(configs(mode, **FAST)[0], both))
+        assert qi.keymat_in == qr.keymat_out
 
 
 def test_our_identity_is_the_address_the_peer_reached():

@@ -119,10 +119,6 @@ class IKEv1Automaton(Automaton):
         self.pump(self.poll)
         raise self.SERVING()
 
-    @ATMT.state(final=1)
-    def STOPPED(self):
-        pass
-
     # -- hooks -----------------------------------------------------------------
 
     def tamper(self, datagram):

@@ -54,7 +54,6 @@ class IkeConnection:
         self.keepalive_at = self.expires = None
         self.half_open_until = now + self.config.half_open_timeout if role == "responder" else None
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
-        self.created = now
         self.scheduled = None       # the endpoint's timer for it
         self.established_at = None  # when Phase 1 completed
         self.half_open_source = None
@@ -397,7 +396,7 @@ class IkeConnection:
         times = [t for t in (self.keepalive_at, self.expires, self.half_open_until) if t is not None]
         for ex in self.exchanges.values():
             if ex.pending is not None:
-                times.append(ex.pending[1][0])
+                times.append(ex.timer())
             if ex.ended is not None:
                 times.append(ex.ended + self.config.retransmission.span())
         times += [c.expires for c in self.children.values()]

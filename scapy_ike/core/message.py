@@ -28,8 +28,8 @@ SA_HEAD = struct.Struct("!II")          # DOI, Situation (RFC 2408 3.4)
 PROPOSAL = struct.Struct("!BBBB")       # number, protocol, SPI size, transforms (3.5)
 TRANSFORM = struct.Struct("!BBH")       # number, transform ID, reserved (3.6)
 SIT_IDENTITY_ONLY = 1
-NOTIFY = struct.Struct("!IBBH")         # DOI, protocol, SPI size, notify type (3.14)
-DELETE = struct.Struct("!IBBH")         # DOI, protocol, SPI size, number of SPIs (3.15)
+NOTICE = struct.Struct("!IBBH")         # DOI, protocol, SPI size, then a Notify's type
+                                        # (3.14) or a Delete's number of SPIs (3.15)
 
 
 class MessageError(ValueError):
@@ -230,31 +230,37 @@ class Delete:
     SPIs: Tuple[bytes, ...]
 
 
+def _notice(body, what, spis):
+    """DOI, protocol, SPI size, the fourth field and the SPI bytes of a
+    Notify or Delete body holding *spis* SPIs (None: the fourth field)."""
+    if len(body) < NOTICE.size:
+        raise MessageError("%s payload: %d bytes" % (what, len(body)))
+    doi, proto, spi_size, fourth = NOTICE.unpack_from(body)
+    count = fourth if spis is None else spis
+    if NOTICE.size + spi_size * count > len(body):
+        raise MessageError("%s payload: %d SPIs of %d bytes in %d"
+                           % (what, count, spi_size, len(body)))
+    return doi, proto, spi_size, fourth, body[NOTICE.size:NOTICE.size + spi_size * count]
+
+
 def parse_notify(body):
-    if len(body) < NOTIFY.size:
-        raise MessageError("notify payload: %d bytes" % len(body))
-    doi, proto, spi_size, kind = NOTIFY.unpack_from(body)
-    if NOTIFY.size + spi_size > len(body):
-        raise MessageError("notify payload: SPI of %d bytes in %d" % (spi_size, len(body)))
-    end = NOTIFY.size + spi_size
-    return Notify(doi, proto, kind, body[NOTIFY.size:end], body[end:])
+    """A Notification payload's body (RFC 2408 3.14)."""
+    doi, proto, size, kind, spi = _notice(body, "notify", 1)
+    return Notify(doi, proto, kind, spi, body[NOTICE.size + size:])
 
 
 def encode_notify(proto, spi, notify_type, data=b""):
-    return NOTIFY.pack(DOI.IPSEC, proto, len(spi), notify_type) + spi + data
+    """A Notification payload's body, in the IPsec DOI."""
+    return NOTICE.pack(DOI.IPSEC, proto, len(spi), notify_type) + spi + data
 
 
 def parse_delete(body):
-    if len(body) < DELETE.size:
-        raise MessageError("delete payload: %d bytes" % len(body))
-    doi, proto, spi_size, count = DELETE.unpack_from(body)
-    if DELETE.size + spi_size * count > len(body):
-        raise MessageError("delete payload: %d SPIs of %d bytes in %d"
-                           % (count, spi_size, len(body)))
-    return Delete(doi, proto, tuple(body[DELETE.size + n * spi_size:DELETE.size + (n + 1) * spi_size]
-                                    for n in range(count)))
+    """A Delete payload's body (RFC 2408 3.15)."""
+    doi, proto, size, _, spis = _notice(body, "delete", None)
+    return Delete(doi, proto, tuple(spis[n:n + size] for n in range(0, len(spis), size or 1)))
 
 
 def encode_delete(proto, spis):
+    """A Delete payload's body for *spis*, all of one size, in the IPsec DOI."""
     size = len(spis[0]) if spis else 0
-    return DELETE.pack(DOI.IPSEC, proto, size, len(spis)) + b"".join(spis)
+    return NOTICE.pack(DOI.IPSEC, proto, size, len(spis)) + b"".join(spis)

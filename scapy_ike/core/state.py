@@ -82,7 +82,3 @@ for _role, _states in PHASE1_WAITING.items():
     for _state in _states:
         TABLE[(P1, _role, _state, TIMEOUT)] = (phase1.timeout, DEAD)
         TABLE[(P1, _role, _state, ERROR_NOTIFY)] = (phase1.error_notify, DEAD)
-
-STATES = sorted({state for _, _, state, _ in TABLE} | {after for _, after in TABLE.values()}
-                | set(FIRST_SENT.values()) | {QM_I_QM1})
-"""Every state an exchange can be in."""

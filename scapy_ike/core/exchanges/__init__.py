@@ -120,7 +120,13 @@ class Exchange:
             self.pending = None
 
     def timer(self):
+        """When the pending request is next retransmitted, or None."""
         return self.pending[1][0] if self.pending else None
+
+    def dropped_text(self):
+        """How many messages of this exchange did not authenticate."""
+        n = self.unauthenticated
+        return "%d message%s did not authenticate" % (n, "s" * (n > 1))
 
     def retransmit(self, now):
         """Resend the pending request if its time has come; True when the

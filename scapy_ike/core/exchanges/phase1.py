@@ -356,7 +356,6 @@ def responder_am3(ex, msg, now):
     _verify(ex, sa, msg, sa.idii_b, "HASH_I")
     msg.accept()
     _apply_nat(conn, _natted(conn, msg))
-    ex.pending = None
 
 
 # -- the ends ------------------------------------------------------------------
@@ -370,21 +369,14 @@ def established(ex, msg, now):
     ex.conn.established(ex.chosen, now)
 
 
-def failed(ex, reason, now):
-    """The exchange cannot complete: the IKE SA ends."""
-    ex.pending = None
-    ex.conn.fail(reason, 0, now)
-
-
 def timeout(ex, msg, now):
     """No (authentic) answer in time: the initiator's last try, or a
-    responder's half-open SA that did not complete."""
+    responder's half-open SA that did not complete; the IKE SA ends."""
     what = ("no answer to %s" % ex.state if ex.role == "initiator"
             else "half-open SA in %s did not complete" % ex.state)
     if ex.unauthenticated:
-        what += ("; %d message%s did not authenticate (wrong pre-shared key?)"
-                 % (ex.unauthenticated, "s" * (ex.unauthenticated > 1)))
-    failed(ex, "timeout: " + what, now)
+        what += "; %s (wrong pre-shared key?)" % ex.dropped_text()
+    ex.conn.fail("timeout: " + what, 0, now)
 
 
 def error_notify(ex, notify, now):

@@ -158,9 +158,8 @@ def responder_qm3(ex, msg, now):
     """QM3: HASH(3)."""
     sa = ex.conn.sa
     check_hash(keys.qm_hash3(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, ex.nr_b),
-               msg.body(T.HASH) if msg.bodies(T.HASH) else b"", "HASH(3)")
+               msg.body(T.HASH), "HASH(3)")
     msg.accept()
-    ex.pending = None
 
 
 def established(ex, msg, now):
@@ -176,10 +175,10 @@ def established(ex, msg, now):
 
 
 def timeout(ex, msg, now):
+    """No authentic answer to our QM1, or no QM3 to our QM2."""
     what = "no answer to %s" % ex.state
     if ex.unauthenticated:
-        what += "; %d message%s did not authenticate" % (
-            ex.unauthenticated, "s" * (ex.unauthenticated > 1))
+        what += "; " + ex.dropped_text()
     ex.conn.quick_failed(ex, "timeout: " + what, now)
 
 
