@@ -145,10 +145,20 @@ def last_line(text):
     return lines[-1] if lines else "no message"
 
 
+def stat_fields(path):
+    """The fields of a /proc/PID/stat after the command's name (proc(5):
+    [0] state, [1] parent, [11] utime, [12] stime, [19] start time), or
+    None once the process is gone."""
+    try:
+        with open(path) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pid):
     """utime + stime of process *pid*, all its threads."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = stat_fields("/proc/%d/stat" % pid)
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
@@ -174,23 +184,16 @@ def settle(pid, interval=0.5, busy=0.1, limit=30.0):
 
 def alive_since(pid):
     """The start time of process *pid*, or None once it is gone (or a zombie)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] in "ZX" else fields[19]
+    fields = stat_fields("/proc/%d/stat" % pid)
+    return None if fields is None or fields[0] in "ZX" else fields[19]
 
 
 def descendants(pid):
     """(pid, start time) of every live process below *pid*."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] not in "ZX":
+        fields = stat_fields(stat)
+        if fields is not None and fields[0] not in "ZX":
             parents.setdefault(int(fields[1]), []).append((int(stat.parent.name), fields[19]))
     found, todo = [], [pid]
     while todo:
