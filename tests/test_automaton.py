@@ -217,8 +217,10 @@ class Commanded(IKEv1Automaton):
 
 def test_ike_sa_delete_leaves_its_esp_sas(tmp_path):
     """A Delete of the IKE SA alone (charon's IKEv1 rekeying sends one for
-    the old SA and keeps its CHILD SAs) leaves the tunnel up; after the old
-    SA is pruned, the next SA's keys are written with the old tunnel's."""
+    the old SA and keeps its CHILD SAs) leaves the tunnel up: the ended SA
+    keeps its ESP pair until the next IKE SA with that peer adopts it, and
+    is pruned after that; the next SA's keys are written with the old
+    tunnel's."""
     from scapy_ike.constants import ProtocolId
     from scapy_ike.core.exchanges import informational
     i, r = pair(tmp_path, Commanded)
@@ -229,7 +231,7 @@ def test_ike_sa_delete_leaves_its_esp_sas(tmp_path):
         conn = next(iter(i.endpoint.connections.values()))
         informational.send(conn, informational.delete_payload(ProtocolId.ISAKMP, [conn.cookies]),
                            time.monotonic())
-        conn.end(time.monotonic())
+        conn.end(time.monotonic(), "closed")
     r.runbg()
     i.runbg()
     try:
@@ -237,12 +239,13 @@ def test_ike_sa_delete_leaves_its_esp_sas(tmp_path):
         assert isinstance(first, ev.QuickModeEstablished)
         assert outcome(r) is not None
         i.commands.append(delete_ike_sa_only)
+        old = r.endpoint.connections[first.cookies[:8]]
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and first.cookies[:8] in r.endpoint.connections:
-            time.sleep(0.05)            # deleted, then pruned after the linger
-        assert first.cookies[:8] not in r.endpoint.connections
-        assert [(e.protocol, e.spis) for e in r.events if isinstance(e, ev.DeleteReceived)] \
-            == [(1, (first.cookies,))]
+        while time.monotonic() < deadline and old.ended is None:
+            time.sleep(0.05)
+        assert old.ended is not None and [c.spi_in for c in old.children] == [first.spi_out]
+        assert [(e.protocol, e.spis, e.removed) for e in r.events
+                if isinstance(e, ev.DeleteReceived)] == [(1, (first.cookies,), (first.cookies,))]
         assert [t.established.cookies for t in r.tunnels] == [first.cookies]
         assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3
 
@@ -251,10 +254,20 @@ def test_ike_sa_delete_leaves_its_esp_sas(tmp_path):
             with open(r.keylog + ".esp_sa") as f:
                 return len(f.read().splitlines())
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (len(r.tunnels) < 2 or esp_rows() < 4):
-            time.sleep(0.05)            # the keys are written just after the tunnel is made
-        assert len(r.tunnels) == 2 and r.state.state == "SERVING"
-        assert esp_rows() == 4          # both tunnels', the first SA pruned
+        while time.monotonic() < deadline and esp_rows() < 4:
+            time.sleep(0.05)            # the keys are written just after the pair is made
+        # the same selectors: the new pair succeeds the old one in its tunnel
+        (tunnel,) = r.tunnels
+        assert r.state.state == "SERVING" and esp_rows() == 4
+        second = tunnel.established
+        assert second.replaces == first.spi_out and second.current
+        assert list(tunnel.pairs) == [first.spi_out, second.spi_in]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and first.cookies[:8] in r.endpoint.connections:
+            time.sleep(0.05)            # adopted by the new SA, then pruned after the linger
+        assert first.cookies[:8] not in r.endpoint.connections
+        (new,) = r.endpoint.connections.values()
+        assert sorted(c.spi_in for c in new.children) == sorted(tunnel.pairs)
         with open(r.keylog) as f:       # and both IKE SAs, the pruned one too
             assert [line.split()[0] for line in f.read().splitlines()] == ["ike", "ike"]
         assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 3) == 3

@@ -351,38 +351,67 @@ def test_late_copies_of_every_message(late):
 
 
 def test_responder_lifetime_and_expiry():
-    """A responder whose lifetime is shorter says so with RESPONDER-LIFETIME
-    (RFC 2407 4.6.3.1); both sides then expire the SAs at that time."""
-    net = Network(*configs(i=dict(esp_lifetime=3600), r=dict(esp_lifetime=600)))
+    """A responder whose lifetimes are shorter says so with
+    RESPONDER-LIFETIME, seconds and kilobytes (RFC 2407 4.6.3.1); when no
+    rekey can get through, both sides expire the pair at that time."""
+    net = Network(*configs(i=dict(esp_lifetime=3600), r=dict(esp_lifetime=600,
+                                                            esp_lifesize=4096)))
     qi, qr = established(net)
-    assert qi.proposal.lifetime == qr.proposal.lifetime == 600
+    assert (qi.proposal.lifetime, qi.proposal.lifesize) == (600, 4096)
+    assert (qr.proposal.lifetime, qr.proposal.lifesize) == (600, 4096)
     start = net.now
-    for side in (net.i, net.r):
-        side.handle_timer(start + 599)
-    net.collect()
-    assert not net.of("i", ev.Expired)
+    net.filter = lambda n, d: 0                    # the peers cannot reach each other
+    for t in range(int(start) + 1, int(start) + 600):
+        for side in (net.i, net.r):
+            side.handle_timer(float(t))
+        net.step()
+    assert not [e for side in "ir" for e in net.of(side, ev.Expired) if e.hard]
+    soft = [e for e in net.of("i", ev.Expired) if not e.hard]
+    assert soft and soft[0].spi_in == qi.spi_in
     for side in (net.i, net.r):
         side.handle_timer(start + 600)
     net.collect()
-    (ei,), (er,) = net.of("i", ev.Expired), net.of("r", ev.Expired)
+    (ei,), (er,) = ([e for e in net.of(s, ev.Expired) if e.hard] for s in "ir")
     assert (ei.spi_in, er.spi_in) == (qi.spi_in, qr.spi_in)
+    assert [(c.spi_in, c.reason) for c in net.of("i", ev.ChildSaClosed)] == [
+        (qi.spi_in, "expired")]
 
 
 def test_phase1_lifetime_and_initial_contact():
-    """The IKE SA expires after its lifetime and is deleted at the peer;
-    MM5 carried INITIAL-CONTACT."""
+    """MM5 carried INITIAL-CONTACT; the IKE SA is renewed before its
+    lifetime ends (a new Main Mode that takes over the ESP pair, then the
+    old IKE SA's Delete alone); with no renewal possible it expires and is
+    deleted at the peer."""
     net = Network(*configs(ike="aes128-sha1-modp2048", i=dict(ike_lifetime=900),
                            r=dict(ike_lifetime=900)))
-    established(net)
+    qi, qr = established(net)
     assert [n.notify_type for n in net.of("r", ev.NotifyReceived)] == [24578]
     start = net.now
-    net.i.handle_timer(start + 899.0)
+    net.i.handle_timer(start + 764.0)
     net.collect()
     assert not [e for e in net.of("i", ev.Expired) if e.message_id == 0]
-    net.i.handle_timer(start + 900.0)
+    net.now = start + 810.0
+    net.i.handle_timer(net.now)
+    net.run(until=net.now + 5)
+    (soft,) = net.of("i", ev.Expired)
+    assert (soft.message_id, soft.hard, soft.cookies) == (0, False, qi.cookies)
+    old_i, new_i = (e.cookies for e in net.of("i", ev.Phase1Established))
+    assert [(r.protocol, r.old, r.new) for r in net.of("i", ev.Rekeyed)] == [
+        (1, (old_i,), (new_i,))]
+    assert [n.notify_type for n in net.of("r", ev.NotifyReceived)] == [24578]   # not again
+    assert [(d.protocol, d.removed) for d in net.of("r", ev.DeleteReceived)] == [
+        (1, (old_i,))]
+    assert len(net.of("r", ev.QuickModeEstablished)) == 1       # the pair was kept
+    assert not net.of("r", ev.ChildSaClosed) and not net.of("i", ev.ChildSaClosed)
+    assert [c.spi_in for c in net.r.connections[new_i[:8]].children] == [qr.spi_in]
+    assert [c.spi_in for c in net.i.connections[new_i[:8]].children] == [qi.spi_in]
+    assert [c.reason for c in net.of("r", ev.IkeSaClosed)] == ["deleted by the peer"]
+    # the renewed SA, cut off from its peer, expires in the end
+    net.filter = lambda n, d: 0
+    net.now = start + 810.0 + 900.0
+    net.i.handle_timer(net.now)
     net.step()
-    assert [e.message_id for e in net.of("i", ev.Expired)] == [0]
-    assert [d.protocol for d in net.of("r", ev.DeleteReceived)] == [3, 1]
+    assert [e.hard for e in net.of("i", ev.Expired) if e.message_id == 0][-1] is True
 
 
 @pytest.mark.parametrize("i_nat_t, r_nat_t, version", [

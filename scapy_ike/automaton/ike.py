@@ -104,7 +104,8 @@ class IKEv1Automaton(Automaton):
         self._pcap_lock = threading.Lock()
         self.poll = poll
         self.tunnels = []                       # newest last
-        self._inbound, self._outbound = {}, {}  # the tunnels by SPI
+        self._inbound = {}                      # inbound SPI -> its tunnel
+        self._active = set()                    # pairs whose octets the engine has not seen
         self.events = []
         self._initiated = False
 
@@ -201,6 +202,7 @@ class IKEv1Automaton(Automaton):
             self._flush()
         if self.esp is not None and self.esp in ready:
             self._raw_esp()
+        self._report(now)
         self.endpoint.handle_timer(now)
 
     def _datagram(self, data, addr, port, now, local):
@@ -211,7 +213,7 @@ class IKEv1Automaton(Automaton):
         self.endpoint.receive_datagram(data, addr, now, local_port=port, local_address=local)
 
     def _esp_in(self, data):
-        tunnel = self._inbound.get(data[:4])
+        tunnel = self._inbound.get(data[:4])    # the SPI (RFC 4303 2.1)
         if tunnel is not None:
             tunnel.receive(data)
 
@@ -237,29 +239,26 @@ class IKEv1Automaton(Automaton):
                 self._tunnel(event)
             elif isinstance(event, ev.Phase1Established):
                 self._write_keys(event)
-            elif isinstance(event, (ev.DeleteReceived, ev.Expired)):
-                self._forget_tunnels(event)
+            elif isinstance(event, ev.ChildSaClosed):
+                self._forget_pair(event)
             if not isinstance(event, ev.StateChanged):
                 log.info("ISAKMP: %s", event)
 
-    def _forget_tunnels(self, event):
-        if isinstance(event, ev.Expired):
-            if event.message_id == 0:           # our IKE SA ended, and its ESP SAs with it
-                gone = [t for t in self.tunnels if t.established.cookies == event.cookies]
-            else:
-                gone = [self._inbound.get(event.spi_in)]
-        elif event.protocol == 1:
-            # the peer's Delete of an IKE SA leaves the ESP SAs made under
-            # it: they end by their own Delete or lifetime (charon's IKEv1
-            # rekeying deletes the old IKE SA and keeps using them)
-            return
-        else:
-            gone = [self._outbound.get(spi) for spi in event.spis]
-        for tunnel in gone:
-            if tunnel is not None and self._inbound.pop(tunnel.established.spi_in, None):
-                del self._outbound[tunnel.established.spi_out]
-                self.tunnels.remove(tunnel)
-                tunnel.close()
+    def _forget_pair(self, event):
+        """The engine removed an ESP pair: its tunnel goes with its last."""
+        tunnel = self._inbound.pop(event.spi_in, None)
+        if tunnel is not None and tunnel.remove(event.spi_in):
+            self.tunnels.remove(tunnel)
+            tunnel.close()
+
+    def _report(self, now):
+        """Tell the engine the ESP octets carried since the last time
+        (kilobyte lifetimes, and the peer's signs of life for DPD)."""
+        while self._active:
+            pair = self._active.pop()
+            inbound, outbound = pair.unreported_in, pair.unreported_out
+            pair.unreported_in = pair.unreported_out = 0
+            self.endpoint.esp_counted(pair.established.spi_in, now, inbound, outbound)
 
     def _tunnel(self, established):
         conn = self.endpoint.connections[established.cookies[:8]]
@@ -280,13 +279,19 @@ class IKEv1Automaton(Automaton):
                     self.esp.sendto(esp, (conn.peer[0], 0))
                 except (OSError, AttributeError) as exc:
                     log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
-        tunnel = Tunnel(established, send, established.local_ts, established.remote_ts, conn)
-        self.tunnels.append(tunnel)
-        self._inbound[established.spi_in] = self._outbound[established.spi_out] = tunnel
-        self._write_keys(established)
+        now = time.monotonic()
+        tunnel = self._inbound.get(established.replaces)
+        if tunnel is not None:                  # a rekey: the same tunnel, a new pair
+            pair = tunnel.add(established, now)
+        else:
+            tunnel = Tunnel(established, send, established.local_ts, established.remote_ts,
+                            conn, now, self._active)
+            pair = tunnel.current
+            self.tunnels.append(tunnel)
+        self._inbound[established.spi_in] = tunnel
+        self._write_keys(tunnel, pair)
         log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
-                 established.spi_in.hex(), established.spi_out.hex(),
-                 tunnel.out.cipher.name)
+                 established.spi_in.hex(), established.spi_out.hex(), pair.out.cipher.name)
 
     def _log_change(self, event):
         if event.new in (S.INFO_READY, S.INFO_DONE):
@@ -294,10 +299,10 @@ class IKEv1Automaton(Automaton):
         log.info("ISAKMP:(%s):Old State = %s New State = %s", event.cookies[:8].hex(),
                  event.old, event.new)
 
-    def _write_keys(self, event):
-        """The keys of *event*'s SA (an IKE SA up, or a tunnel), added to
-        the key log and Wireshark's tables, mode 0600: every SA of the run
-        stays in them, pruned ones too."""
+    def _write_keys(self, event, pair=None):
+        """The keys of an IKE SA that is up (*event*) or of a tunnel's new
+        *pair*, added to the key log and Wireshark's tables, mode 0600:
+        every SA of the run stays in them, pruned ones too."""
         if not self.keylog:
             return
         ike, table, esp = [], [], []
@@ -305,9 +310,339 @@ class IKEv1Automaton(Automaton):
             sa = self.endpoint.connections[event.cookies[:8]].sa
             ike, table = [key_log_line(sa)], [ikev1_decryption_table_row(sa)]
         else:
-            tunnel = self.tunnels[-1]
-            peer, local = tunnel.connection.peer[0], tunnel.connection.local_address
-            esp = [esp_sa_row(tunnel.out, local, peer), esp_sa_row(tunnel.inbound, peer, local)]
+            peer, local = event.connection.peer[0], event.connection.local_address
+            esp = [esp_sa_row(pair.out, local, peer), esp_sa_row(pair.inbound, peer, local)]
+        write_key_files(self.keylog, ike, table, esp, append=self._keys_written)
+        self._keys_written = True
+
+    # -- for people ---------------------------------------------------------
+
+    def tunnel_socket(self):
+        """The newest tunnel as a SuperSocket."""
+        return self.tunnels[-1].socket()
+
+    def show_isakmp_sa(self):
+        """Like IOS ``show crypto isakmp sa``: dst, src, state, conn-id."""
+        lines = ["dst             src             state          conn-id status"]
+        for conn in self.endpoint.connections.values():
+            local = self.endpoint.local_address
+            dst, src = (conn.peer[0], local) if conn.role == "initiator" else (local, conn.peer[0])
+            status = "ACTIVE" if conn.state == S.P1_COMPLETE else conn.state
+            lines.append("%-15s %-15s %-14s %7s %s" % (
+                dst, src, "QM_IDLE" if conn.state == S.P1_COMPLETE else conn.state,
+                conn.sa.cky_i[:2].hex(), status))
+        return "\n".join(lines)
+
+    def show_ipsec_sa(self):
+        """Like IOS ``show crypto ipsec sa``: selectors, then for the
+        current pair of each tunnel and the pairs it succeeds (until they
+        are deleted) their SPIs, transforms, remaining lifetimes and packet
+        counters."""
+        now = time.monotonic()
+        out = []
+        for t in self.tunnels:
+            current = t.current
+            pairs = [current] + [p for p in reversed(t.pairs.values()) if p is not current]
+            out += [
+                "   local  ident (addr/mask/prot/port): (%s/0/0)" % t.local_ts,
+                "   remote ident (addr/mask/prot/port): (%s/0/0)" % t.remote_ts,
+                "    #pkts encaps: %d, #pkts encrypt: %d" % ((_total(pairs, "out"),) * 2),
+                "    #pkts decaps: %d, #pkts decrypt: %d" % ((_total(pairs, "inbound"),) * 2),
+                "    #pkts failed: %d" % t.errors,
+                "     current outbound spi: 0x%s" % current.established.spi_out.hex().upper(),
+            ]
+            for pair in pairs:
+                e = pair.established
+                transform = e.proposal.transform
+                left = max(0, int(e.proposal.lifetime - (now - pair.created)))
+                life = "(%d)" % left
+                if e.proposal.lifesize is not None:
+                    used = max(pair.out.stats["bytes"], pair.inbound.stats["bytes"]) // 1024
+                    life = "(k/sec): (%d/%d)" % (max(0, e.proposal.lifesize - used), left)
+                else:
+                    life = "(sec): " + life
+                settings = "Tunnel UDP-Encaps" if e.udp_encap else "Tunnel"
+                for direction, spi, sa in (("inbound", e.spi_in, pair.inbound),
+                                           ("outbound", e.spi_out, pair.out)):
+                    out += [
+                        "     %s esp sas:%s" % (direction, "" if pair is current
+                                                 else " (rekeyed, until deleted)"),
+                        "      spi: 0x%s" % spi.hex().upper(),
+                        "        transform: %s %d %s ," % (transform.cipher.name,
+                                                           transform.key_size * 8,
+                                                           transform.integrity.name),
+                        "        in use settings ={%s, }" % settings,
+                        "        sa timing: remaining key lifetime %s" % life,
+                        "        #pkts %s: %d" % ("decrypt" if direction == "inbound"
+                                                  else "encrypt",
+                                                  sa.stats["packets_in" if direction == "inbound"
+                                                           else "packets_out"]),
+                    ]
+        return "\n".join(out)
+
+    def close(self):
+        pass
+
+
+class IKEv1Automaton(Automaton):
+    """An IKEv1 endpoint: ``config.role`` says whether it initiates.
+
+    *peer* is the responder's (address, port) for an initiator; *sockets*
+    optionally gives ready UDP sockets ``{port: socket}`` (made in a network
+    namespace, say), else they are bound here (an ``OSError`` says why
+    they cannot be); *keylog* a path written as keys appear (this project's
+    key log, with Wireshark's ``ikev1_decryption_table`` and ``esp_sa``
+    beside it), *pcap* a capture file's path.
+    """
+
+    def __init__(self, *args, **kargs):
+        kargs.setdefault("ll", _NoSocket)
+        kargs.setdefault("recvsock", _NoSocket)
+        # what can fail is opened here, in the caller's thread, so that its
+        # OSError reaches the caller (Scapy runs parse_args in its own)
+        bound = None
+        if not kargs.get("sockets"):
+            bound = kargs["sockets"] = bind_udp(kargs.get("local_address", "0.0.0.0"),
+                                                kargs.get("ike_port", 500),
+                                                kargs.get("natt_port", 4500))
+        if isinstance(kargs.get("pcap"), str):
+            try:
+                kargs["pcap"] = PcapWriter(kargs["pcap"], sync=True)
+            except OSError:
+                for sock in (bound or {}).values():
+                    sock.close()
+                raise
+        super().__init__(*args, **kargs)
+
+    def parse_args(self, config, peer=None, local_address="0.0.0.0", ike_port=500,
+                   natt_port=4500, peer_natt_port=4500, sockets=None, keylog=None,
+                   pcap=None, poll=0.1, **kargs):
+        super().parse_args(**kargs)
+        self.config = config
+        self.peer = peer
+        self.endpoint = Endpoint(config, local_address, ike_port, natt_port, peer_natt_port)
+        self.sockets = sockets
+        for sock in self.sockets.values():     # the address each datagram was sent to
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+            except OSError:
+                pass
+        self.esp = None                         # raw ESP, made for the first unencapsulated SA
+        self.keylog = keylog
+        self._keys_written = False
+        self._send_errors = 0
+        self.pcap = pcap
+        self._pcap_lock = threading.Lock()
+        self.poll = poll
+        self.tunnels = []                       # newest last
+        self._inbound = {}                      # inbound SPI -> its tunnel
+        self._active = set()                    # pairs whose octets the engine has not seen
+        self.events = []
+        self._initiated = False
+
+    # -- the endpoint's states -------------------------------------------------
+
+    @ATMT.state(initial=1)
+    def SERVING(self):
+        """Receiving, answering and timing every SA until stopped."""
+
+    @ATMT.condition(SERVING)
+    def serve(self):
+        self.pump(self.poll)
+        raise self.SERVING()
+
+    # -- hooks -----------------------------------------------------------------
+
+    def tamper(self, datagram):
+        """Every outgoing datagram passes here: return it, a changed
+        :class:`~scapy_ike.core.Datagram`, or None to drop it."""
+        return datagram
+
+    # -- the pump ---------------------------------------------------------------
+
+    def pump(self, timeout):
+        """Run the engine for up to *timeout* seconds: datagrams in and
+        out, timers, events."""
+        if not self._initiated:
+            self._initiated = True
+            if self.config.role == "initiator" and self.peer is not None:
+                self.endpoint.initiate(self.peer, time.monotonic())
+        deadline = time.monotonic() + timeout
+        while True:
+            self._flush()
+            self._drain()
+            remain = deadline - time.monotonic()
+            if remain <= 0:
+                return
+            self._receive(remain)
+
+    def connect(self, peer):
+        """Start one more IKE SA, with *peer* = (address, port)."""
+        self.endpoint.initiate(peer, time.monotonic())
+
+    def _flush(self):
+        for datagram in self.endpoint.datagrams_to_send():
+            datagram = self.tamper(datagram)
+            if datagram is not None:
+                self._sendto(datagram.local_port, datagram.data, datagram.addr)
+
+    def _sendto(self, port, data, addr):
+        # recorded first: an answer (received by another thread) comes after
+        self._record((self.endpoint.local_address, port), addr, data)
+        try:
+            self.sockets[port].sendto(data, addr)
+        except OSError as exc:            # no route, a full buffer: the engine retransmits
+            self._send_errors += 1
+            if self._send_errors in (1, 10, 100) or self._send_errors % 1000 == 0:
+                log.warning("ISAKMP: cannot send to %s:%d: %s (%d such errors)",
+                            addr[0], addr[1], exc, self._send_errors)
+
+    def _record(self, src, dst, data, proto=None):
+        """Every datagram we send or receive, into the capture (no
+        sniffing needed)."""
+        if self.pcap is not None:
+            if proto is None:
+                frame = Ether() / IP(src=src[0], dst=dst[0]) / UDP(sport=src[1], dport=dst[1]) \
+                    / Raw(data)
+            else:
+                frame = Ether() / IP(src=src[0], dst=dst[0], proto=proto) / Raw(data)
+            with self._pcap_lock:
+                self.pcap.write(frame)
+
+    def _receive(self, timeout):
+        timer = self.endpoint.get_timer()
+        if timer is not None:
+            timeout = max(0.0, min(timeout, timer - time.monotonic()))
+        readable = list(self.sockets.values()) + ([self.esp] if self.esp else [])
+        ready = select_objects(readable, timeout)
+        now = time.monotonic()
+        for port, sock in self.sockets.items():
+            if sock not in ready:
+                continue
+            for _ in range(BATCH):           # what has queued up, without a select each
+                try:
+                    data, ancillary, _, addr = sock.recvmsg(65535, socket.CMSG_SPACE(12),
+                                                            socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                except OSError:              # an ICMP error reported on the socket
+                    continue
+                local = _destination(ancillary)
+                self._record(addr, (local or self.endpoint.local_address, port), data)
+                self._datagram(data, addr, port, now, local)
+            self._flush()
+        if self.esp is not None and self.esp in ready:
+            self._raw_esp()
+        self._report(now)
+        self.endpoint.handle_timer(now)
+
+    def _datagram(self, data, addr, port, now, local):
+        if port == self.endpoint.natt_port and data[:4] != NON_ESP_MARKER:
+            if data != NAT_KEEPALIVE:
+                self._esp_in(data)
+            return
+        self.endpoint.receive_datagram(data, addr, now, local_port=port, local_address=local)
+
+    def _esp_in(self, data):
+        tunnel = self._inbound.get(data[:4])    # the SPI (RFC 4303 2.1)
+        if tunnel is not None:
+            tunnel.receive(data)
+
+    def _raw_esp(self):
+        """ESP straight over IP (protocol 50), for SAs without UDP
+        encapsulation: the raw socket gives the IP header too."""
+        try:
+            packet, addr = self.esp.recvfrom(65535)
+        except OSError:
+            return
+        header = (packet[0] & 0x0F) * 4
+        self._record((addr[0], 0), (self.endpoint.local_address, 0), packet[header:], proto=50)
+        self._esp_in(packet[header:])
+
+    def _drain(self):
+        while (event := self.endpoint.next_event()) is not None:
+            self.events.append(event)
+            if len(self.events) > 2 * EVENTS_KEPT:    # a responder runs for days
+                del self.events[:EVENTS_KEPT]
+            if isinstance(event, ev.StateChanged):
+                self._log_change(event)
+            elif isinstance(event, ev.QuickModeEstablished):
+                self._tunnel(event)
+            elif isinstance(event, ev.Phase1Established):
+                self._write_keys(event)
+            elif isinstance(event, ev.ChildSaClosed):
+                self._forget_pair(event)
+            if not isinstance(event, ev.StateChanged):
+                log.info("ISAKMP: %s", event)
+
+    def _forget_pair(self, event):
+        """The engine removed an ESP pair: its tunnel goes with its last."""
+        tunnel = self._inbound.pop(event.spi_in, None)
+        if tunnel is not None and tunnel.remove(event.spi_in):
+            self.tunnels.remove(tunnel)
+            tunnel.close()
+
+    def _report(self, now):
+        """Tell the engine the ESP octets carried since the last time
+        (kilobyte lifetimes, and the peer's signs of life for DPD)."""
+        while self._active:
+            pair = self._active.pop()
+            inbound, outbound = pair.unreported_in, pair.unreported_out
+            pair.unreported_in = pair.unreported_out = 0
+            self.endpoint.esp_counted(pair.established.spi_in, now, inbound, outbound)
+
+    def _tunnel(self, established):
+        conn = self.endpoint.connections[established.cookies[:8]]
+        if established.udp_encap:
+            def send(esp):                 # ESP in UDP, on the NAT-T port (RFC 3948 2)
+                self._sendto(self.endpoint.natt_port, esp, conn.peer)
+        else:
+            if self.esp is None:
+                try:
+                    self.esp = esp_socket(self.endpoint.local_address)
+                except OSError as exc:
+                    log.error("IPSEC: ESP without UDP encapsulation needs a raw socket (%s); "
+                              "with force_encap it goes in UDP instead", exc)
+
+            def send(esp):                 # ESP over IP (RFC 4303)
+                self._record((self.endpoint.local_address, 0), (conn.peer[0], 0), esp, proto=50)
+                try:
+                    self.esp.sendto(esp, (conn.peer[0], 0))
+                except (OSError, AttributeError) as exc:
+                    log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
+        now = time.monotonic()
+        tunnel = self._inbound.get(established.replaces)
+        if tunnel is not None:                  # a rekey: the same tunnel, a new pair
+            pair = tunnel.add(established, now)
+        else:
+            tunnel = Tunnel(established, send, established.local_ts, established.remote_ts,
+                            conn, now, self._active)
+            pair = tunnel.current
+            self.tunnels.append(tunnel)
+        self._inbound[established.spi_in] = tunnel
+        self._write_keys(tunnel, pair)
+        log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
+                 established.spi_in.hex(), established.spi_out.hex(), pair.out.cipher.name)
+
+    def _log_change(self, event):
+        if event.new in (S.INFO_READY, S.INFO_DONE):
+            return
+        log.info("ISAKMP:(%s):Old State = %s New State = %s", event.cookies[:8].hex(),
+                 event.old, event.new)
+
+    def _write_keys(self, event, pair=None):
+        """The keys of an IKE SA that is up (*event*) or of a tunnel's new
+        *pair*, added to the key log and Wireshark's tables, mode 0600:
+        every SA of the run stays in them, pruned ones too."""
+        if not self.keylog:
+            return
+        ike, table, esp = [], [], []
+        if isinstance(event, ev.Phase1Established):
+            sa = self.endpoint.connections[event.cookies[:8]].sa
+            ike, table = [key_log_line(sa)], [ikev1_decryption_table_row(sa)]
+        else:
+            peer, local = event.connection.peer[0], event.connection.local_address
+            esp = [esp_sa_row(pair.out, local, peer), esp_sa_row(pair.inbound, peer, local)]
         write_key_files(self.keylog, ike, table, esp, append=self._keys_written)
         self._keys_written = True
 
@@ -365,6 +700,11 @@ class IKEv1Automaton(Automaton):
             tunnel.close()
         if self.pcap is not None:
             self.pcap.close()
+
+
+def _total(pairs, direction):
+    key = "packets_in" if direction == "inbound" else "packets_out"
+    return sum(getattr(p, direction).stats[key] for p in pairs)
 
 
 def _destination(ancillary):

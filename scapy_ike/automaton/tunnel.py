@@ -1,6 +1,7 @@
-"""The tunnel a Quick Mode made: its ESP SA pair (RFC 4303, UDP-encapsulated
-per RFC 3948 after a NAT-T float) and a Scapy SuperSocket over it: packets
-sent into it leave as ESP, ESP that arrives comes out decrypted."""
+"""The tunnel Quick Modes make: its ESP SA pairs (RFC 4303, UDP-encapsulated
+per RFC 3948 after a NAT-T float), one after another as they are rekeyed,
+and a Scapy SuperSocket over it that lasts across the rekeys: packets sent
+into it leave as ESP, ESP that arrives comes out decrypted."""
 
 import socket
 from ipaddress import ip_address, ip_network
@@ -13,36 +14,94 @@ from scapy.supersocket import SuperSocket
 from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError, sa_pair
 
 
-class Tunnel:
-    """One pair of ESP SAs between two IKE peers, and the traffic
-    selectors it protects."""
+class Pair:
+    """One Quick Mode's ESP SAs in a tunnel, with when they were made and
+    the octets not yet reported to the engine."""
 
-    def __init__(self, established, send, local_ts, remote_ts, connection=None):
+    __slots__ = ("established", "out", "inbound", "created", "unreported_in",
+                 "unreported_out")
+
+    def __init__(self, established, created):
         transform = established.proposal.transform
         self.established = established
-        self.connection = connection        # its IKE SA, which it may outlive
         self.out, self.inbound = sa_pair(
             transform, int.from_bytes(established.spi_out, "big"), established.keymat_out,
             int.from_bytes(established.spi_in, "big"), established.keymat_in)
+        self.created = created
+        self.unreported_in = self.unreported_out = 0
+
+
+class Tunnel:
+    """The ESP SA pairs that succeed one another between two IKE peers
+    for one pair of traffic selectors: outbound traffic goes on the
+    current pair, what arrives on any of them is opened (the old pair
+    during a rekey's overlap too)."""
+
+    def __init__(self, established, send, local_ts, remote_ts, connection=None, now=0.0,
+                 active=None):
+        self.pairs = {}                     # inbound SPI -> Pair, oldest first
+        self.current = None
+        self.connection = connection        # the IKE SA that made it, which it may outlive
         self._send = send                   # callable(esp bytes)
         self.local_ts, self.remote_ts = ip_network(local_ts), ip_network(remote_ts)
         self.received = None                # an ObjectPipe, once a socket is asked for
         self.dropped = 0                    # inner packets that no socket was there to take
         self.errors = 0
+        self.active = set() if active is None else active   # pairs with octets to report
+        self.add(established, now)
+
+    def add(self, established, now):
+        """A pair made by a Quick Mode (a rekey's successor, or the first);
+        it carries the outbound traffic if the engine says it is current."""
+        pair = self.pairs[established.spi_in] = Pair(established, now)
+        if established.current or self.current is None:
+            self.current = pair
+        return pair
+
+    def remove(self, spi_in):
+        """The engine removed a pair; the newest left becomes current if it
+        was.  True when none is left."""
+        pair = self.pairs.pop(spi_in, None)
+        if pair is not None and pair is self.current:
+            self.current = next(reversed(self.pairs.values()), None)
+        return not self.pairs
+
+    @property
+    def established(self):
+        return self.current.established
+
+    @property
+    def out(self):
+        return self.current.out
+
+    @property
+    def inbound(self):
+        return self.current.inbound
 
     def send(self, pkt):
-        """ESP-protect one IP packet (tunnel mode) and send it."""
+        """ESP-protect one IP packet (tunnel mode) and send it on the
+        current pair (an assignment away from the next one: a packet sent
+        while the pair changes goes on either, both valid)."""
         wire = bytes(pkt)
-        self._send(self.out.seal(wire, IPPROTO_IPV6 if wire[0] >> 4 == 6 else IPPROTO_IPIP))
+        pair = self.current
+        self._send(pair.out.seal(wire, IPPROTO_IPV6 if wire[0] >> 4 == 6 else IPPROTO_IPIP))
+        pair.unreported_out += len(wire)
+        self.active.add(pair)
 
     def receive(self, data):
         """One ESP packet from the peer: the inner packet, or None (the
         SA's counters say why)."""
+        pair = self.pairs.get(data[:4])
+        if pair is None:                    # not one of its SPIs (RFC 4303 2.1)
+            self.errors += 1
+            return None
         try:
-            opened = self.inbound.open(data)
+            opened = pair.inbound.open(data)
         except EspError:
             self.errors += 1
             return None
+        pair.unreported_in += len(opened.payload)
+        self.active.add(pair)
         cls = {IPPROTO_IPIP: IP, IPPROTO_IPV6: IPv6}.get(opened.next_header)
         if cls is None:             # a dummy packet (RFC 4303 2.6), or not tunnel mode
             self.errors += opened.next_header != IPPROTO_NONE

@@ -1,12 +1,15 @@
 """One configuration object for an endpoint (h2's H2Configuration,
 aioquic's QuicConfiguration): role, mode, PSK, identities, proposals,
 traffic selectors, NAT-T (keep-alive interval: RFC 3948 4 suggests 20 s),
-retransmission, and the responder's bounds on half-open SAs (charon's
-``half_open_timeout`` 30 s and ``block_threshold`` 5 per source)."""
+retransmission, the responder's bounds on half-open SAs (charon's
+``half_open_timeout`` 30 s and ``block_threshold`` 5 per source),
+lifetimes and rekeying (charon's ``rekey_time``/``rand_time``, its
+``delete_rekeyed_delay`` of 5 s for the overlap) and Dead Peer Detection
+(RFC 3706: idle for ``dpd_delay``, dead after ``dpd_timeout``)."""
 
 import functools
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
 
 from scapy_ike.constants import IdType
@@ -21,8 +24,9 @@ def _ike(text, lifetime):
 
 
 @functools.lru_cache(maxsize=64)
-def _esp(text, tunnel, lifetime):
-    return tuple(parse_esp_any(text, tunnel=tunnel, lifetime=lifetime))
+def _esp(text, tunnel, lifetime, lifesize):
+    return tuple(replace(p, lifesize=lifesize)
+                 for p in parse_esp_any(text, tunnel=tunnel, lifetime=lifetime))
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,12 @@ class Configuration:
     force_encap: bool = False
     ike_lifetime: int = 28800
     esp_lifetime: int = 3600
+    esp_lifesize: Optional[int] = None  # kilobytes; None: no limit
+    rekey_margin: float = 0.1       # rekey this share of a lifetime before it ends ...
+    rekey_fuzz: float = 0.5         # ... and up to this share of the margin earlier
+    rekey_overlap: float = 5.0      # the old ESP SAs kept this long after their rekey
+    dpd_delay: float = 0.0          # R-U-THERE after this long without word from the peer
+    dpd_timeout: Optional[float] = None     # then dead after this long (5 delays)
     retransmission: Retransmission = field(default_factory=Retransmission)
     keepalive: float = 20.0
     initial_contact: bool = True
@@ -158,6 +168,18 @@ class Configuration:
             object.__setattr__(self, "psk", bytes(self.psk))
         elif not isinstance(self.psk, bytes):
             raise TypeError("psk is bytes or text, not %s" % type(self.psk).__name__)
+        for name in ("ike_lifetime", "esp_lifetime"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError("%s is a positive number of seconds, not %r"
+                                 % (name, getattr(self, name)))
+        if self.esp_lifesize is not None and (not isinstance(self.esp_lifesize, int)
+                                              or self.esp_lifesize < 1):
+            raise ValueError("esp_lifesize is a positive number of kilobytes or None, not %r"
+                             % (self.esp_lifesize,))
+        if not 0 < self.rekey_margin < 1 or not 0 <= self.rekey_fuzz <= 1:
+            raise ValueError("rekey_margin is between 0 and 1 and rekey_fuzz between 0 and 1")
+        if self.dpd_delay < 0 or (self.dpd_timeout is not None and self.dpd_timeout <= 0):
+            raise ValueError("dpd_delay is 0 (off) or more, dpd_timeout positive or None")
         for name in ("half_open_per_source", "max_half_open"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -184,7 +206,20 @@ class Configuration:
 
     def esp_proposals(self):
         default = DEFAULT_INITIATOR_ESP if self.role == "initiator" else DEFAULT_ESP
-        return _esp(self.esp or default, self.tunnel, self.esp_lifetime)
+        return _esp(self.esp or default, self.tunnel, self.esp_lifetime, self.esp_lifesize)
+
+    @property
+    def dead_after(self):
+        """How long R-U-THEREs go unanswered before the peer is dead."""
+        return self.dpd_timeout if self.dpd_timeout is not None else 5 * self.dpd_delay
+
+    def soft(self, hard, random_share, margin=None):
+        """When to rekey something that ends at *hard* (seconds or
+        kilobytes from its start): *margin* (``rekey_margin``) before, and
+        up to ``rekey_fuzz`` of it more, by *random_share* in [0, 1), as
+        charon's ``rekey_time`` and ``rand_time``."""
+        margin = self.rekey_margin if margin is None else margin
+        return hard * (1 - margin * (1 + self.rekey_fuzz * random_share))
 
     def identity(self, local_address):
         """Our identity: the configured one, else our address."""

@@ -1,7 +1,18 @@
 """One IKE SA (RFC 2409): its :class:`~scapy_ike.core.sa.IkeSa` keys and
-IV chains, its exchanges by message ID (0 is Phase 1), its ESP SA pairs,
-and its SA-level timers (lifetimes, NAT keep-alive, a responder's
-half-open timeout).
+IV chains, its exchanges by message ID (0 is Phase 1), its ESP SA pairs
+(:mod:`~scapy_ike.core.children`), and its SA-level timers: lifetimes with
+their rekeying and renewal, Dead Peer Detection (RFC 3706), NAT
+keep-alive, a responder's half-open timeout.
+
+The lifecycle: an ESP pair is rekeyed at its soft lifetime by a Quick
+Mode on the same IKE SA, its successor carries the traffic at once and
+the old pair is deleted after ``rekey_overlap``; the IKE SA we initiated
+is renewed before its lifetime ends by a new Phase 1 with the same peer,
+which adopts the ESP pairs before the old IKE SA is deleted.  Whichever
+side renewed, an IKE SA that ends (deleted, expired) hands its ESP pairs
+to the newest IKE SA with that peer; with none, they live out their
+lifetime.  INITIAL-CONTACT in an authenticated Phase 1 removes the older
+SAs with that peer (RFC 2407 4.6.3.3).
 
 :meth:`IkeConnection.receive` is the one place where the rule holds that
 input that does not authenticate changes no state and gets no answer: a
@@ -14,8 +25,9 @@ exchange alone; a Quick Mode's failure leaves the IKE SA up.
 
 from collections import deque
 
-from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, ProtocolId
+from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, NotifyType, ProtocolId
 from scapy_ike.core import events as ev, proposals as P, state as S
+from scapy_ike.core.children import Child, Children
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Datagram, Incoming, informational, phase1, quick
 from scapy_ike.core.exchanges.informational import delete_payload, notify_payload
@@ -40,6 +52,7 @@ class IkeConnection:
         self.role = role
         self.sa = sa
         self.peer = peer
+        self.origin = peer          # where a Phase 1 of ours to the peer goes
         self.local_address = local_address or endpoint.local_address
         self.natt = False           # floated to the NAT-T port
         self.natt_vid = None        # the NAT-T version both speak
@@ -47,11 +60,18 @@ class IkeConnection:
         self.phase1 = phase1.Phase1(self, role, S.READY)
         self.exchanges = {0: self.phase1}
         self.used_ids = {0}
-        self.children = {}          # message ID -> quick.Child
+        self.children = Children()
         self.early = []             # Phase 2 messages that came before Phase 1 completed
         self.informationals = deque(maxlen=SEEN_INFORMATIONALS)
         self.dpd_seq = None         # the last R-U-THERE sequence number answered
-        self.keepalive_at = self.expires = None
+        self.dpd_at = None          # when to look whether the peer has been silent
+        self.dpd_sent = None        # (first unanswered R-U-THERE's time, its sequence numbers)
+        self.dpd_next = int.from_bytes(endpoint.random(4), "big") >> 1
+        self.heard = now            # the last authenticated word from the peer (IKE or ESP)
+        self.keepalive_at = self.expires = self.renew_at = None
+        self.renews = None          # the IKE SA this one renews
+        self.initial_contact = False    # the peer's Phase 1 said INITIAL-CONTACT
+        self.peer_key = None        # the peer's (address, NAT port, identity), once established
         self.half_open_until = now + self.config.half_open_timeout if role == "responder" else None
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
         self.scheduled = None       # the endpoint's timer for it
@@ -203,6 +223,7 @@ class IkeConnection:
                     return self._drop(addr, exc.reason)
             return self._refuse(ex, head, exc, addr, now)
         msg.accept()
+        self.heard = now
         ex.seen.add(wire)
         if ex.message_id not in self.exchanges and ex.kind != S.IN:
             self.exchanges[ex.message_id] = ex
@@ -218,6 +239,8 @@ class IkeConnection:
                 self._drop(addr, "a notify in %s: %s" % (_exchange_name(head.exch_type), exc))
             for n in notifies:
                 self.notify_received(n)
+                if n.notify_msg_type == NotifyType.INITIAL_CONTACT and encrypted:
+                    self.initial_contact = True
         if ex.state != S.DEAD and self.ended is None:
             self._set(ex, after, now)
         if self.established_p1 and self.early:
@@ -307,62 +330,153 @@ class IkeConnection:
     # -- what the exchanges tell ----------------------------------------------
 
     def established(self, chosen, now):
-        """Phase 1 complete (RFC 2409 5): the SA's lifetime and keep-alive
-        start; an initiator begins its Quick Mode."""
+        """Phase 1 complete (RFC 2409 5): the SA's lifetime, renewal,
+        DPD and keep-alive start; the SAs it renews or that INITIAL-CONTACT
+        ends go; an initiator begins its Quick Mode unless it renews an
+        IKE SA whose ESP pairs it took over."""
         self.half_open_until = None
-        self.established_at = now
+        self.established_at = self.heard = now
         self.endpoint.half_open_done(self)
         if self.natt:
             self.keepalive_at = now + self.config.keepalive
+        if self.config.dpd_delay:
+            self.dpd_at = now + self.config.dpd_delay
         self.expires = now + chosen.lifetime
-        self.event(ev.Phase1Established(
-            self.cookies, self.peer, self.natt,
-            self.sa.idii_b if self.role == "initiator" else self.sa.idir_b,
-            self.sa.idir_b if self.role == "initiator" else self.sa.idii_b))
         if self.role == "initiator":
+            self.renew_at = now + self.config.soft(chosen.lifetime, self._random_share())
+        ours, theirs = ((self.sa.idii_b, self.sa.idir_b) if self.role == "initiator"
+                        else (self.sa.idir_b, self.sa.idii_b))
+        self.peer_key = (self.peer[0], self.peer[1] if self.natted else 0, theirs)
+        self.event(ev.Phase1Established(self.cookies, self.peer, self.natt, ours, theirs))
+        for conn in self.endpoint.peer_established(self):
+            if self.initial_contact and conn.ended is None:
+                conn.close_silently(now, "INITIAL-CONTACT in the peer's new IKE SA")
+            elif conn.ended is not None and len(conn.children):
+                self.adopt(conn)               # ESP pairs that outlived their IKE SA
+        old = self.renews
+        if old is not None and old.ended is None:
+            self.event(ev.Rekeyed(old.cookies, ProtocolId.ISAKMP, (old.cookies,), (self.cookies,)))
+            old.delete(now, "renewed", esp=False)       # its ESP pairs come to us
+        if self.role == "initiator" and (old is None or not len(self.children)):
             self.start_quick_mode(now)
 
-    def start_quick_mode(self, now):
-        """A Quick Mode of our own under a fresh message ID."""
+    def _random_share(self):
+        return int.from_bytes(self.endpoint.random(2), "big") / 65536
+
+    def start_quick_mode(self, now, rekey=None):
+        """A Quick Mode of our own under a fresh message ID: the configured
+        proposals and selectors, or to rekey the pair *rekey* its own
+        (with the configured lifetimes)."""
         ex = quick.QuickMode(self, "initiator", self.new_message_id(), S.QM_READY)
         self.exchanges[ex.message_id] = ex
-        quick.start(ex, now)
+        if rekey is None:
+            quick.start(ex, now)
+        else:
+            ex.predecessor = rekey
+            rekey.rekeying = ex.message_id
+            offer = P.EspProposal(rekey.proposal.transform, rekey.proposal.group,
+                                  self.config.esp_lifetime, self.config.esp_lifesize)
+            quick.start(ex, now, [offer], rekey.family)
         self._set(ex, S.QM_I_QM1, now)
         return ex
 
     def child_established(self, ex, km_in, km_out, now):
+        """A Quick Mode made a pair: its lifetimes start; a pair it
+        succeeds is deleted after the overlap."""
         local, remote = self.config.selectors()
-        self.children[ex.message_id] = quick.Child(ex.message_id, ex.spi_in, ex.spi_out,
-                                                   now + ex.proposal.lifetime)
+        proposal, share = ex.proposal, self._random_share()
+        margin = self.config.rekey_margin * (1 if ex.role == "initiator" else 0.25)
+        child = Child(ex.message_id, ex.spi_in, ex.spi_out, proposal, ex.family, ex.role == "initiator",
+                      (ex.ni_b, ex.nr_b), now, now + proposal.lifetime,
+                      now + self.config.soft(proposal.lifetime, share, margin))
+        if proposal.lifesize is not None:
+            child.hard_octets = proposal.lifesize * 1024
+            child.soft_octets = int(self.config.soft(child.hard_octets, share, margin))
+        predecessor = ex.predecessor
+        if predecessor is not None and predecessor.rekeying == ex.message_id:
+            predecessor.rekeying = None
+        replaced, current = self.children.add(child, predecessor)
+        self.endpoint.child_added(self, child)
         ex.ended = now
         self.event(ev.QuickModeEstablished(
             self.cookies, ex.message_id, ex.spi_in, ex.spi_out, km_in, km_out,
-            ex.proposal, self.natt, str(local), str(remote)))
+            proposal, self.natt, str(local), str(remote),
+            replaced.spi_in if replaced is not None else b"", current))
+        if replaced is None:
+            return
+        self.event(ev.Rekeyed(self.cookies, ProtocolId.IPSEC_ESP, replaced.spis, child.spis))
+        for pair in (replaced, child):
+            if pair.replaced_by is not None and pair.delete_at is None and (
+                    pair.initiated or pair is not child and pair.replaced_by is child):
+                pair.delete_at = now + self.config.rekey_overlap
 
     def quick_failed(self, ex, reason, now, notify=None):
         ex.pending = None
         ex.ended = now
         if ex.state != S.DEAD:
             self._set(ex, S.DEAD, now)
+        rekeyed = ex.predecessor
+        if rekeyed is not None and rekeyed.rekeying == ex.message_id:
+            rekeyed.rekeying = None            # try again halfway to its end
+            rekeyed.rekey_at = now + max(0.0, (rekeyed.expires - now) / 2)
         self.event(ev.Failed(self.cookies, ex.message_id, reason, notify))
 
     def fail(self, reason, message_id, now, notify=None):
         """Phase 1 failed: the event, then the IKE SA ends."""
         self.event(ev.Failed(self.cookies, message_id, reason, notify))
-        self.end(now)
+        self.end(now, reason)
 
-    def end(self, now):
-        """The IKE SA is over: no more timers; it lingers to be pruned."""
+    def end(self, now, reason):
+        """The IKE SA is over: no more timers; its ESP pairs go to the
+        newest IKE SA with the peer, or live out their lifetimes here;
+        it lingers to be pruned."""
         for ex in self.exchanges.values():
             ex.pending = None
         if self.phase1.state != S.DEAD:
             self._set(self.phase1, S.DEAD, now)
         self.keepalive_at = self.expires = self.half_open_until = None
-        self.children.clear()
+        self.renew_at = self.dpd_at = None
         self.early.clear()
+        if len(self.children):
+            successor = self.endpoint.successor(self)
+            if successor is not None:
+                successor.adopt(self)
         if self.ended is None:
             self.ended = now
+            if self.established_at is not None:
+                self.event(ev.IkeSaClosed(self.cookies, reason))
             self.endpoint.ended(self)
+        self.endpoint.reschedule(self)
+
+    def adopt(self, other):
+        """Take over the ESP pairs of *other*, an ended IKE SA with our
+        peer: they are rekeyed and deleted through this one."""
+        moved = list(other.children)
+        self.children.adopt(other.children)
+        for child in moved:
+            child.rekeying = None
+            self.endpoint.child_added(self, child)
+        self.endpoint.reschedule(other)
+
+    def remove_child(self, child, reason, now, tell=True):
+        """The one way a pair goes: the event, and our Delete of it (by
+        our inbound SPI) when *tell* and the IKE SA can still carry it."""
+        self.children.remove(child)
+        self.endpoint.child_removed(child)
+        if tell and self.established_p1 and self.ended is None:
+            self._send_delete(ProtocolId.IPSEC_ESP, [child.spi_in], now)
+        self.event(ev.ChildSaClosed(self.cookies, child.spi_in, child.spi_out, reason))
+
+    def _send_delete(self, protocol, spis, now):
+        informational.send(self, delete_payload(protocol, spis), now)
+        self.event(ev.DeleteSent(self.cookies, protocol, tuple(spis)))
+
+    def close_silently(self, now, reason):
+        """Forget this IKE SA and its ESP pairs without a word to the peer
+        (which has forgotten them: INITIAL-CONTACT)."""
+        for child in self.children:
+            self.remove_child(child, reason, now, tell=False)
+        self.end(now, reason)
 
     def notify_received(self, n):
         self.event(ev.NotifyReceived(self.cookies, n.notify_msg_type, bytes(n.notify_data)))
@@ -377,32 +491,62 @@ class IkeConnection:
                 self._input(ex, S.ERROR_NOTIFY, n, now)
 
     def delete_received(self, d, now):
-        """A Delete (RFC 2408 3.15): of ESP SAs by their SPIs (ours
-        outbound), or of this IKE SA."""
+        """A Delete (RFC 2408 3.15): of ESP SAs by their SPIs (our
+        outbound ones; a pair still held by an older IKE SA with the peer
+        too), or of this IKE SA."""
         spis = tuple(bytes(s) for s in d.SPIs)
-        self.event(ev.DeleteReceived(self.cookies, d.proto, spis))
         if d.proto == ProtocolId.ISAKMP:
-            if self.cookies in spis or not spis:
+            mine = self.cookies in spis or not spis
+            self.event(ev.DeleteReceived(self.cookies, d.proto, spis,
+                                         (self.cookies,) if mine else ()))
+            if mine:
                 self._input(self.phase1, S.DELETE, d, now)
             return
-        for mid, child in list(self.children.items()):
-            if child.spi_out in spis:
-                del self.children[mid]
+        removed = []
+        for conn in self.endpoint.same_peer(self):
+            for child in conn.children.by_outbound(spis):
+                conn.remove_child(child, "deleted by the peer", now, tell=False)
+                removed.append(child.spis)
+        self.event(ev.DeleteReceived(self.cookies, d.proto, spis, tuple(removed)))
+
+    def are_you_there_ack(self, seq):
+        """R-U-THERE-ACK for one of our outstanding sequence numbers: the
+        peer lives (RFC 3706 5.3)."""
+        if self.dpd_sent is not None and seq in self.dpd_sent[1]:
+            self.dpd_sent = None
+
+    def esp_counted(self, child, inbound, outbound, now):
+        """ESP octets carried by *child*; inbound ones prove the peer
+        alive.  True when a kilobyte lifetime was reached."""
+        if inbound:
+            self.heard = now
+        reached = child.count(inbound, outbound)
+        if reached == "hard":
+            self._expire(child, now)
+        elif reached == "soft":
+            self._soft(child, now)
+        return reached is not None
 
     # -- timers ------------------------------------------------------------------
 
     def timer(self):
         """When this SA next needs :meth:`handle_timer`, or None."""
-        times = [t for t in (self.keepalive_at, self.expires, self.half_open_until) if t is not None]
+        times = [t for t in (self.keepalive_at, self.expires, self.half_open_until,
+                             self.renew_at, self.dpd_at) if t is not None]
         for ex in self.exchanges.values():
             if ex.pending is not None:
                 times.append(ex.timer())
             if ex.ended is not None:
                 times.append(ex.ended + self.config.retransmission.span())
-        times += [c.expires for c in self.children.values()]
+        child = self.children.timer()
+        if child is not None:
+            times.append(child)
         return min(times) if times else None
 
     def handle_timer(self, now):
+        for child in self.children:
+            if now >= child.expires:
+                self._expire(child, now)
         if self.ended is not None:
             return
         if self.half_open_until is not None and now >= self.half_open_until:
@@ -411,12 +555,19 @@ class IkeConnection:
             return
         if self.expires is not None and now >= self.expires:     # RFC 2409 Appendix A
             self.event(ev.Expired(self.cookies, 0, b"", b""))
-            self.delete(now)
+            self.delete(now, "expired")
             return
-        for mid, child in list(self.children.items()):          # RFC 2407 4.5
-            if now >= child.expires:
-                del self.children[mid]
-                self.event(ev.Expired(self.cookies, mid, child.spi_in, child.spi_out))
+        if self.dpd_at is not None and now >= self.dpd_at and self._dead_peer_detection(now):
+            return
+        if self.renew_at is not None and now >= self.renew_at:
+            self.renew_at = None
+            self.event(ev.Expired(self.cookies, 0, b"", b"", hard=False))
+            self.endpoint.initiate(self.origin, now, renews=self)
+        for child in self.children:
+            if child.delete_at is not None and now >= child.delete_at:
+                self.remove_child(child, "rekeyed", now)
+            elif child.rekey_at is not None and child.rekeying is None and now >= child.rekey_at:
+                self._soft(child, now)
         if self.keepalive_at is not None and now >= self.keepalive_at:
             self.keepalive(now)
         for mid, ex in list(self.exchanges.items()):
@@ -424,6 +575,47 @@ class IkeConnection:
                 self._input(ex, S.TIMEOUT, None, now)
             if ex.ended is not None and now >= ex.ended + self.config.retransmission.span():
                 self._retire(ex)
+
+    def _expire(self, child, now):
+        """A pair's hard lifetime (RFC 2407 4.5): gone, the peer told."""
+        self.event(ev.Expired(self.cookies, child.message_id, child.spi_in, child.spi_out))
+        self.remove_child(child, "expired", now)
+
+    def _soft(self, child, now):
+        """A pair's soft lifetime: rekey it if it still carries the
+        traffic and the IKE SA can (else it lives to its hard one)."""
+        child.rekey_at = None
+        if child.replaced_by is not None or child.rekeying is not None \
+                or not self.established_p1 or self.ended is not None:
+            return
+        self.event(ev.Expired(self.cookies, child.message_id, child.spi_in, child.spi_out,
+                              hard=False))
+        self.start_quick_mode(now, rekey=child)
+
+    def _dead_peer_detection(self, now):
+        """RFC 3706 5: after ``dpd_delay`` without word from the peer, an
+        R-U-THERE, again every delay; unanswered for ``dpd_timeout``, the
+        peer is dead and every SA with it goes.  True when it did."""
+        delay = self.config.dpd_delay
+        if self.dpd_sent is not None and self.heard >= self.dpd_sent[0]:
+            self.dpd_sent = None               # it spoke: alive
+        if self.dpd_sent is None and now < self.heard + delay:
+            self.dpd_at = self.heard + delay
+            return False
+        if self.dpd_sent is not None and now >= self.dpd_sent[0] + self.config.dead_after:
+            self.event(ev.PeerDead(self.cookies, self.peer, now - self.heard))
+            for child in self.children:
+                self.remove_child(child, "peer dead", now)
+            self.delete(now, "peer dead")
+            return True
+        seq, self.dpd_next = self.dpd_next, (self.dpd_next + 1) % 2 ** 32
+        if self.dpd_sent is None:
+            self.dpd_sent = (now, [])
+        self.dpd_sent[1].append(seq)
+        informational.send(self, notify_payload(self, NotifyType.R_U_THERE,
+                                                seq.to_bytes(4, "big")), now)
+        self.dpd_at = min(now + delay, self.dpd_sent[0] + self.config.dead_after)
+        return False
 
     def _retire(self, ex):
         """An exchange done for as long as its peer may retransmit: a Quick
@@ -442,15 +634,16 @@ class IkeConnection:
         self.endpoint.outgoing.append(Datagram(NAT_KEEPALIVE, self.peer, self.endpoint.natt_port))
         self.keepalive_at = now + self.config.keepalive
 
-    def delete(self, now):
-        """Informational Delete of every ESP SA this IKE SA made, then of
-        the IKE SA itself (RFC 2408 3.15, RFC 2409 5.7); the SA ends."""
+    def delete(self, now, reason="closed", esp=True):
+        """Informational Delete of every ESP SA this IKE SA holds (unless
+        not *esp*: a renewal's successor takes them), then of the IKE SA
+        itself (RFC 2408 3.15, RFC 2409 5.7); the SA ends."""
+        if esp:
+            for child in self.children:
+                self.remove_child(child, reason, now)
         if self.established_p1 and self.ended is None:
-            spis = [c.spi_in for c in self.children.values()]
-            if spis:
-                informational.send(self, delete_payload(ProtocolId.IPSEC_ESP, spis), now)
-            informational.send(self, delete_payload(ProtocolId.ISAKMP, [self.cookies]), now)
-        self.end(now)
+            self._send_delete(ProtocolId.ISAKMP, [self.cookies], now)
+        self.end(now, reason)
 
     def no_proposal_reason(self, sa_payload, phase):
         """NO-PROPOSAL-CHOSEN's reason: what the peer offered, what we

@@ -49,6 +49,8 @@ class Endpoint:
         self._per_source = {}               # peer address -> half-open SAs from it
         self._timers = []                   # (when, sequence, connection)
         self._sequence = itertools.count()
+        self._peers = {}                    # peer key -> its established IKE SAs, oldest first
+        self._children = {}                 # inbound SPI -> the IKE SA holding that ESP pair
 
     # -- the API ---------------------------------------------------------------
 
@@ -63,13 +65,25 @@ class Endpoint:
         self.outgoing.clear()
         return out
 
-    def initiate(self, peer, now):
-        """Start Phase 1 (then Quick Mode) with *peer* = (address, port)."""
+    def initiate(self, peer, now, renews=None):
+        """Start Phase 1 (then Quick Mode) with *peer* = (address, port);
+        or, with *renews*, a new IKE SA to replace that one, which takes
+        over its ESP pairs."""
         sa = IkeSa(self.random(8))
         conn = self.connections[sa.cky_i] = IkeConnection(self, "initiator", sa, peer, now)
+        conn.renews = renews
         conn.start(now)
-        self._schedule(conn)
+        self.reschedule(conn)
         return conn
+
+    def esp_counted(self, spi_in, now, inbound=0, outbound=0):
+        """ESP payload octets that the pair whose inbound SPI is *spi_in*
+        carried: kilobyte lifetimes count them (RFC 2407 4.5), and inbound
+        ones tell Dead Peer Detection that the peer lives (RFC 3706 5)."""
+        conn = self._children.get(spi_in)
+        if conn is not None and conn.esp_counted(conn.children.get(spi_in), inbound,
+                                                 outbound, now):
+            self.reschedule(conn)
 
     def get_timer(self):
         """When :meth:`handle_timer` is next needed, or None."""
@@ -87,17 +101,23 @@ class Endpoint:
                 continue
             conn = entry[2]
             conn.scheduled = None
-            if conn.ended is not None and now >= conn.ended + self.config.linger:
+            if conn.ended is not None and now >= conn.ended + self.config.linger \
+                    and not len(conn.children):
                 self._remove(conn)
                 continue
             conn.handle_timer(now)
-            self._schedule(conn)
+            self.reschedule(conn)
 
     def close(self, now):
-        """Delete every established SA (the peer is told) and forget all."""
+        """Delete every SA (the peers are told where an IKE SA can carry
+        it) and forget all."""
         for conn in list(self.connections.values()):
             conn.delete(now)
+            for child in conn.children:           # an ended IKE SA's pairs
+                conn.remove_child(child, "closed", now, tell=False)
         self.connections.clear()
+        self._peers.clear()
+        self._children.clear()
         self._half_open.clear()
         self._per_source.clear()
         self._timers.clear()
@@ -130,7 +150,7 @@ class Endpoint:
         except Exception as exc:        # our bug: the endpoint serves on
             self.event(ev.Dropped(addr, "internal error on this message: %s: %s"
                                   % (type(exc).__name__, exc)))
-        self._schedule(conn)
+        self.reschedule(conn)
 
     # -- half-open SAs, pruning and timers ---------------------------------------
 
@@ -156,6 +176,38 @@ class Endpoint:
         conn.half_open_source = source
         return conn
 
+    # -- peers and their ESP pairs ---------------------------------------------
+
+    def peer_established(self, conn):
+        """*conn* completed Phase 1: the older IKE SAs with the same peer
+        (address, NAT port, identity), which it renews."""
+        known = self._peers.setdefault(conn.peer_key, [])
+        older = list(known)
+        known.append(conn)
+        return older
+
+    def in_contact(self, address):
+        """Whether an IKE SA with the peer at *address* is established."""
+        return any(key[0] == address and any(c.ended is None for c in conns)
+                   for key, conns in self._peers.items())
+
+    def same_peer(self, conn):
+        """*conn* and the other IKE SAs with its peer."""
+        return [conn] + [c for c in self._peers.get(conn.peer_key, ()) if c is not conn]
+
+    def successor(self, conn):
+        """The newest established IKE SA with *conn*'s peer, or None."""
+        for other in reversed(self._peers.get(conn.peer_key, ())):
+            if other is not conn and other.ended is None:
+                return other
+        return None
+
+    def child_added(self, conn, child):
+        self._children[child.spi_in] = conn
+
+    def child_removed(self, child):
+        self._children.pop(child.spi_in, None)
+
     def ended(self, conn):
         """*conn*'s IKE SA is over.  One that never completed Phase 1 goes
         at once (nothing of it can be wanted, and a flood's timed-out SAs
@@ -180,13 +232,23 @@ class Endpoint:
         if self.connections.get(conn.sa.cky_i) is conn:
             del self.connections[conn.sa.cky_i]
         conn.scheduled = None
+        known = self._peers.get(conn.peer_key)
+        if known is not None and conn in known:
+            known.remove(conn)
+            if not known:
+                del self._peers[conn.peer_key]
 
-    def _schedule(self, conn):
+    def reschedule(self, conn):
         """Put *conn*'s next timer on the heap (an ended SA's is its
-        pruning, after the linger)."""
+        pruning after the linger, or its ESP pairs' ends)."""
         if self.connections.get(conn.sa.cky_i) is not conn:
             return
-        when = conn.ended + self.config.linger if conn.ended is not None else conn.timer()
+        if conn.ended is None:
+            when = conn.timer()
+        elif len(conn.children):
+            when = min(child.expires for child in conn.children)
+        else:
+            when = conn.ended + self.config.linger
         if when is not None and when != conn.scheduled:
             conn.scheduled = when
             heapq.heappush(self._timers, (when, next(self._sequence), conn))

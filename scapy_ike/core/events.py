@@ -46,6 +46,8 @@ class QuickModeEstablished(Event):
     udp_encap: bool
     local_ts: str
     remote_ts: str
+    replaces: bytes = b""     # the inbound SPI of the pair this one succeeds (a rekey)
+    current: bool = True      # outbound traffic goes on it (False: a rekey collision's loser)
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,67 @@ class NotifyReceived(Event):
 
 @dataclass(frozen=True)
 class DeleteReceived(Event):
+    """The peer's Delete (RFC 2408 3.15): of ESP SAs by the SPIs it
+    receives on (our outbound ones), or of the IKE SA; *removed* names
+    the pairs it removed as ``(spi_in, spi_out)``, or the IKE SA's
+    cookies."""
+
     cookies: bytes
     protocol: int
     spis: Tuple[bytes, ...]
+    removed: Tuple = ()
+
+
+@dataclass(frozen=True)
+class DeleteSent(Event):
+    """Our Delete: of ESP SAs by our inbound SPIs, or of the IKE SA."""
+
+    cookies: bytes
+    protocol: int
+    spis: Tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Rekeyed(Event):
+    """A successor is up: an ESP SA pair (*old* and *new* as ``(spi_in,
+    spi_out)``, under the IKE SA *cookies*) or, with protocol ISAKMP, the
+    IKE SA itself (*old* and *new* the cookies)."""
+
+    cookies: bytes
+    protocol: int
+    old: Tuple[bytes, ...]
+    new: Tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class PeerDead(Event):
+    """Dead Peer Detection (RFC 3706): R-U-THERE unanswered for
+    ``dpd_timeout``, the peer silent for *silent_for* seconds; every SA
+    with it is gone."""
+
+    cookies: bytes
+    peer: Tuple[str, int]
+    silent_for: float
+
+
+@dataclass(frozen=True)
+class ChildSaClosed(Event):
+    """A pair of ESP SAs is gone, and why ("deleted by the peer",
+    "expired", "rekeyed", "peer dead", "closed", ...): the one event a
+    shell needs to drop its tunnel."""
+
+    cookies: bytes
+    spi_in: bytes
+    spi_out: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class IkeSaClosed(Event):
+    """An established IKE SA is gone, and why."""
+
+    cookies: bytes
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -72,12 +132,14 @@ class Retransmitted(Event):
 @dataclass(frozen=True)
 class Expired(Event):
     """A Quick Mode's ESP SAs reached their lifetime (RFC 2407 4.5), or
-    with message ID 0 the IKE SA did (RFC 2409 Appendix A)."""
+    with message ID 0 the IKE SA did (RFC 2409 Appendix A): the soft one
+    (a rekey begins) or the hard one (they are gone)."""
 
     cookies: bytes
     message_id: int
     spi_in: bytes
     spi_out: bytes
+    hard: bool = True
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class EspProposal:
     transform: EspTransform
     group: Optional[int] = None
     lifetime: int = 3600
+    lifesize: Optional[int] = None      # kilobytes (RFC 2407 4.5), None: no limit
 
     def attributes(self, udp_encap=False, draft=False):
         """The transform's attributes; *udp_encap* asks for UDP-encapsulated
@@ -88,8 +89,11 @@ class EspProposal:
                     (True, True): EncapsulationMode.UDP_TUNNEL_DRAFT,
                     (False, True): EncapsulationMode.UDP_TRANSPORT_DRAFT}[(t.tunnel, draft)]
         attrs = [(IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
-                 (IpsecAttribute.SA_LIFE_DURATION, self.lifetime),
-                 (IpsecAttribute.ENCAPSULATION_MODE, mode)]
+                 (IpsecAttribute.SA_LIFE_DURATION, self.lifetime)]
+        if self.lifesize is not None:
+            attrs += [(IpsecAttribute.SA_LIFE_TYPE, LifeType.KILOBYTES),
+                      (IpsecAttribute.SA_LIFE_DURATION, self.lifesize)]
+        attrs.append((IpsecAttribute.ENCAPSULATION_MODE, mode))
         if t.integrity.auth_id is not None:
             attrs.append((IpsecAttribute.AUTHENTICATION_ALGORITHM, t.integrity.auth_id))
         if len(t.cipher.key_sizes) > 1:
@@ -378,6 +382,34 @@ def _key_size(cipher, bits):
     return bits // 8
 
 
+_LIFE = {False: (OakleyAttribute.LIFE_TYPE, OakleyAttribute.LIFE_DURATION),
+         True: (IpsecAttribute.SA_LIFE_TYPE, IpsecAttribute.SA_LIFE_DURATION)}
+
+
+def lifetimes(space, attributes):
+    """``(seconds, kilobytes)`` of decoded SA attributes, None for a kind
+    not given: each Life Type is followed by its Life Duration, and both
+    kinds may come (RFC 2407 4.5, RFC 2409 Appendix A).  ValueError for
+    a duration without its type, or a type unknown."""
+    life_type, life_duration = _LIFE[space is IPSEC_ATTRIBUTES]
+    out = {}
+    kind = None
+    for name, value in attributes or ():
+        number = space.type_number(name) if name is not None else None
+        if number == life_type:
+            kind = int(space.value_number(number, value))
+            if kind not in (LifeType.SECONDS, LifeType.KILOBYTES):
+                raise ValueError("unknown life type %d" % kind)
+        elif number == life_duration:
+            if kind is None:
+                raise ValueError("a life duration without its life type")
+            duration = space.value_number(number, value)
+            out[kind] = int.from_bytes(duration, "big") if isinstance(duration, bytes) \
+                else int(duration)
+            kind = None
+    return out.get(LifeType.SECONDS), out.get(LifeType.KILOBYTES)
+
+
 def _why(error):
     """The reason a lookup or an attribute check gave, as text."""
     text = error.args[0] if error.args and not isinstance(error, TypeError) else None
@@ -401,7 +433,7 @@ def _read_ike(transform):
         h = registry.hash_algorithm(int(values[OakleyAttribute.HASH_ALGORITHM]))
         group = registry.dh_group(int(values[OakleyAttribute.GROUP_DESCRIPTION])).number
         size = _key_size(cipher, int(values.get(OakleyAttribute.KEY_LENGTH, 0)))
-        lifetime = int(values.get(OakleyAttribute.LIFE_DURATION, 28800))
+        lifetime = lifetimes(OAKLEY_ATTRIBUTES, transform.transforms)[0] or 28800
         auth = int(values.get(OakleyAttribute.AUTHENTICATION_METHOD, AuthMethod.PSK))
     except (KeyError, TypeError, ValueError) as error:
         return None, _why(error)
@@ -417,10 +449,10 @@ def _read_esp(transform):
         _key_size(esp.cipher, int(values.get(IpsecAttribute.KEY_LENGTH, 0)))
         group = values.get(IpsecAttribute.GROUP_DESCRIPTION)
         group = None if group is None else registry.dh_group(int(group)).number
-        lifetime = int(values.get(IpsecAttribute.SA_LIFE_DURATION, 3600))
+        seconds, kilobytes = lifetimes(IPSEC_ATTRIBUTES, transform.transforms)
     except (KeyError, TypeError, ValueError) as error:
         return None, _why(error)
-    return EspProposal(esp, group, lifetime), None
+    return EspProposal(esp, group, 3600 if seconds is None else seconds, kilobytes), None
 
 
 def ike_from_transform(transform):

@@ -40,6 +40,9 @@ def receive(ex, msg, now):
         conn.notify_received(n)
         if n.notify_msg_type == NotifyType.R_U_THERE and msg.encrypted:
             _are_you_there(conn, n, now)
+        elif n.notify_msg_type == NotifyType.R_U_THERE_ACK and msg.encrypted:
+            if bytes(n.SPI) == conn.cookies and len(n.notify_data) == 4:
+                conn.are_you_there_ack(struct.unpack("!I", n.notify_data)[0])
         elif n.notify_msg_type < STATUS_FROM:
             conn.error_notify(n, now)
     for d in deletes:

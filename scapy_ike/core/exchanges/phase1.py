@@ -194,8 +194,9 @@ def _verify(ex, sa, msg, ident, what):
 
 def _initial_contact(conn):
     """N(INITIAL-CONTACT) with our first Phase 1 message under
-    encryption: the peer may drop older SAs with us (RFC 2407 4.6.3.3)."""
-    if not conn.config.initial_contact:
+    encryption: the peer may drop older SAs with us (RFC 2407 4.6.3.3);
+    so only when we have none with it (as charon)."""
+    if not conn.config.initial_contact or conn.endpoint.in_contact(conn.origin[0]):
         return []
     return [(T.NOTIFICATION, encode_notify(ProtocolId.ISAKMP, conn.cookies,
                                            NotifyType.INITIAL_CONTACT))]
@@ -387,4 +388,4 @@ def error_notify(ex, notify, now):
 
 def deleted(ex, msg, now):
     """The peer deleted the IKE SA (RFC 2408 3.15)."""
-    ex.conn.end(now)
+    ex.conn.end(now, "deleted by the peer")

@@ -6,7 +6,7 @@ before anything else.
 """
 
 import hmac
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from scapy_ike.constants import (
     ExchangeType, IpsecAttribute, LifeType, NotifyType, PayloadType as T, ProtocolId,
@@ -32,18 +32,10 @@ class QuickMode(Exchange):
         self.ni_b = self.nr_b = self.spi_in = self.spi_out = self.ke = self.gxy = b""
         self.dh_key = None
         self.proposal = None
+        self.offered = ()
         self.ids = ()
-
-
-@dataclass
-class Child:
-    """An established pair of ESP SAs, kept by the IKE SA until it expires
-    or is deleted (RFC 2407 4.5)."""
-
-    message_id: int
-    spi_in: bytes
-    spi_out: bytes
-    expires: float
+        self.family = ()            # (our ID body, the peer's): the pairs it may succeed
+        self.predecessor = None     # the family's current pair when it began
 
 
 def _hash_rest(msg):
@@ -71,10 +63,15 @@ def _within(body, network):
             and named.subnet_of(network))
 
 
-def start(ex, now):
-    """QM1: HASH(1), SA, Ni [, KE], IDci, IDcr (RFC 2409 5.5)."""
+def start(ex, now, proposals=None, family=None):
+    """QM1: HASH(1), SA, Ni [, KE], IDci, IDcr (RFC 2409 5.5): the
+    configured *proposals* and selectors unless given (a rekey offers the
+    pair's own, for its own identities)."""
     conn, sa = ex.conn, ex.conn.sa
-    proposals = conn.config.esp_proposals()
+    proposals = ex.offered = proposals or conn.config.esp_proposals()
+    ex.family = family or tuple(Identity.of_network(ts).body() for ts in _selectors(conn))
+    if ex.predecessor is None:
+        ex.predecessor = conn.children.current.get(ex.family)
     ex.spi_in = conn.endpoint.random(4)
     ex.ni_b = conn.endpoint.random(32)
     payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, ex.spi_in, udp_encap=conn.natt,
@@ -84,7 +81,7 @@ def start(ex, now):
     if group is not None:
         ex.dh_key, ex.ke = dh.generate(group)
         payloads.append((T.KE, ex.ke))
-    payloads += [(T.ID, Identity.of_network(ts).body()) for ts in _selectors(conn)]
+    payloads += [(T.ID, body) for body in ex.family]
     digest = keys.message_hash(sa.hash, sa.skeyid_a, ex.message_id, encode_payloads(payloads))
     ex.send(ex.encrypted(QUICK, [(T.HASH, digest)] + payloads), now)
 
@@ -103,7 +100,7 @@ def responder_qm1(ex, msg, now):
                                   NotifyType.NO_PROPOSAL_CHOSEN)
     ours, transform = found
     prop = next(p for p, t in offered if t is transform)
-    offered_life = P.esp_from_transform(transform).lifetime
+    theirs = P.esp_from_transform(transform)
     ids = msg.bodies(T.ID)
     local, remote = _selectors(conn)
     if len(ids) == 2 and not (_within(ids[0], remote) and _within(ids[1], local)):
@@ -114,16 +111,19 @@ def responder_qm1(ex, msg, now):
     if ours.group is not None:
         dh_key, ke = dh.generate(ours.group)
         gxy = shared_secret(ours.group, dh_key, msg.body(T.KE), "PFS key exchange")
-    ex.proposal = replace(ours, lifetime=min(ours.lifetime, offered_life))
+    ex.proposal = replace(ours, lifetime=min(ours.lifetime, theirs.lifetime),
+                          lifesize=_least(ours.lifesize, theirs.lifesize))
     ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = prop.SPI, msg.body(T.NONCE), gxy, ke, ids
+    ex.family = (ids[1], ids[0]) if len(ids) == 2 else ()
+    ex.predecessor = conn.children.current.get(ex.family)
     ex.spi_in = conn.endpoint.random(4)
     ex.nr_b = conn.endpoint.random(32)
     payloads = [(T.SA, encode_sa(prop, transform, ex.spi_in)), (T.NONCE, ex.nr_b)]
     if ke:
         payloads.append((T.KE, ke))
     payloads += [(T.ID, body) for body in ids]      # echoed (RFC 2409 5.5)
-    if ours.lifetime < offered_life:   # RFC 2407 4.6.3.1
-        payloads.append(_responder_lifetime(ex.spi_in, ours.lifetime))
+    if ex.proposal.lifetime < theirs.lifetime or ex.proposal.lifesize != theirs.lifesize:
+        payloads.append(_responder_lifetime(ex.spi_in, ex.proposal))   # RFC 2407 4.6.3.1
     digest = keys.qm_hash2(sa.hash, sa.skeyid_a, ex.message_id, ex.ni_b, encode_payloads(payloads))
     ex.send(ex.encrypted(QUICK, [(T.HASH, digest)] + payloads), now, reply_to=msg.wire)
 
@@ -137,15 +137,17 @@ def initiator_qm2(ex, msg, now):
     msg.accept()
     offered = list(P.offered_transforms(msg.sa()))
     chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
-    if chosen is None or chosen.key() not in {p.key() for p in conn.config.esp_proposals()}:
+    if chosen is None or chosen.key() not in {p.key() for p in ex.offered}:
         raise RemoteProtocolError("the responder chose a transform we did not offer",
                                   NotifyType.BAD_PROPOSAL_SYNTAX)
-    proposal = chosen
+    offer = next(p for p in ex.offered if p.key() == chosen.key())
+    proposal = replace(chosen, lifetime=min(chosen.lifetime, offer.lifetime),
+                       lifesize=_least(chosen.lifesize, offer.lifesize))
     for n in msg.notifies():
         if n.notify_msg_type == NotifyType.RESPONDER_LIFETIME:
-            life = _lifetime_of(n.notify_data)
-            if life is not None and life < chosen.lifetime:
-                proposal = replace(chosen, lifetime=life)
+            seconds, kilobytes = _lifetimes_of(n.notify_data)
+            proposal = replace(proposal, lifetime=_least(proposal.lifetime, seconds),
+                               lifesize=_least(proposal.lifesize, kilobytes))
     nr = msg.body(T.NONCE)
     gxy = shared_secret(chosen.group, ex.dh_key, msg.body(T.KE),
                                 "PFS key exchange") if chosen.group is not None else b""
@@ -188,23 +190,28 @@ def error_notify(ex, notify, now):
                          notify.notify_msg_type)
 
 
-def _responder_lifetime(spi, seconds):
-    """N(RESPONDER-LIFETIME): our shorter lifetime for this SA, as SA
-    attributes (RFC 2407 4.6.3.1)."""
-    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in (
-        (IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
-        (IpsecAttribute.SA_LIFE_DURATION, seconds)))
+def _least(a, b):
+    """The shorter of two lifetimes, None being none."""
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _responder_lifetime(spi, proposal):
+    """N(RESPONDER-LIFETIME): our lifetimes for this SA where shorter than
+    offered, as SA attributes, seconds and kilobytes (RFC 2407 4.6.3.1)."""
+    life = [(IpsecAttribute.SA_LIFE_TYPE, LifeType.SECONDS),
+            (IpsecAttribute.SA_LIFE_DURATION, proposal.lifetime)]
+    if proposal.lifesize is not None:
+        life += [(IpsecAttribute.SA_LIFE_TYPE, LifeType.KILOBYTES),
+                 (IpsecAttribute.SA_LIFE_DURATION, proposal.lifesize)]
+    attrs = b"".join(IPSEC_ATTRIBUTES.encode(a) for a in life)
     return T.NOTIFICATION, encode_notify(ProtocolId.IPSEC_ESP, spi,
                                          NotifyType.RESPONDER_LIFETIME, attrs)
 
 
-def _lifetime_of(data):
-    """The seconds of a RESPONDER-LIFETIME's attributes, or None."""
+def _lifetimes_of(data):
+    """``(seconds, kilobytes)`` of a RESPONDER-LIFETIME's attributes, None
+    for what it does not say (or cannot be read)."""
     try:
-        values = IPSEC_ATTRIBUTES.numbers(IPSEC_ATTRIBUTES.decode(None, data))
+        return P.lifetimes(IPSEC_ATTRIBUTES, IPSEC_ATTRIBUTES.decode(None, data))
     except ValueError:
-        return None
-    seconds = values.get(IpsecAttribute.SA_LIFE_DURATION)
-    if values.get(IpsecAttribute.SA_LIFE_TYPE) == LifeType.SECONDS and isinstance(seconds, int):
-        return seconds
-    return None
+        return None, None

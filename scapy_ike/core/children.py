@@ -1,0 +1,128 @@
+"""The ESP SA pairs of an IKE SA (RFC 2407 4.5), with their lifetimes in
+seconds and kilobytes: soft (a rekey begins) and hard (the pair is gone).
+
+Pairs that succeed one another for the same traffic selectors form a
+*family*; its *current* pair carries the outbound traffic, the others
+still decrypt what arrives on them until they are deleted.  When both
+peers rekey one pair at once (IKEv1 has no way to say which pair a Quick
+Mode replaces), the redundant new pair is the one whose Quick Mode used
+the lowest of the four nonces, and the peer that made it deletes it: the
+rule of RFC 7296 2.8.1, which both sides reach alone."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(eq=False)
+class Child:
+    """An established pair of ESP SAs."""
+
+    message_id: int             # of the Quick Mode that made it
+    spi_in: bytes
+    spi_out: bytes
+    proposal: object            # proposals.EspProposal, lifetimes as negotiated
+    family: tuple               # (our ID body, the peer's), or () without IDs
+    initiated: bool             # we sent its Quick Mode's first message
+    nonces: tuple               # (Ni, Nr) of its Quick Mode
+    established: float
+    expires: float              # the hard lifetime, as a time
+    rekey_at: Optional[float]   # the soft one; None once it is rekeyed or replaced
+    soft_octets: Optional[int] = None
+    hard_octets: Optional[int] = None
+    octets_in: int = 0
+    octets_out: int = 0
+    replaced_by: Optional["Child"] = None
+    delete_at: Optional[float] = None   # the end of a rekey's overlap
+    rekeying: Optional[int] = None      # the message ID of our Quick Mode replacing it
+
+    @property
+    def spis(self):
+        return self.spi_in, self.spi_out
+
+    def timer(self):
+        times = [self.expires]
+        if self.delete_at is not None:
+            times.append(self.delete_at)
+        if self.rekey_at is not None and self.rekeying is None:
+            times.append(self.rekey_at)
+        return min(times)
+
+    def count(self, inbound, outbound):
+        """Account ESP payload octets; ``"hard"`` or ``"soft"`` when a
+        kilobyte lifetime is reached in either direction, else None."""
+        self.octets_in += inbound
+        self.octets_out += outbound
+        if self.hard_octets is None:
+            return None
+        most = max(self.octets_in, self.octets_out)
+        if most >= self.hard_octets:
+            return "hard"
+        if self.soft_octets is not None and most >= self.soft_octets:
+            self.soft_octets = None
+            return "soft"
+        return None
+
+
+class Children:
+    """The pairs of one IKE SA by inbound SPI, and each family's current
+    pair."""
+
+    def __init__(self):
+        self.by_spi = {}
+        self.current = {}
+
+    def __iter__(self):
+        return iter(list(self.by_spi.values()))
+
+    def __len__(self):
+        return len(self.by_spi)
+
+    def get(self, spi_in):
+        return self.by_spi.get(spi_in)
+
+    def by_outbound(self, spis):
+        return [c for c in self.by_spi.values() if c.spi_out in spis]
+
+    def add(self, child, predecessor):
+        """Add *child*, whose Quick Mode began while *predecessor* (or None)
+        was its family's current pair.  Returns ``(replaced, current)``:
+        the pair it succeeds (or None) and whether it carries the outbound
+        traffic; a redundant pair of a rekey collision does not."""
+        self.by_spi[child.spi_in] = child
+        now_current = self.current.get(child.family)
+        replaced = predecessor if predecessor is not None and predecessor.spi_in in self.by_spi \
+            else now_current
+        if replaced is not None and replaced.replaced_by is not None \
+                and replaced.replaced_by.spi_in in self.by_spi:
+            rival = replaced.replaced_by            # both peers rekeyed it at once
+            loser = min((rival, child), key=lambda c: min(c.nonces))
+            winner = child if loser is rival else rival
+            loser.replaced_by, loser.rekey_at = winner, None
+            self.current[child.family] = winner
+            return rival, winner is child
+        if replaced is not None:
+            replaced.replaced_by, replaced.rekey_at = child, None
+        self.current[child.family] = child
+        return replaced, True
+
+    def remove(self, child):
+        del self.by_spi[child.spi_in]
+        if self.current.get(child.family) is child:
+            successor = child.replaced_by
+            if successor is not None and successor.spi_in in self.by_spi:
+                self.current[child.family] = successor
+            else:
+                del self.current[child.family]
+
+    def adopt(self, other):
+        """Take the pairs of another IKE SA of the same peer (it ended and
+        this one renewed it)."""
+        for child in other:
+            self.by_spi[child.spi_in] = child
+            if other.current.get(child.family) is child:
+                self.current[child.family] = child
+        other.by_spi.clear()
+        other.current.clear()
+
+    def timer(self):
+        return min((c.timer() for c in self.by_spi.values()), default=None)
