@@ -85,9 +85,10 @@ class Children:
 
     def add(self, child, predecessor):
         """Add *child*, whose Quick Mode began while *predecessor* (or None)
-        was its family's current pair.  Returns ``(replaced, current)``:
-        the pair it succeeds (or None) and whether it carries the outbound
-        traffic; a redundant pair of a rekey collision does not."""
+        was its family's current pair.  Returns ``(replaced, current,
+        redundant)``: the pair it succeeds (or None), whether it carries the
+        outbound traffic, and after a rekey collision the redundant pair
+        (*child* or its rival; else None)."""
         self.by_spi[child.spi_in] = child
         now_current = self.current.get(child.family)
         replaced = predecessor if predecessor is not None and predecessor.spi_in in self.by_spi \
@@ -99,11 +100,11 @@ class Children:
             winner = child if loser is rival else rival
             loser.replaced_by, loser.rekey_at = winner, None
             self.current[child.family] = winner
-            return rival, winner is child
+            return rival, winner is child, loser
         if replaced is not None:
             replaced.replaced_by, replaced.rekey_at = child, None
         self.current[child.family] = child
-        return replaced, True
+        return replaced, True, None
 
     def remove(self, child):
         del self.by_spi[child.spi_in]

@@ -176,8 +176,9 @@ class Configuration:
                                               or self.esp_lifesize < 1):
             raise ValueError("esp_lifesize is a positive number of kilobytes or None, not %r"
                              % (self.esp_lifesize,))
-        if not 0 < self.rekey_margin < 1 or not 0 <= self.rekey_fuzz <= 1:
-            raise ValueError("rekey_margin is between 0 and 1 and rekey_fuzz between 0 and 1")
+        if not 0 <= self.rekey_fuzz <= 1 or not 0 < self.rekey_margin * (1 + self.rekey_fuzz) < 1:
+            raise ValueError("rekey_fuzz is between 0 and 1, and rekey_margin with its fuzz "
+                             "less than the whole lifetime")
         if self.dpd_delay < 0 or (self.dpd_timeout is not None and self.dpd_timeout <= 0):
             raise ValueError("dpd_delay is 0 (off) or more, dpd_timeout positive or None")
         for name in ("half_open_per_source", "max_half_open"):

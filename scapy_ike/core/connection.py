@@ -395,7 +395,7 @@ class IkeConnection:
         predecessor = ex.predecessor
         if predecessor is not None and predecessor.rekeying == ex.message_id:
             predecessor.rekeying = None
-        replaced, current = self.children.add(child, predecessor)
+        replaced, current, redundant = self.children.add(child, predecessor)
         self.endpoint.child_added(self, child)
         ex.ended = now
         self.event(ev.QuickModeEstablished(
@@ -405,10 +405,11 @@ class IkeConnection:
         if replaced is None:
             return
         self.event(ev.Rekeyed(self.cookies, ProtocolId.IPSEC_ESP, replaced.spis, child.spis))
-        for pair in (replaced, child):
-            if pair.replaced_by is not None and pair.delete_at is None and (
-                    pair.initiated or pair is not child and pair.replaced_by is child):
-                pair.delete_at = now + self.config.rekey_overlap
+        # the peer that made a pair deletes what it made redundant
+        gone = replaced if redundant is None and child.initiated else \
+            redundant if redundant is not None and redundant.initiated else None
+        if gone is not None and gone.delete_at is None:
+            gone.delete_at = now + self.config.rekey_overlap
 
     def quick_failed(self, ex, reason, now, notify=None):
         ex.pending = None
@@ -454,7 +455,8 @@ class IkeConnection:
         moved = list(other.children)
         self.children.adopt(other.children)
         for child in moved:
-            child.rekeying = None
+            if child.rekeying is not None:     # its rekey died with the old IKE SA: again here
+                child.rekeying, child.rekey_at = None, other.ended or self.established_at
             self.endpoint.child_added(self, child)
         self.endpoint.reschedule(other)
 
