@@ -34,7 +34,8 @@ def pairs(endpoint):
 
 
 def current(endpoint):
-    """The outbound SPIs that carry traffic (each family's current pair)."""
+    """The outbound SPIs that carry traffic (each family's current pair,
+    in each IKE SA)."""
     return sorted(c.spi_out for conn in endpoint.connections.values()
                   for c in conn.children.current.values())
 
@@ -364,3 +365,20 @@ def test_close_deletes_everything_it_holds():
         (3, (spi,)) for spi in held] + [(1, (qi.cookies,))]
     assert sorted(c.spi_in for c in net.of("i", ev.ChildSaClosed)) == sorted(held)
     assert pairs(net.r) == {} and net.i.connections == {}
+
+
+def test_a_second_ike_sa_of_the_same_peer_is_its_own():
+    """A peer with a second IKE SA beside the first (charon's load tester
+    makes thousands): its Quick Mode for the same selectors makes a pair of
+    its own; nothing of the first changes."""
+    net = Network(*configs(**FAST, i=dict(initial_contact=False)))
+    qi, qr = established(net)
+    net.i.initiate((R_ADDR, 500), net.now)
+    while net.step():
+        pass
+    ni, nr = net.of("i", ev.QuickModeEstablished)[1], net.of("r", ev.QuickModeEstablished)[1]
+    assert nr.cookies != qr.cookies and nr.replaces == b"" and nr.current
+    assert not net.of("r", ev.Rekeyed)
+    tick(net, net.now + 30)
+    assert pairs(net.r) == {qr.spi_in: qr.spi_out, nr.spi_in: nr.spi_out}
+    assert not net.of("r", ev.ChildSaClosed) and not net.of("i", ev.ChildSaClosed)

@@ -34,6 +34,7 @@ class Child:
     replaced_by: Optional["Child"] = None
     delete_at: Optional[float] = None   # the end of a rekey's overlap
     rekeying: Optional[int] = None      # the message ID of our Quick Mode replacing it
+    removed: bool = False
 
     @property
     def spis(self):
@@ -90,11 +91,10 @@ class Children:
         outbound traffic, and after a rekey collision the redundant pair
         (*child* or its rival; else None)."""
         self.by_spi[child.spi_in] = child
-        now_current = self.current.get(child.family)
-        replaced = predecessor if predecessor is not None and predecessor.spi_in in self.by_spi \
-            else now_current
+        replaced = predecessor if predecessor is not None and not predecessor.removed \
+            else self.current.get(child.family)
         if replaced is not None and replaced.replaced_by is not None \
-                and replaced.replaced_by.spi_in in self.by_spi:
+                and not replaced.replaced_by.removed:
             rival = replaced.replaced_by            # both peers rekeyed it at once
             loser = min((rival, child), key=lambda c: min(c.nonces))
             winner = child if loser is rival else rival
@@ -108,6 +108,7 @@ class Children:
 
     def remove(self, child):
         del self.by_spi[child.spi_in]
+        child.removed = True
         if self.current.get(child.family) is child:
             successor = child.replaced_by
             if successor is not None and successor.spi_in in self.by_spi:

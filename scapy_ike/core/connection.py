@@ -349,10 +349,10 @@ class IkeConnection:
         self.peer_key = (self.peer[0], self.peer[1] if self.natted else 0, theirs)
         self.event(ev.Phase1Established(self.cookies, self.peer, self.natt, ours, theirs))
         for conn in self.endpoint.peer_established(self):
-            if self.initial_contact and conn.ended is None:
+            self.adopt(conn)                   # ESP pairs that outlived their IKE SA
+        if self.initial_contact:
+            for conn in self.endpoint.older(self):
                 conn.close_silently(now, "INITIAL-CONTACT in the peer's new IKE SA")
-            elif conn.ended is not None and len(conn.children):
-                self.adopt(conn)               # ESP pairs that outlived their IKE SA
         old = self.renews
         if old is not None and old.ended is None:
             self.event(ev.Rekeyed(old.cookies, ProtocolId.ISAKMP, (old.cookies,), (self.cookies,)))
@@ -410,6 +410,7 @@ class IkeConnection:
             redundant if redundant is not None and redundant.initiated else None
         if gone is not None and gone.delete_at is None:
             gone.delete_at = now + self.config.rekey_overlap
+            self.endpoint.reschedule(self.endpoint.holder(gone))
 
     def quick_failed(self, ex, reason, now, notify=None):
         ex.pending = None
@@ -438,13 +439,10 @@ class IkeConnection:
         self.keepalive_at = self.expires = self.half_open_until = None
         self.renew_at = self.dpd_at = None
         self.early.clear()
-        if len(self.children):
-            successor = self.endpoint.successor(self)
-            if successor is not None:
-                successor.adopt(self)
         if self.ended is None:
             self.ended = now
             if self.established_at is not None:
+                self.endpoint.peer_ended(self)
                 self.event(ev.IkeSaClosed(self.cookies, reason))
             self.endpoint.ended(self)
         self.endpoint.reschedule(self)
@@ -494,7 +492,7 @@ class IkeConnection:
 
     def delete_received(self, d, now):
         """A Delete (RFC 2408 3.15): of ESP SAs by their SPIs (our
-        outbound ones; a pair still held by an older IKE SA with the peer
+        outbound ones; a pair still held by an ended IKE SA with the peer
         too), or of this IKE SA."""
         spis = tuple(bytes(s) for s in d.SPIs)
         if d.proto == ProtocolId.ISAKMP:
@@ -505,7 +503,7 @@ class IkeConnection:
                 self._input(self.phase1, S.DELETE, d, now)
             return
         removed = []
-        for conn in self.endpoint.same_peer(self):
+        for conn in [self] + self.endpoint.orphans(self):
             for child in conn.children.by_outbound(spis):
                 conn.remove_child(child, "deleted by the peer", now, tell=False)
                 removed.append(child.spis)

@@ -16,7 +16,7 @@ of it; a bug of ours on a peer's input is a ``Dropped`` event saying
 import heapq
 import itertools
 import os
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 
 from scapy_ike.constants import NON_ESP_MARKER, Flags
 from scapy_ike.core import events as ev, state as S
@@ -49,7 +49,9 @@ class Endpoint:
         self._per_source = {}               # peer address -> half-open SAs from it
         self._timers = []                   # (when, sequence, connection)
         self._sequence = itertools.count()
-        self._peers = {}                    # peer key -> its established IKE SAs, oldest first
+        self._peers = {}                    # peer key -> {cookie: its established IKE SAs}
+        self._orphans = {}                  # peer key -> {cookie: ended IKE SAs with ESP pairs}
+        self._contacts = Counter()          # peer address -> its live established IKE SAs
         self._children = {}                 # inbound SPI -> the IKE SA holding that ESP pair
 
     # -- the API ---------------------------------------------------------------
@@ -117,6 +119,8 @@ class Endpoint:
                 conn.remove_child(child, "closed", now, tell=False)
         self.connections.clear()
         self._peers.clear()
+        self._orphans.clear()
+        self._contacts.clear()
         self._children.clear()
         self._half_open.clear()
         self._per_source.clear()
@@ -179,28 +183,43 @@ class Endpoint:
     # -- peers and their ESP pairs ---------------------------------------------
 
     def peer_established(self, conn):
-        """*conn* completed Phase 1: the older IKE SAs with the same peer
-        (address, NAT port, identity), which it renews."""
-        known = self._peers.setdefault(conn.peer_key, [])
-        older = list(known)
-        known.append(conn)
-        return older
+        """*conn* completed Phase 1 with its peer (address, NAT port,
+        identity): the ended IKE SAs of that peer whose ESP pairs it
+        adopts."""
+        self._peers.setdefault(conn.peer_key, {})[conn.sa.cky_i] = conn
+        self._contacts[conn.peer[0]] += 1
+        return list(self._orphans.pop(conn.peer_key, {}).values())
+
+    def peer_ended(self, conn):
+        """*conn*, established, ended: its ESP pairs go to the newest live
+        IKE SA with the peer, or wait for the next one."""
+        self._contacts[conn.peer[0]] -= 1
+        if self._contacts[conn.peer[0]] <= 0:
+            del self._contacts[conn.peer[0]]
+        if not len(conn.children):
+            return
+        for other in reversed(self._peers.get(conn.peer_key, {}).values()):
+            if other is not conn and other.ended is None:
+                other.adopt(conn)
+                return
+        self._orphans.setdefault(conn.peer_key, {})[conn.sa.cky_i] = conn
+
+    def older(self, conn):
+        """The other live IKE SAs with *conn*'s peer (for INITIAL-CONTACT)."""
+        return [c for c in self._peers.get(conn.peer_key, {}).values()
+                if c is not conn and c.ended is None]
 
     def in_contact(self, address):
         """Whether an IKE SA with the peer at *address* is established."""
-        return any(key[0] == address and any(c.ended is None for c in conns)
-                   for key, conns in self._peers.items())
+        return address in self._contacts
 
-    def same_peer(self, conn):
-        """*conn* and the other IKE SAs with its peer."""
-        return [conn] + [c for c in self._peers.get(conn.peer_key, ()) if c is not conn]
+    def orphans(self, conn):
+        """The ended IKE SAs of *conn*'s peer still holding ESP pairs."""
+        return list(self._orphans.get(conn.peer_key, {}).values())
 
-    def successor(self, conn):
-        """The newest established IKE SA with *conn*'s peer, or None."""
-        for other in reversed(self._peers.get(conn.peer_key, ())):
-            if other is not conn and other.ended is None:
-                return other
-        return None
+    def holder(self, child):
+        """The IKE SA that holds *child*."""
+        return self._children.get(child.spi_in)
 
     def child_added(self, conn, child):
         self._children[child.spi_in] = conn
@@ -232,16 +251,15 @@ class Endpoint:
         if self.connections.get(conn.sa.cky_i) is conn:
             del self.connections[conn.sa.cky_i]
         conn.scheduled = None
-        known = self._peers.get(conn.peer_key)
-        if known is not None and conn in known:
-            known.remove(conn)
-            if not known:
-                del self._peers[conn.peer_key]
+        for index in (self._peers, self._orphans):
+            known = index.get(conn.peer_key)
+            if known is not None and known.pop(conn.sa.cky_i, None) is not None and not known:
+                del index[conn.peer_key]
 
     def reschedule(self, conn):
         """Put *conn*'s next timer on the heap (an ended SA's is its
         pruning after the linger, or its ESP pairs' ends)."""
-        if self.connections.get(conn.sa.cky_i) is not conn:
+        if conn is None or self.connections.get(conn.sa.cky_i) is not conn:
             return
         if conn.ended is None:
             when = conn.timer()
