@@ -52,6 +52,28 @@ def port(text):
     return number
 
 
+def seconds(text):
+    """A duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
+    return value
+
+
+def positive(text):
+    """A whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r is not a whole number of 1 or more" % text)
+    return value
+
+
 def network(text):
     """A traffic selector as an address prefix (``10.1.0.0/16``,
     ``2001:db8::/32``; a bare address is a host), without host bits set:

@@ -1,8 +1,10 @@
 """``scapy-ike connect PEER``: the initiator.  Phase 1, Quick Mode, then
-optionally pings through the tunnel.  Exit status 0 only when both phases
-completed and, with ``--ping``, every echo was answered through the
-tunnel; 1 when they did not (the reason on standard error), 2 for bad
-usage, 130 when interrupted (the SAs deleted first)."""
+optionally pings through the tunnel, paced, for as long as asked, while
+the SAs are rekeyed and renewed underneath.  Exit status 0 only when both
+phases completed and, with ``--ping``, every echo was answered through the
+tunnel; 1 when they did not or the peer was found dead (the reason on
+standard error), 2 for bad usage, 130 when interrupted (the SAs deleted
+first)."""
 
 import socket
 import time
@@ -10,7 +12,9 @@ import time
 from scapy.layers.inet import ICMP, IP
 
 from scapy_ike.automaton import IKEv1Automaton
-from scapy_ike.cli.common import ArgumentParser, CommandError, ipv4_address, ipv4_host, port
+from scapy_ike.cli.common import (
+    ArgumentParser, CommandError, ipv4_address, ipv4_host, port, positive, seconds,
+)
 from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
 from scapy_ike.core import events as ev
 
@@ -27,19 +31,33 @@ def _local_address(peer, port):
         probe.close()
 
 
-def ping(tunnel_socket, src, dst, count, timeout=2.0):
-    """ICMP echoes through the tunnel: how many were answered."""
-    answered = 0
+class PeerGone(Exception):
+    """The peer was found dead while the tunnel was in use."""
+
+
+def ping(tunnel_socket, src, dst, count, timeout=2.0, interval=1.0, alive=lambda: None):
+    """*count* ICMP echoes through the tunnel, one every *interval*
+    seconds, each answered within *timeout*: how many were answered.
+    *alive* is called while waiting and raises to stop (a dead peer)."""
+    answered, start = set(), time.monotonic()
     for seq in range(1, count + 1):
+        alive()
         tunnel_socket.send(IP(src=src, dst=dst) / ICMP(id=0x5CE, seq=seq) / b"scapy-ike")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if tunnel_socket.select([tunnel_socket], deadline - time.monotonic()):
+        last = seq == count
+        until = time.monotonic() + timeout if last else start + seq * interval
+        while True:
+            left = until - time.monotonic()
+            if left <= 0 or (last and seq in answered):
+                break
+            if tunnel_socket.select([tunnel_socket], min(left, 0.2)):
                 reply = tunnel_socket.recv()
-                if reply.haslayer(ICMP) and reply[ICMP].type == 0 and reply[ICMP].seq == seq:
-                    answered += 1
-                    break
-    return answered
+                if reply is not None and reply.haslayer(ICMP) and reply[ICMP].type == 0 \
+                        and reply[ICMP].id == 0x5CE and 0 < reply[ICMP].seq <= count:
+                    answered.add(reply[ICMP].seq)
+            alive()
+        if not last and time.monotonic() - start < seq * interval:
+            time.sleep(max(0.0, start + seq * interval - time.monotonic()))
+    return len(answered)
 
 
 def wait_for(automaton, timeout):
@@ -53,6 +71,19 @@ def wait_for(automaton, timeout):
     return None
 
 
+def _watch(automaton):
+    """A check that raises PeerGone once the engine found the peer dead."""
+    seen = [0]
+
+    def alive():
+        events = automaton.events
+        for event in events[seen[0]:]:
+            if isinstance(event, ev.PeerDead):
+                raise PeerGone()
+        seen[0] = len(events)
+    return alive
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="scapy-ike connect", description=__doc__.split("\n\n")[0])
     parser.add_argument("peer", type=ipv4_host, help="the responder's address or name")
@@ -63,7 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--local-natt-port", type=port, default=4500)
     add_config_arguments(parser)
     parser.add_argument("--ping", metavar="ADDR", help="ping this inner address through the tunnel")
-    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--count", type=positive,
+                        help="echoes to send (default 3, or one per interval for --duration)")
+    parser.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                        help="between echoes (default %(default)s)")
+    parser.add_argument("--duration", type=seconds, metavar="SECONDS",
+                        help="keep the tunnel up this long (pinging all along with --ping)")
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
     parser.add_argument("--timeout", type=float, default=30.0)
@@ -86,14 +122,25 @@ def main(argv=None) -> int:
             outcome = wait_for(automaton, args.timeout)
             if not isinstance(outcome, ev.QuickModeEstablished):
                 raise CommandError(outcome.reason if outcome else "timeout")
+            alive = _watch(automaton)
+            if args.ping:
+                count = args.count or (max(1, int(args.duration / max(args.interval, 0.001)))
+                                       if args.duration else 3)
+                answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
+                                count, interval=args.interval, alive=alive)
+                print(automaton.show_isakmp_sa())
+                print(automaton.show_ipsec_sa())
+                print("%d of %d echoes answered through the tunnel" % (answered, count))
+                return 0 if answered == count else 1
+            deadline = time.monotonic() + (args.duration or 0)
+            while time.monotonic() < deadline:
+                alive()
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
             print(automaton.show_isakmp_sa())
             print(automaton.show_ipsec_sa())
-            if args.ping:
-                answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
-                                args.count)
-                print("%d of %d echoes answered through the tunnel" % (answered, args.count))
-                return 0 if answered == args.count else 1
             return 0
+        except PeerGone:
+            raise CommandError("peer dead (DPD)") from None
         finally:
             automaton.stop()
             automaton.close()

@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 
 from scapy_ike.automaton import tunnel
-from scapy_ike.cli.common import CommandError, network, secret
+from scapy_ike.cli.common import CommandError, network, positive, seconds, secret
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
 
@@ -34,6 +34,18 @@ def add_config_arguments(parser):
     parser.add_argument("--nat-t", choices=("any", "rfc3947", "drafts", "off"), default="any",
                         help="NAT-T versions to speak: RFC 3947 and the drafts 02/03 (any, "
                              "the default), one of them, or none")
+    parser.add_argument("--dpd", type=seconds, default=0.0, metavar="SECONDS",
+                        help="Dead Peer Detection: R-U-THERE after this long without word "
+                             "from the peer, the peer dead after 5 such delays unanswered "
+                             "(default 0: off; R-U-THERE is always answered)")
+    parser.add_argument("--ike-lifetime", type=positive, default=28800, metavar="SECONDS",
+                        help="the IKE SA's lifetime; an initiator renews it before it ends "
+                             "(default %(default)s)")
+    parser.add_argument("--esp-lifetime", type=positive, default=3600, metavar="SECONDS",
+                        help="the ESP SAs' lifetime; they are rekeyed before it ends "
+                             "(default %(default)s)")
+    parser.add_argument("--esp-lifesize", type=positive, metavar="KILOBYTES",
+                        help="the ESP SAs' lifetime in kilobytes (default: none)")
 
 
 _NAT_T = {"any": True, "rfc3947": "rfc3947", "drafts": "drafts", "off": False}
@@ -45,7 +57,9 @@ def configuration(args, role, parser):
         return Configuration(role=role, mode=args.mode, psk=args.psk, ike=args.ike, esp=args.esp,
                              local_id=args.local_id, remote_id=args.remote_id,
                              local_ts=str(args.local_ts), remote_ts=str(args.remote_ts),
-                             force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t])
+                             force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t],
+                             dpd_delay=args.dpd, ike_lifetime=args.ike_lifetime,
+                             esp_lifetime=args.esp_lifetime, esp_lifesize=args.esp_lifesize)
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))
 
