@@ -71,7 +71,7 @@ def test_traffic_crosses_rekeys_and_renewals():
                 reply = sock.recv()
                 if reply is not None and reply.haslayer(ICMP):
                     answered.add(reply[ICMP].seq)
-        assert len(answered) == sent
+        assert len(answered) == sent, sorted(set(range(1, sent + 1)) - answered)
         for a in (i, r):
             a.stop()                       # what follows looks at a still picture
         esp = [e for e in i.events if isinstance(e, ev.Rekeyed) and e.protocol == 3]

@@ -1,9 +1,11 @@
 """The ESP SA pairs of an IKE SA (RFC 2407 4.5), with their lifetimes in
 seconds and kilobytes: soft (a rekey begins) and hard (the pair is gone).
 
-Pairs that succeed one another for the same traffic selectors form a
-*family*; its *current* pair carries the outbound traffic, the others
-still decrypt what arrives on them until they are deleted.  When both
+Pairs that succeed one another for the same traffic selectors with the
+same peer form a *family*, across the peer's IKE SAs (charon, renewing an
+IKE SA it did not start, makes new Quick Modes on the new one); its
+*current* pair carries the outbound traffic (the endpoint knows it), the
+others still decrypt what arrives on them until they are deleted.  When both
 peers rekey one pair at once (IKEv1 has no way to say which pair a Quick
 Mode replaces), the redundant new pair is the one whose Quick Mode used
 the lowest of the four nonces, and the peer that made it deletes it: the
@@ -65,12 +67,10 @@ class Child:
 
 
 class Children:
-    """The pairs of one IKE SA by inbound SPI, and each family's current
-    pair."""
+    """The pairs of one IKE SA by inbound SPI."""
 
     def __init__(self):
         self.by_spi = {}
-        self.current = {}
 
     def __iter__(self):
         return iter(list(self.by_spi.values()))
@@ -84,47 +84,35 @@ class Children:
     def by_outbound(self, spis):
         return [c for c in self.by_spi.values() if c.spi_out in spis]
 
-    def add(self, child, predecessor):
+    def add(self, child, predecessor, current):
         """Add *child*, whose Quick Mode began while *predecessor* (or None)
-        was its family's current pair.  Returns ``(replaced, current,
-        redundant)``: the pair it succeeds (or None), whether it carries the
-        outbound traffic, and after a rekey collision the redundant pair
-        (*child* or its rival; else None)."""
+        was its family's current pair; *current* is that pair now.  Returns
+        ``(replaced, winner, redundant)``: the pair it succeeds (or None),
+        the family's current pair from now on, and after a rekey collision
+        the redundant pair (*child* or its rival; else None)."""
         self.by_spi[child.spi_in] = child
         replaced = predecessor if predecessor is not None and not predecessor.removed \
-            else self.current.get(child.family)
+            else current
         if replaced is not None and replaced.replaced_by is not None \
                 and not replaced.replaced_by.removed:
             rival = replaced.replaced_by            # both peers rekeyed it at once
             loser = min((rival, child), key=lambda c: min(c.nonces))
             winner = child if loser is rival else rival
             loser.replaced_by, loser.rekey_at = winner, None
-            self.current[child.family] = winner
-            return rival, winner is child, loser
+            return rival, winner, loser
         if replaced is not None:
             replaced.replaced_by, replaced.rekey_at = child, None
-        self.current[child.family] = child
-        return replaced, True, None
+        return replaced, child, None
 
     def remove(self, child):
         del self.by_spi[child.spi_in]
         child.removed = True
-        if self.current.get(child.family) is child:
-            successor = child.replaced_by
-            if successor is not None and successor.spi_in in self.by_spi:
-                self.current[child.family] = successor
-            else:
-                del self.current[child.family]
 
     def adopt(self, other):
         """Take the pairs of another IKE SA of the same peer (it ended and
         this one renewed it)."""
-        for child in other:
-            self.by_spi[child.spi_in] = child
-            if other.current.get(child.family) is child:
-                self.current[child.family] = child
+        self.by_spi.update(other.by_spi)
         other.by_spi.clear()
-        other.current.clear()
 
     def timer(self):
         return min((c.timer() for c in self.by_spi.values()), default=None)

@@ -395,13 +395,15 @@ class IkeConnection:
         predecessor = ex.predecessor
         if predecessor is not None and predecessor.rekeying == ex.message_id:
             predecessor.rekeying = None
-        replaced, current, redundant = self.children.add(child, predecessor)
+        replaced, winner, redundant = self.children.add(
+            child, predecessor, self.endpoint.current_pair(self, child.family))
         self.endpoint.child_added(self, child)
+        self.endpoint.set_current(self, winner)
         ex.ended = now
         self.event(ev.QuickModeEstablished(
             self.cookies, ex.message_id, ex.spi_in, ex.spi_out, km_in, km_out,
             proposal, self.natt, str(local), str(remote),
-            replaced.spi_in if replaced is not None else b"", current))
+            replaced.spi_in if replaced is not None else b"", winner is child))
         if replaced is None:
             return
         self.event(ev.Rekeyed(self.cookies, ProtocolId.IPSEC_ESP, replaced.spis, child.spis))
@@ -462,7 +464,7 @@ class IkeConnection:
         """The one way a pair goes: the event, and our Delete of it (by
         our inbound SPI) when *tell* and the IKE SA can still carry it."""
         self.children.remove(child)
-        self.endpoint.child_removed(child)
+        self.endpoint.child_removed(self, child)
         if tell and self.established_p1 and self.ended is None:
             self._send_delete(ProtocolId.IPSEC_ESP, [child.spi_in], now)
         self.event(ev.ChildSaClosed(self.cookies, child.spi_in, child.spi_out, reason))

@@ -53,6 +53,7 @@ class Endpoint:
         self._orphans = {}                  # peer key -> {cookie: ended IKE SAs with ESP pairs}
         self._contacts = Counter()          # peer address -> its live established IKE SAs
         self._children = {}                 # inbound SPI -> the IKE SA holding that ESP pair
+        self._families = {}                 # (peer key, family) -> its current ESP pair
 
     # -- the API ---------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class Endpoint:
         self._orphans.clear()
         self._contacts.clear()
         self._children.clear()
+        self._families.clear()
         self._half_open.clear()
         self._per_source.clear()
         self._timers.clear()
@@ -224,8 +226,24 @@ class Endpoint:
     def child_added(self, conn, child):
         self._children[child.spi_in] = conn
 
-    def child_removed(self, child):
+    def child_removed(self, conn, child):
+        """*child* is gone: a family it carried passes to its successor."""
         self._children.pop(child.spi_in, None)
+        key = (conn.peer_key, child.family)
+        if self._families.get(key) is child:
+            successor = child.replaced_by
+            if successor is not None and not successor.removed:
+                self._families[key] = successor
+            else:
+                del self._families[key]
+
+    def current_pair(self, conn, family):
+        """The pair that carries *family*'s traffic with *conn*'s peer, under
+        any of its IKE SAs, or None."""
+        return self._families.get((conn.peer_key, family))
+
+    def set_current(self, conn, child):
+        self._families[(conn.peer_key, child.family)] = child
 
     def ended(self, conn):
         """*conn*'s IKE SA is over.  One that never completed Phase 1 goes

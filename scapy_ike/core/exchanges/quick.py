@@ -71,7 +71,7 @@ def start(ex, now, proposals=None, family=None):
     proposals = ex.offered = proposals or conn.config.esp_proposals()
     ex.family = family or tuple(Identity.of_network(ts).body() for ts in _selectors(conn))
     if ex.predecessor is None:
-        ex.predecessor = conn.children.current.get(ex.family)
+        ex.predecessor = conn.endpoint.current_pair(conn, ex.family)
     ex.spi_in = conn.endpoint.random(4)
     ex.ni_b = conn.endpoint.random(32)
     payloads = [(T.SA, body_of(P.esp_sa_payload(proposals, ex.spi_in, udp_encap=conn.natt,
@@ -115,7 +115,7 @@ def responder_qm1(ex, msg, now):
                           lifesize=_least(ours.lifesize, theirs.lifesize))
     ex.spi_out, ex.ni_b, ex.gxy, ex.ke, ex.ids = prop.SPI, msg.body(T.NONCE), gxy, ke, ids
     ex.family = (ids[1], ids[0]) if len(ids) == 2 else ()
-    ex.predecessor = conn.children.current.get(ex.family)
+    ex.predecessor = conn.endpoint.current_pair(conn, ex.family)
     ex.spi_in = conn.endpoint.random(4)
     ex.nr_b = conn.endpoint.random(32)
     payloads = [(T.SA, encode_sa(prop, transform, ex.spi_in)), (T.NONCE, ex.nr_b)]
