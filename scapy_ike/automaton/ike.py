@@ -242,7 +242,12 @@ class IKEv1Automaton(Automaton):
             elif isinstance(event, ev.ChildSaClosed):
                 self._forget_pair(event)
             if not isinstance(event, ev.StateChanged):
-                log.info("ISAKMP: %s", event)
+                line = _lifecycle_line(event)
+                if line is not None:
+                    log.log(logging.WARNING if isinstance(event, ev.PeerDead) else logging.INFO,
+                            line)
+                else:
+                    log.info("ISAKMP: %s", event)
 
     def _forget_pair(self, event):
         """The engine removed an ESP pair: its tunnel goes with its last."""
@@ -391,6 +396,49 @@ class IKEv1Automaton(Automaton):
             tunnel.close()
         if self.pcap is not None:
             self.pcap.close()
+
+
+_PROTOCOLS = {1: "ISAKMP", 3: "ESP"}
+
+
+def _spis(spis):
+    return ", ".join("0x" + spi.hex() for spi in spis) or "none"
+
+
+def _lifecycle_line(event):
+    """One clear log line for what happened to an SA, or None."""
+    conn = event.cookies[:8].hex() if hasattr(event, "cookies") else ""
+    if isinstance(event, ev.PeerDead):
+        return ("ISAKMP:(%s): peer %s dead (DPD): silent for %.0f s, R-U-THERE unanswered; "
+                "its SAs deleted" % (conn, event.peer[0], event.silent_for))
+    if isinstance(event, ev.Rekeyed):
+        if event.protocol == 1:
+            return "ISAKMP:(%s): IKE SA renewed by %s" % (conn, event.new[0].hex())
+        return ("IPSEC(rekey): spi in 0x%s out 0x%s replaced by in 0x%s out 0x%s"
+                % (event.old[0].hex(), event.old[1].hex(), event.new[0].hex(),
+                   event.new[1].hex()))
+    if isinstance(event, ev.ChildSaClosed):
+        return ("IPSEC(delete_sa): spi in 0x%s out 0x%s (%s)"
+                % (event.spi_in.hex(), event.spi_out.hex(), event.reason))
+    if isinstance(event, ev.IkeSaClosed):
+        return "ISAKMP:(%s): IKE SA closed (%s)" % (conn, event.reason)
+    if isinstance(event, ev.DeleteReceived):
+        removed = [spi for pair in event.removed for spi in
+                   (pair if isinstance(pair, tuple) else (pair,))]
+        return ("ISAKMP:(%s): received DELETE of %s SPI %s, removed %s"
+                % (conn, _PROTOCOLS.get(event.protocol, event.protocol), _spis(event.spis),
+                   _spis(removed) if removed else "nothing (not known here)"))
+    if isinstance(event, ev.DeleteSent):
+        return ("ISAKMP:(%s): sending DELETE of %s SPI %s"
+                % (conn, _PROTOCOLS.get(event.protocol, event.protocol), _spis(event.spis)))
+    if isinstance(event, ev.Expired):
+        kind = "hard" if event.hard else "soft"
+        if not event.spi_in:
+            return "ISAKMP:(%s): IKE SA reached its %s lifetime%s" % (
+                conn, kind, "" if event.hard else ": renewing")
+        return "IPSEC(lifetime): spi in 0x%s out 0x%s reached their %s lifetime%s" % (
+            event.spi_in.hex(), event.spi_out.hex(), kind, "" if event.hard else ": rekeying")
+    return None
 
 
 def _total(pairs, direction):
