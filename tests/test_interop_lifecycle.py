@@ -56,6 +56,17 @@ def story(automaton):
     return "\n".join(lines)
 
 
+def lasting(peer, automaton):
+    """Once the tunnel is up, the pings both ways; then charon's log, the
+    CHILD SAs it made and our ESP rekeys."""
+    first = wait_for(automaton, ev.QuickModeEstablished)
+    assert first is not None, reasons(automaton)
+    mine, theirs = pings_both_ways(peer, automaton)
+    log = charon_log(peer)
+    rekeys = events_of(automaton, ev.Rekeyed, lambda e: e.protocol == 3)
+    return mine, theirs, log, charon_children(log), rekeys
+
+
 def pings_both_ways(peer, automaton, seconds=SECONDS):
     """Pings at 1 s intervals for *seconds*, from charon's side (ping(8)
     in its namespace) and from ours (the tunnel socket) at once: how many
@@ -86,12 +97,7 @@ def test_tunnel_lasts_through_charons_rekeys_and_dpd(strongswan_peer, charon_rol
     try:
         if charon_role == "initiator":
             peer.initiate()
-        first = wait_for(automaton, ev.QuickModeEstablished)
-        assert first is not None, reasons(automaton)
-        mine, theirs = pings_both_ways(peer, automaton)
-        log = charon_log(peer)
-        children = charon_children(log)
-        rekeys = events_of(automaton, ev.Rekeyed, lambda e: e.protocol == 3)
+        mine, theirs, log, children, rekeys = lasting(peer, automaton)
         renewals = len(re.findall(r"IKE_SA swp\[\d+\] established", log)) - 1
         print("charon %s: %d and %d of %d pings answered; charon: %d CHILD SAs, %d IKE SA "
               "renewals; ours: %d rekeys; %s" % (charon_role, mine, theirs, SECONDS,
@@ -121,12 +127,7 @@ def test_our_rekeys_and_renewals_against_charon(strongswan_peer):
                            lifetime=SECONDS + 120)
     automaton = ours("initiator", "main", IKE, ESP, peer, esp_lifetime=20, ike_lifetime=60)
     try:
-        first = wait_for(automaton, ev.QuickModeEstablished)
-        assert first is not None, reasons(automaton)
-        mine, theirs = pings_both_ways(peer, automaton)
-        log = charon_log(peer)
-        children = charon_children(log)
-        rekeys = events_of(automaton, ev.Rekeyed, lambda e: e.protocol == 3)
+        mine, theirs, log, children, rekeys = lasting(peer, automaton)
         renewals = events_of(automaton, ev.Rekeyed, lambda e: e.protocol == 1)
         deleted = events_of(automaton, ev.DeleteSent, lambda e: e.protocol == 3)
         print("our rekeys: %d and %d of %d pings answered; %d rekeys, %d renewals, %d ESP "

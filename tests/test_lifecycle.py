@@ -7,7 +7,7 @@ asserts the events and which SPIs carry the traffic before and after."""
 import pytest
 
 from test_engine import I_ADDR, R_ADDR, Network, configs, established
-from scapy_ike.core import Endpoint, events as ev
+from scapy_ike.core import events as ev
 from scapy_ike.core.message import Message
 from scapy_ike.esp import sa_pair
 

@@ -15,6 +15,7 @@ from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli import main
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration, Retransmission
+from test_interop_strongswan import wait
 
 PORT = 17600
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +33,6 @@ def automata(**life):
                        peer=("127.0.0.1", PORT), local_address="127.0.0.2", ike_port=PORT,
                        natt_port=PORT + 1, peer_natt_port=PORT + 1)
     return i, r
-
-
-def wait(automaton, kind, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [e for e in automaton.events if isinstance(e, kind)]
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    return None
 
 
 def test_traffic_crosses_rekeys_and_renewals():

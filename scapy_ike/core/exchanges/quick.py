@@ -130,7 +130,7 @@ def responder_qm1(ex, msg, now):
 
 def initiator_qm2(ex, msg, now):
     """QM2 checked; answer QM3: HASH(3)."""
-    conn, sa = ex.conn, ex.conn.sa
+    sa = ex.conn.sa
     received, rest = _hash_rest(msg)
     check_hash(keys.qm_hash2(sa.hash, sa.skeyid_a, msg.message_id, ex.ni_b, rest), received,
                "HASH(2)")
