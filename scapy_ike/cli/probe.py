@@ -230,7 +230,7 @@ class Driver:
             except OSError as exc:
                 print("scapy-ike probe: %s: %s" % (task.text, exc.strerror), file=sys.stderr)
             self.sent.append(now)
-            self.next_send = max(self.next_send + self.interval, now - self.interval)
+            self.next_send = max(self.next_send, now) + self.interval
             task.sent_at = now
             self.waiting[(task.address, task.send.probe.cky_i)] = task
             self._wait(task, now + task.send.wait)
