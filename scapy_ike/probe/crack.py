@@ -15,7 +15,8 @@ SHA2-256/384/512 too, and a tenth field may name the hash (``sha256``), as
 Speed: the HMAC is written out with :mod:`hashlib` (RFC 2104 2:
 H(K ^ opad | H(K ^ ipad | text))), the pads made with ``bytes.translate``
 and precomputed fillers, so that one candidate costs four hash calls and
-no ``hmac`` object.  Workers split a dictionary by byte ranges and a brute
+no ``hmac`` object.  A match is confirmed with :mod:`hmac` and a
+constant-time compare.  Workers split a dictionary by byte ranges and a brute
 force by first character, one process each.
 """
 
@@ -164,25 +165,28 @@ def fastest(name):
 
 def matcher(target):
     """``find(candidates)``: the first of *candidates* (bytes) that is the
-    key, or None.  HMAC by hand (RFC 2104 2) with precomputed fillers."""
+    key, or None.  HMAC by hand (RFC 2104 2): what follows each key block
+    is made once, for every key length (the fillers, the nonces, the
+    signed transcript), so that a candidate costs four hash calls, two
+    ``translate`` and four joins."""
     new = fastest(target.hash)
     block = BLOCK_SIZES[target.hash]
-    ifill, ofill = b"\x36" * block, b"\x5c" * block
     nonces, signed, wanted = target.ni_b + target.nr_b, target.signed(), target.hash_r
     size = len(wanted)
-    ifill_s, ofill_s = ifill[size:], ofill[size:]
+    inner_tails = [b"\x36" * (block - n) + nonces for n in range(block + 1)]
+    outer_fills = [b"\x5c" * (block - n) for n in range(block + 1)]
+    signed_tail, outer_fill = b"\x36" * (block - size) + signed, b"\x5c" * (block - size)
     ipad, opad = _IPAD, _OPAD
 
     def find(candidates):
-        for key in candidates:
-            if len(key) > block:
-                key = new(key).digest()
+        for candidate in candidates:
+            key = new(candidate).digest() if len(candidate) > block else candidate
             n = len(key)
-            skeyid = new(key.translate(opad) + ofill[n:]
-                         + new(key.translate(ipad) + ifill[n:] + nonces).digest()).digest()
-            if new(skeyid.translate(opad) + ofill_s
-                   + new(skeyid.translate(ipad) + ifill_s + signed).digest()).digest() == wanted:
-                return key if target.check(key) else None
+            skeyid = new(key.translate(opad) + outer_fills[n]
+                         + new(key.translate(ipad) + inner_tails[n]).digest()).digest()
+            if new(skeyid.translate(opad) + outer_fill
+                   + new(skeyid.translate(ipad) + signed_tail).digest()).digest() == wanted:
+                return candidate if target.check(candidate) else None
         return None
     return find
 
@@ -205,52 +209,63 @@ def dictionary_slices(path, jobs):
     return list(zip(starts, starts[1:] + [size]))
 
 
-def search_dictionary(target, path, start, end, stop=None, progress=None):
-    """``(key or None, candidates tried)`` over the lines of *path*
-    between byte offsets *start* and *end* (a line each)."""
+BATCH = 65536
+"""Candidates tried between two looks at the stop flag."""
+
+
+def _search(target, batches, stop, progress):
+    """``(key or None, candidates tried)`` over *batches* of candidates."""
     find, tried = matcher(target), 0
+    for batch in batches:
+        if stop is not None and stop.is_set():
+            break
+        found = find(batch)
+        tried += len(batch) if found is None else batch.index(found) + 1
+        if progress is not None:
+            with progress.get_lock():
+                progress.value += len(batch)
+        if found is not None:
+            return found, tried
+    return None, tried
+
+
+def _dictionary_batches(path, start, end):
     if end <= start:
-        return None, 0
+        return
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
         pos = start
-        while pos < end and not (stop is not None and stop.is_set()):
+        while pos < end:
             stop_at = min(pos + CHUNK, end)
             if stop_at < end:
                 cut = m.rfind(b"\n", pos, stop_at)
                 stop_at = cut + 1 if cut >= pos else m.find(b"\n", stop_at, end) + 1 or end
-            words = _lines(m[pos:stop_at])
+            yield _lines(m[pos:stop_at])
             pos = stop_at
-            found = find(words)
-            tried += len(words) if found is None else words.index(found) + 1
-            if progress is not None:
-                with progress.get_lock():
-                    progress.value += len(words)
-            if found is not None:
-                return found, tried
-    return None, tried
+
+
+def search_dictionary(target, path, start, end, stop=None, progress=None):
+    """``(key or None, candidates tried)`` over the lines of *path*
+    between byte offsets *start* and *end* (a line each)."""
+    return _search(target, _dictionary_batches(path, start, end), stop, progress)
+
+
+def _bruteforce_batches(length, charset, first):
+    chars = [bytes([c]) for c in charset]
+    for n in range(1, length + 1):
+        for head in first:
+            words = (bytes([head]) + b"".join(rest)
+                     for rest in itertools.product(chars, repeat=n - 1))
+            while True:
+                batch = list(itertools.islice(words, BATCH))
+                if not batch:
+                    break
+                yield batch
 
 
 def search_bruteforce(target, length, charset, first, stop=None, progress=None):
     """``(key or None, candidates tried)`` over every key of 1 to *length*
     characters of *charset* whose first character is in *first*."""
-    find, tried = matcher(target), 0
-    chars = [bytes([c]) for c in charset]
-    for n in range(1, length + 1):
-        for head in first:
-            if stop is not None and stop.is_set():
-                return None, tried
-            prefix = bytes([head])
-            words = [prefix + b"".join(rest) for rest in itertools.product(chars, repeat=n - 1)]
-            for i in range(0, len(words), 65536):
-                batch = words[i:i + 65536]
-                found = find(batch)
-                tried += len(batch) if found is None else batch.index(found) + 1
-                if progress is not None:
-                    with progress.get_lock():
-                        progress.value += len(batch)
-                if found is not None:
-                    return found, tried
-    return None, tried
+    return _search(target, _bruteforce_batches(length, charset, first), stop, progress)
 
 
 def bruteforce_size(length, charset):
