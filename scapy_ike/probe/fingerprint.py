@@ -97,7 +97,8 @@ def notify_quirks(findings):
 
 def guess(vids, backoff_match, quirks):
     """``(implementation or None, [evidence])``: a vendor ID that names
-    one wins, then the backoff pattern."""
+    one wins, then a set of vendor IDs known as one's, then the backoff
+    pattern."""
     evidence = []
     named = None
     for vid in vids:
@@ -105,12 +106,12 @@ def guess(vids, backoff_match, quirks):
             if vid.name and vid.name.startswith(prefix):
                 evidence.append("vendor ID %s (%s)" % (vid.name, vid.hex))
                 named = named or implementation
-    if backoff_match is not None:
-        evidence.append("backoff pattern of %s" % backoff_match)
-        named = named or backoff_match
     names = frozenset(v.name for v in vids if v.name not in NATT_NAMES)
     if named is None and names in VENDOR_ID_SETS:
         named = VENDOR_ID_SETS[names]
         evidence.append("vendor IDs %s and no other (NAT-T aside)" % ", ".join(sorted(names)))
+    if backoff_match is not None:
+        evidence.append("backoff pattern of %s" % backoff_match)
+        named = named or backoff_match
     evidence += quirks
     return named, evidence
