@@ -185,3 +185,15 @@ def test_ike_scan_agrees_with_serve_report(serve_record):
             assert "Notify message 14 (NO-PROPOSAL-CHOSEN)" in out
         else:
             assert "Main Mode Handshake returned" in out, (t, out)
+
+
+def test_serve_summary_without_json(serve):
+    out = probe(SERVE_ADDR, "--port", SERVE_PORT, "--aggressive", "--no-ikev2", "--timeout",
+                "0.5", "--rate", 200)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "%s (port %d): ikev1-main, ikev1-aggressive" % (SERVE_ADDR, SERVE_PORT)
+    assert "  main mode: handshake, 1 probe(s)" in lines
+    assert "    accepted 3des-md5-modp1024 auth psk" in lines
+    assert "  VID afcad71368a1f1c96b8696fc77570100 (RFC 3706 DPD)" in lines
+    assert "  guess: scapy-ike" in lines

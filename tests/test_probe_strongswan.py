@@ -103,3 +103,36 @@ def test_aggressive_mode_hash_captured_and_cracked(strongswan_peer, tmp_path, su
         theirs = subprocess.run([need_tool("psk-crack"), "-d", str(words), str(params)],
                                 capture_output=True, text=True, timeout=60).stdout
         assert 'key "%s" matches SHA1 hash' % PSK in theirs
+
+
+def test_group_names_told_by_charons_answers(strongswan_peer, tmp_path):
+    """charon with one peer ID (a group name): AUTHENTICATION-FAILED for
+    any other, a handshake for it."""
+    peer = strongswan_peer(psk=PSK, mode="aggressive", ike_proposals="aes256-sha256-modp2048",
+                           remote_id="vpngroup")
+    names = tmp_path / "names"
+    names.write_text("sales\nvpngroup\nadmin\n")
+    record = json.loads(probe(peer, "--aggressive", "--id", "vpngroup", "--id-list", names,
+                              "--no-ikev2", "--json").stdout)
+    found = record["aggressive"]
+    assert found["id_baseline"] == "notify AUTHENTICATION-FAILED"
+    assert found["ids"] == [
+        {"id": "sales", "answer": "notify AUTHENTICATION-FAILED", "valid": False},
+        {"id": "vpngroup", "answer": "handshake", "valid": True},
+        {"id": "admin", "answer": "notify AUTHENTICATION-FAILED", "valid": False}]
+    assert found["probes"] == 2 + 4      # discovery (modp1024 refused, modp2048), 1 + 3 IDs
+
+
+def test_half_open_limit_of_charon_waited_out(strongswan_peer):
+    """charon's DoS protection on: 5 half-open SAs per source, then
+    silence until they time out (30 s).  The 18 handshakes of both modes
+    still all come, after pauses; nothing is called refused or uncertain."""
+    peer = strongswan_peer(psk=PSK, mode="aggressive", ike_proposals=ACCEPTED,
+                           dos_protection=True)
+    record = json.loads(probe(peer, "--enumerate", "--aggressive", "--no-ikev2", "--json",
+                              timeout=400).stdout)
+    main, aggressive = record["main"], record["aggressive"]
+    assert {t["proposal"] for t in main["transforms"]} == SUITES
+    assert {t["proposal"] for t in aggressive["transforms"]} == SUITES
+    assert main["complete"] and aggressive["complete"]
+    assert main["datagrams"] > main["probes"]          # the silences, retried after a pause

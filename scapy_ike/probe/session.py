@@ -212,6 +212,7 @@ def _group_names(options, found, random):
     offer = [transform]
 
     def answer(identity):
+        found.aggressive.probes += 1
         reply = yield from _ask(options, found, found.aggressive,
                                 messages.aggressive_mode(offer, identity, random))
         return "none" if reply is None else reply.describe()
