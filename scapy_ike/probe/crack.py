@@ -28,6 +28,7 @@ import itertools
 import mmap
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -295,6 +296,14 @@ def _work(task):
     return found, tried
 
 
+def _ticking(running, wait, progress, tick, interval):
+    """Wait while *running()*, calling *tick* with the count so far."""
+    while running():
+        wait(interval)
+        if tick is not None:
+            tick(progress.value)
+
+
 def crack(target, jobs=1, wordlist=None, bruteforce=0, charset=DEFAULT_CHARSET, tick=None,
           interval=1.0):
     """Search the dictionary at *wordlist*, then keys of up to *bruteforce*
@@ -312,16 +321,16 @@ def crack(target, jobs=1, wordlist=None, bruteforce=0, charset=DEFAULT_CHARSET, 
     context = multiprocessing.get_context("fork")
     stop, progress = context.Event(), context.Value("q", 0)
     for round_ in tasks:
-        if jobs == 1:
+        if jobs == 1:           # in this process; a thread, so that we can tick
             _init(stop, progress)
-            results = [_work(round_[0])]
+            results = []
+            worker = threading.Thread(target=lambda: results.append(_work(round_[0])))
+            worker.start()
+            _ticking(worker.is_alive, worker.join, progress, tick, interval)
         else:
             with context.Pool(jobs, _init, (stop, progress)) as pool:
                 pending = pool.map_async(_work, round_)
-                while not pending.ready():
-                    pending.wait(interval)
-                    if tick is not None:
-                        tick(progress.value)
+                _ticking(lambda: not pending.ready(), pending.wait, progress, tick, interval)
                 results = pending.get()
         total += sum(t for _, t in results)
         found = next((k for k, _ in results if k is not None), None)
