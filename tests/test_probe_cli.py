@@ -82,10 +82,12 @@ def test_rate_is_honoured_and_silence_is_exit_1():
             arrivals.append(time.monotonic())
     thread = threading.Thread(target=receive)
     thread.start()
+    start = time.monotonic()
     try:
         out = probe(*[SILENT_ADDR] * 6, "--port", SILENT_PORT, "--rate", 40, "--timeout",
                     "0.2", "--retries", 2, "--json")
     finally:
+        elapsed = time.monotonic() - start
         thread.join(70)
         sink.close()
     assert out.returncode == 1
@@ -97,6 +99,8 @@ def test_rate_is_honoured_and_silence_is_exit_1():
     assert span >= 35 / 40 * 0.9                      # no faster than 40 a second
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert min(gaps) > 1 / 40 * 0.5
+    # the six in flight at once: one after the other, their waits alone take 6 x 2 x 1.4 s
+    assert elapsed < 8
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,22 @@ def test_half_open_limit_of_charon_waited_out(strongswan_peer):
     assert {t["proposal"] for t in aggressive["transforms"]} == SUITES
     assert main["complete"] and aggressive["complete"]
     assert main["datagrams"] > main["probes"]          # the silences, retried after a pause
+
+
+def test_ike_scan_aggressive_mode_agrees(charon):
+    """ike-scan's KE is random bytes, which charon's DH check refuses about
+    half the time (INVALID-KEY-INFORMATION): a few tries each."""
+    record = json.loads(probe(charon, "--enumerate", "--aggressive", "--no-ikev2",
+                              "--json").stdout)
+    modp = [t for t in record["aggressive"]["transforms"] if t["group"].startswith("modp")]
+    assert {t["proposal"] for t in modp} == {"aes192-sha256-modp3072", "3des-md5-modp1024"}
+    for t in modp + [{"cipher": "aes256", "hash": "sha512", "group_number": 16}]:
+        for _ in range(6):
+            out = ike_scan(charon, "--aggressive", "--id=scan@example",
+                           "--dhgroup=%d" % t["group_number"], "--trans=" + ike_scan_trans(t))
+            if "INVALID-KEY-INFORMATION" not in out:
+                break
+        if "proposal" in t:
+            assert "Aggressive Mode Handshake returned" in out, (t, out)
+        else:
+            assert "Notify message 14 (NO-PROPOSAL-CHOSEN)" in out, out
