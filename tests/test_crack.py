@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -81,7 +80,7 @@ def test_ikescan_capture_key_by_bruteforce_in_two_processes():
     target = crack.parse_line(shared_file(*IKESCAN_LINE).read_text())
     result = crack.crack(target, jobs=2, bruteforce=4)
     assert result.key == b"q7z2"
-    assert 0 < result.tried <= crack.bruteforce_size(4, crack.DEFAULT_CHARSET)
+    assert 0 < result.tried <= sum(36 ** n for n in range(1, 5))
 
 
 def test_dictionary_slices_cover_every_line_once(tmp_path):

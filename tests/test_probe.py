@@ -229,7 +229,8 @@ def test_backoff_patterns():
     assert fingerprint.match_backoff([4.0, 7.3, 12.9]) == "strongSwan 5 (charon) or scapy-ike"
     assert fingerprint.match_backoff([2.0, 3.6, 6.5]).startswith("strongSwan 5 (charon)")
     assert fingerprint.match_backoff([1.0, 2.1, 4.0, 8.0]) == "Windows 2000/2003/XP"
-    assert fingerprint.match_backoff([10.0, 20.0]) == "Linux FreeS/WAN, Openswan, strongSwan 4 (pluto)"
+    assert fingerprint.match_backoff([10.0, 20.0]) \
+        == "Linux FreeS/WAN, Openswan, strongSwan 4 (pluto)"
     assert fingerprint.match_backoff([3.0, 12.0]) is None
     assert fingerprint.match_backoff([4.0]) is None
 

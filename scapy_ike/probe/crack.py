@@ -269,11 +269,6 @@ def search_bruteforce(target, length, charset, first, stop=None, progress=None):
     return _search(target, _bruteforce_batches(length, charset, first), stop, progress)
 
 
-def bruteforce_size(length, charset):
-    """How many keys a brute force of up to *length* characters tries."""
-    return sum(len(charset) ** n for n in range(1, length + 1))
-
-
 @dataclass(frozen=True)
 class Result:
     key: Optional[bytes]

@@ -9,8 +9,9 @@ names one accepted transform, which leaves the group, and the rest is
 offered again; NO-PROPOSAL-CHOSEN refuses the whole group.  A gateway that
 answers a group with silence or another notify, but would answer fewer
 transforms (some take one per proposal, some drop large datagrams or call
-them malformed: :data:`SPLITTING`), gets the group split in halves; once a single transform has been answered where
-a larger group was not, groups are cut to the largest size answered.
+them malformed: :data:`SPLITTING`), gets the group split in halves; once a
+smaller offer has been answered where a larger one was not, groups are cut
+to the largest size answered.
 
 Silence is not a refusal (half-open limits, rate limits): the caller has
 retried before it reports one, and waited more when an offer as large was

@@ -31,7 +31,6 @@ class FirstMessage:
     data: bytes
     cky_i: bytes
     mode: str                 # "main", "aggressive" or "ikev2"
-    offered: tuple            # the IkeProposals of the SA payload
     sai_b: bytes = b""
     gxi: bytes = b""
     ni_b: bytes = b""
@@ -50,8 +49,7 @@ def main_mode(offered, random):
     cky_i = random(8)
     sai_b = body_of(ike_sa_payload(list(offered)))
     payloads = [(T.SA, sai_b)] + [(T.VENDOR_ID, v) for v in OFFERED_VIDS]
-    return FirstMessage(_message(cky_i, ExchangeType.MAIN_MODE, payloads), cky_i, "main",
-                        tuple(offered), sai_b)
+    return FirstMessage(_message(cky_i, ExchangeType.MAIN_MODE, payloads), cky_i, "main", sai_b)
 
 
 def aggressive_mode(offered, identity, random):
@@ -68,7 +66,7 @@ def aggressive_mode(offered, identity, random):
     payloads = [(T.SA, sai_b), (T.KE, gxi), (T.NONCE, ni_b), (T.ID, idii_b)]
     payloads += [(T.VENDOR_ID, v) for v in OFFERED_VIDS]
     return FirstMessage(_message(cky_i, ExchangeType.AGGRESSIVE, payloads), cky_i,
-                        "aggressive", tuple(offered), sai_b, gxi, ni_b, idii_b)
+                        "aggressive", sai_b, gxi, ni_b, idii_b)
 
 
 IKEV2_GROUP = 14
@@ -95,4 +93,4 @@ def ikev2_sa_init(random, group: Optional[int] = None):
               / IKEv2_SA(prop=IKEv2_Proposal(proposal=1, proto="IKE", trans_nb=4,
                                              trans=transforms))
               / IKEv2_KE(group=group, ke=ke) / IKEv2_Nonce(nonce=random(32)))
-    return FirstMessage(bytes(packet), spi, "ikev2", ())
+    return FirstMessage(bytes(packet), spi, "ikev2")
