@@ -3,6 +3,7 @@ rate measured at a silent receiver, and the whole probe against our own
 ``serve`` (its transforms as ike-scan sees them, its Aggressive Mode hash
 cracked)."""
 
+import io
 import json
 import os
 import re
@@ -31,7 +32,7 @@ def probe(*args, timeout=240):
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-def test_targets_expand_and_shard(tmp_path):
+def test_targets_expand_and_shard(tmp_path, monkeypatch):
     listed = tmp_path / "targets"
     listed.write_text("# gateways\n127.0.0.60\n\n127.0.0.64/31\n")
     got = list(expand(["127.0.0.50/30", str(listed), "localhost", "127.0.0.69/32"]))
@@ -39,6 +40,8 @@ def test_targets_expand_and_shard(tmp_path):
                    ("127.0.0.60", "127.0.0.60"), ("127.0.0.64", "127.0.0.64"),
                    ("127.0.0.65", "127.0.0.65"), ("localhost", "127.0.0.1"),
                    ("127.0.0.69", "127.0.0.69")]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("127.0.0.55\n127.0.0.56/32\n"))
+    assert list(expand(["-"])) == [("127.0.0.55", "127.0.0.55"), ("127.0.0.56", "127.0.0.56")]
     addresses = ["127.0.0.%d" % i for i in range(50, 60)]
     assert list(sharded(iter(addresses), (2, 3))) == ["127.0.0.51", "127.0.0.54", "127.0.0.57"]
     assert list(sharded(iter(addresses), None)) == addresses
