@@ -241,11 +241,15 @@ def test_guess_from_vendor_ids():
         return R.Reply("handshake", 1, 2, bytes(8), vendor_ids=vids)
     vids = fingerprint.vendor_ids([reply("XAUTH", "RFC 3706 DPD"),
                                    reply("RFC 3947 NAT-T", "XAUTH")])
-    assert [(v.name, v.hex) for v in vids] == [
-        ("XAUTH", "09002689dfd6b712"), ("RFC 3706 DPD", "afcad71368a1f1c96b8696fc77570100"),
-        ("RFC 3947 NAT-T", "4a131c81070358455c5728f20e95452f")]
+    assert [(v.name, v.hex, v.source) for v in vids] == [
+        ("XAUTH", "09002689dfd6b712", "draft-ietf-ipsra-isakmp-xauth-06.txt"),
+        ("RFC 3706 DPD", "afcad71368a1f1c96b8696fc77570100", None),
+        ("RFC 3947 NAT-T", "4a131c81070358455c5728f20e95452f", "RFC 3947")]
     assert fingerprint.guess(vids, None, [])[0] == "strongSwan 5 (charon)"
-    cisco = fingerprint.vendor_ids([reply("Cisco Unity", "XAUTH", "RFC 3706 DPD")])
+    cisco = fingerprint.vendor_ids([reply("Cisco Unity", "XAUTH", "RFC 3706 DPD",
+                                          "Cisco Delete Reason")])
+    assert [v.source for v in cisco] == ["CISCO-UNITY", "draft-ietf-ipsra-isakmp-xauth-06.txt",
+                                         None, "CISCO-DELETE-REASON"]
     name, evidence = fingerprint.guess(cisco, None, ["Main Mode refused with X"])
     assert name == "Cisco" and evidence[0].startswith("vendor ID Cisco Unity")
     assert evidence[-1] == "Main Mode refused with X"

@@ -154,7 +154,9 @@ def test_serve_enumerated_in_both_modes(serve_record):
         assert found["complete"] and found["uncertain"] == []
         assert 60 <= found["probes"] <= 80
     assert record["aggressive"]["id"] == "client@example"
-    assert [v["name"] for v in record["vendor_ids"]] == ["RFC 3947 NAT-T", "RFC 3706 DPD"]
+    assert record["vendor_ids"] == [
+        {"name": "RFC 3947 NAT-T", "hex": "4a131c81070358455c5728f20e95452f", "source": "RFC 3947"},
+        {"name": "RFC 3706 DPD", "hex": "afcad71368a1f1c96b8696fc77570100", "source": None}]
     assert "Aggressive Mode with a pre-shared key: its HASH_R can be cracked offline" \
         in record["risks"]
     assert "weak DH group: modp1024" in record["risks"]

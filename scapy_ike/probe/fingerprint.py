@@ -6,7 +6,7 @@ refuse; then a best guess with its evidence."""
 
 from dataclasses import dataclass
 
-from scapy_ike.constants import vendor_id_name
+from scapy_ike.constants import vendor_id_name, vendor_id_source
 from scapy_ike.core.config import Retransmission
 from scapy_ike.core.exchanges.phase1 import NATT_VIDS
 
@@ -58,14 +58,16 @@ NATT_NAMES = frozenset(vendor_id_name(vid) for vid in NATT_VIDS)
 class VendorId:
     hex: str
     name: object     # str, or None when unknown
+    source: object   # the public text it is made from, or None
 
 
 def vendor_ids(replies):
-    """The distinct vendor IDs of *replies*, in the order they came, named."""
+    """The distinct vendor IDs of *replies*, in the order they came, named,
+    with the text they are the hash of where it is public."""
     seen = {}
     for reply in replies:
         for vid in reply.vendor_ids:
-            seen.setdefault(vid, VendorId(vid.hex(), vendor_id_name(vid)))
+            seen.setdefault(vid, VendorId(vid.hex(), vendor_id_name(vid), vendor_id_source(vid)))
     return list(seen.values())
 
 

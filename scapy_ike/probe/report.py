@@ -102,7 +102,7 @@ def report(target, port, findings, options):
                        "ikev2": findings.ikev2},
            "main": _mode(findings.main, options.auths),
            "aggressive": _mode(findings.aggressive, options.auths),
-           "vendor_ids": [{"name": v.name, "hex": v.hex} for v in vids]}
+           "vendor_ids": [{"name": v.name, "hex": v.hex, "source": v.source} for v in vids]}
     if findings.aggressive is not None:
         out["aggressive"]["id"] = str(options.identity)
         out["aggressive"]["hash_captured"] = findings.crack is not None
