@@ -206,3 +206,20 @@ def test_serve_summary_without_json(serve):
     assert "    accepted 3des-md5-modp1024 auth psk" in lines
     assert "  VID afcad71368a1f1c96b8696fc77570100 (RFC 3706 DPD)" in lines
     assert "  guess: scapy-ike" in lines
+
+
+def test_serve_fingerprinted(serve):
+    """Our responder does not repeat MM2; it repeats AM2 on charon's
+    schedule (4 s, then 1.8 times longer each time)."""
+    out = probe(SERVE_ADDR, "--port", SERVE_PORT, "--aggressive", "--fingerprint",
+                "--backoff-wait", 26, "--no-ikev2", "--json", "--timeout", "0.5", "--rate", 200)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    backoff = record["backoff"]
+    assert backoff["intervals"] == pytest.approx([4.0, 7.2, 13.0], abs=0.3)
+    assert (backoff["mode"], backoff["match"]) == ("aggressive",
+                                                   "strongSwan 5 (charon) or scapy-ike")
+    assert record["guess"]["implementation"] == "scapy-ike"
+    assert record["guess"]["evidence"][:2] == [
+        "vendor IDs RFC 3706 DPD and no other (NAT-T aside)",
+        "backoff pattern of strongSwan 5 (charon) or scapy-ike"]
