@@ -105,15 +105,17 @@ def test_aggressive_mode_hash_captured_and_cracked(strongswan_peer, tmp_path, su
         assert 'key "%s" matches SHA1 hash' % PSK in theirs
 
 
-def test_group_names_told_by_charons_answers(strongswan_peer, tmp_path):
-    """charon with one peer ID (a group name): AUTHENTICATION-FAILED for
-    any other, a handshake for it."""
+@pytest.mark.parametrize("remote_id, id_type", [("vpngroup", "fqdn"),
+                                                 ("keyid:vpngroup", "keyid")])
+def test_group_names_told_by_charons_answers(strongswan_peer, tmp_path, remote_id, id_type):
+    """charon with one peer ID (a group name; ID_KEY_ID as Cisco clients
+    send it): AUTHENTICATION-FAILED for any other, a handshake for it."""
     peer = strongswan_peer(psk=PSK, mode="aggressive", ike_proposals="aes256-sha256-modp2048",
-                           remote_id="vpngroup")
+                           remote_id=remote_id)
     names = tmp_path / "names"
     names.write_text("sales\nvpngroup\nadmin\n")
-    record = json.loads(probe(peer, "--aggressive", "--id", "vpngroup", "--id-list", names,
-                              "--no-ikev2", "--json").stdout)
+    record = json.loads(probe(peer, "--aggressive", "--id", "vpngroup", "--id-type", id_type,
+                              "--id-list", names, "--no-ikev2", "--json").stdout)
     found = record["aggressive"]
     assert found["id_baseline"] == "notify AUTHENTICATION-FAILED"
     assert found["ids"] == [

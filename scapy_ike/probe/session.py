@@ -19,7 +19,7 @@ keeps 5 per source) or rate-limits gets time to recover.
 from dataclasses import dataclass, field
 from typing import Optional
 
-from scapy_ike.constants import AuthMethod
+from scapy_ike.constants import AuthMethod, IdType
 from scapy_ike.core.config import Identity
 from scapy_ike.core.proposals import parse_ike
 from scapy_ike.crypto import registry
@@ -216,9 +216,17 @@ def _group_names(options, found, random):
         reply = yield from _ask(options, found, found.aggressive,
                                 messages.aggressive_mode(offer, identity, random))
         return "none" if reply is None else reply.describe()
-    found.id_baseline = yield from answer(Identity.parse("%s.invalid" % random(6).hex()))
+    found.id_baseline = yield from answer(_invalid_id(options.identity, random))
     for identity in options.id_list:
         found.ids.append((identity, (yield from answer(identity))))
+
+
+def _invalid_id(identity, random):
+    """An ID of *identity*'s type that no gateway is configured with: a
+    random address, or a name under ``.invalid`` (RFC 2606 2)."""
+    if identity.id_type in (IdType.IPV4_ADDR, IdType.IPV6_ADDR):
+        return Identity(identity.id_type, random(len(identity.data)))
+    return Identity(identity.id_type, b"%s.invalid" % random(6).hex().encode())
 
 
 def _backoff(options, found, random):
