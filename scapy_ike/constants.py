@@ -9,6 +9,7 @@ Stdlib only.
 """
 
 import hashlib
+import os
 from enum import IntEnum, IntFlag
 
 ISAKMP_VERSION = 0x10
@@ -552,8 +553,15 @@ class FragmentFlags(IntFlag):
 
 # -- Vendor IDs -----------------------------------------------------------
 
+VENDOR_ID_SOURCES = {}
+"""The public text each MD5-hashed vendor ID below is made from, by its
+digest (filled as :data:`VENDOR_IDS` is built)."""
+
+
 def _md5(text: str) -> bytes:
-    return hashlib.md5(text.encode()).digest()
+    digest = hashlib.md5(text.encode()).digest()
+    VENDOR_ID_SOURCES[digest] = text
+    return digest
 
 
 VENDOR_IDS = {
@@ -597,6 +605,18 @@ VENDOR_IDS = {
 (RFC 3947 3.1, RFC 3706 5, the NAT-T and XAuth drafts), Cisco's as plain
 text; checked against Wireshark's table.  Some vendors append version bytes:
 :func:`vendor_id_name` also matches by prefix."""
+
+
+def vendor_id_source(vid: bytes):
+    """The text *vid* is the MD5 hash of (XAuth's is cut to 8 bytes, Cisco
+    Unity's ends in version bytes: 8 bytes in common suffice), the text
+    it is for the plain-text IDs of the table, or None."""
+    for digest, text in VENDOR_ID_SOURCES.items():
+        if len(os.path.commonprefix([vid, digest])) >= 8:
+            return text
+    if vid in VENDOR_IDS and vid.isascii() and vid.decode().isprintable():
+        return vid.decode()
+    return None
 
 
 def vendor_id_name(vid: bytes):

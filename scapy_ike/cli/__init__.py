@@ -15,6 +15,8 @@ COMMANDS = {
     "connect": ("scapy_ike.cli.connect", "the initiator: Phase 1, Quick Mode, pings"),
     "serve": ("scapy_ike.cli.serve", "the responder"),
     "demo": ("scapy_ike.cli.demo", "our initiator against our responder on loopback"),
+    "probe": ("scapy_ike.cli.probe", "discover, enumerate and fingerprint IKE gateways"),
+    "crack": ("scapy_ike.cli.crack", "search for the pre-shared key of Aggressive Mode hashes"),
 }
 
 USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(

@@ -59,11 +59,16 @@ class IkeProposal:
         """What a match compares."""
         return self.cipher.name, self.key_size, self.hash.name, self.group, self.auth
 
+    def suite(self):
+        """strongSwan's name for its algorithms (``aes256-sha256-modp2048``),
+        as ``--ike`` takes it."""
+        return "-".join((self.cipher.keyword(self.key_size), self.hash.name,
+                         registry.dh_group(self.group).name))
+
     def describe(self):
         """strongSwan's name for it (``aes256-sha256-modp2048``), with the
         authentication method when it is not a pre-shared key."""
-        text = "-".join((self.cipher.keyword(self.key_size), self.hash.name,
-                         registry.dh_group(self.group).name))
+        text = self.suite()
         if self.auth != AuthMethod.PSK:
             text += " (auth %s)" % _AUTH_NAMES.get(self.auth, self.auth)
         return text

@@ -1,0 +1,162 @@
+"""Offline search for Aggressive Mode pre-shared keys: psk-crack's lines
+read and written, HASH_R of every IKEv1 hash (RFC 2409 5.4) matched by
+dictionary and brute force, in one process and in several, and the
+``scapy-ike crack`` command with psk-crack's output and exit status."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, need_tool, shared_file
+from scapy_ike.crypto import keys
+from scapy_ike.probe import crack
+
+IKESCAN_LINE = ("strongswan", "ikescan-am-psk-3des-md5-modp1024.psk-crack-params")
+
+
+def made_line(hash_name, psk):
+    """A Target whose HASH_R is computed by the key schedule for *psk*."""
+    g_xr, g_xi = bytes(range(1, 129)), bytes(range(2, 130))
+    cky_r, cky_i = bytes.fromhex("0102030405060708"), bytes.fromhex("1112131415161718")
+    sai_b, idir_b = bytes.fromhex("00000001000000010000002c"), bytes.fromhex("01000000c0000201")
+    ni_b, nr_b = bytes(range(20)), bytes(range(32, 64))
+    skeyid = keys.skeyid_psk(hash_name, psk, ni_b, nr_b)
+    hash_r = keys.hash_r(hash_name, skeyid, g_xi, g_xr, cky_i, cky_r, sai_b, idir_b)
+    return crack.Target(hash_name, g_xr, g_xi, cky_r, cky_i, sai_b, idir_b, ni_b, nr_b, hash_r)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "scapy_ike", "crack", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def test_ikescan_line_parsed_as_md5():
+    target = crack.parse_line(shared_file(*IKESCAN_LINE).read_text())
+    assert target.hash == "md5" and target.label == "MD5"
+    assert target.cky_r.hex() == "6d6e01f365c7503d" and target.idir_b.hex() == "01000000c0000201"
+    assert target.hash_r.hex() == "aa16868748b5a81197376ce36ba63b1a"
+    assert len(target.g_xr) == len(target.g_xi) == 128
+    assert crack.format_line(target) == shared_file(*IKESCAN_LINE).read_text().strip()
+
+
+@pytest.mark.parametrize("hash_name", ["md5", "sha1", "sha256", "sha384", "sha512"])
+def test_every_hash_found_by_dictionary(hash_name):
+    target = made_line(hash_name, b"correct horse")
+    line = crack.format_line(target)
+    assert line.count(":") == (8 if hash_name in ("md5", "sha1") else 9)
+    assert crack.parse_line(line) == target
+    find = crack.matcher(target)
+    assert find([b"wrong", b"correct hors", b"correct horse", b"later"]) == b"correct horse"
+    assert find([b"wrong", b"Correct horse"]) is None
+
+
+def test_key_longer_than_the_block_is_hashed_first():
+    long_key = b"k" * 150          # RFC 2104 2: keys longer than B are hashed first
+    target = made_line("sha256", long_key)
+    find = crack.matcher(target)
+    assert find([b"k" * 149, long_key]) == long_key
+    assert target.check(long_key) and not target.check(b"k" * 149)
+
+
+def test_bad_lines_refused():
+    good = crack.format_line(made_line("sha1", b"x")).split(":")
+    with pytest.raises(crack.LineError, match="8 fields"):
+        crack.parse_line(":".join(good[:8]))
+    with pytest.raises(crack.LineError, match="not hex"):
+        crack.parse_line(":".join(good[:8] + ["zz"]))
+    with pytest.raises(crack.LineError, match="20 bytes is not sha256"):
+        crack.parse_line(":".join(good + ["sha256"]))
+    with pytest.raises(crack.LineError, match="line 2"):
+        crack.read_lines("# comment\nnot a line\n")
+
+
+def test_ikescan_capture_key_by_bruteforce_in_two_processes():
+    """The PSK of the ike-scan capture, found as its README says psk-crack
+    finds it (``--bruteforce=4``)."""
+    target = crack.parse_line(shared_file(*IKESCAN_LINE).read_text())
+    result = crack.crack(target, jobs=2, bruteforce=4)
+    assert result.key == b"q7z2"
+    assert 0 < result.tried <= sum(36 ** n for n in range(1, 5))
+
+
+def test_dictionary_slices_cover_every_line_once(tmp_path):
+    words = [b"w%05d" % i for i in range(5000)]
+    path = tmp_path / "words"
+    path.write_bytes(b"\n".join(words) + b"\n")
+    for jobs in (1, 2, 3, 7):
+        seen = []
+        for start, end in crack.dictionary_slices(path, jobs):
+            data = path.read_bytes()[start:end]
+            seen += [w for w in data.split(b"\n") if w]
+        assert seen == words
+
+
+def test_dictionary_search_reports_candidates_tried(tmp_path):
+    target = made_line("sha1", b"w01234")
+    path = tmp_path / "words"
+    path.write_bytes(b"".join(b"w%05d\r\n" % i for i in range(3000)))
+    assert crack.crack(target, jobs=1, wordlist=str(path)) == crack.Result(b"w01234", 1235)
+    assert crack.crack(made_line("sha1", b"absent"), jobs=2, wordlist=str(path)) \
+        == crack.Result(None, 3000)
+
+
+def test_cli_finds_sha256_and_md5_lines_and_writes_hashcat(tmp_path):
+    lines = tmp_path / "lines"
+    sha256 = made_line("sha256", b"ab7")
+    lines.write_text(shared_file(*IKESCAN_LINE).read_text().strip() + "\n"
+                     + crack.format_line(sha256) + "\n")
+    out = run_cli(lines, "--bruteforce", 4, "--jobs", 2, "--hashcat", tmp_path / "hc")
+    assert out.returncode == 0, out.stderr
+    assert 'key "q7z2" matches MD5 hash aa16868748b5a81197376ce36ba63b1a' in out.stdout.splitlines()
+    assert 'key "ab7" matches SHA256 hash %s' % sha256.hash_r.hex() in out.stdout.splitlines()
+    assert "1 line(s) for hashcat -m 5300 in %s" % (tmp_path / "hc") in out.stdout
+    assert (tmp_path / "hc").read_text() == shared_file(*IKESCAN_LINE).read_text().strip() + "\n"
+
+
+def test_cli_json_and_not_found(tmp_path):
+    lines = tmp_path / "lines"
+    target = made_line("sha512", b"zzzz-not-in-it")
+    lines.write_text(crack.format_line(target) + "\n")
+    words = tmp_path / "words"
+    words.write_text("a\nb\nc\n")
+    out = run_cli(lines, "--wordlist", words, "--jobs", 1, "--json")
+    assert out.returncode == 1
+    record = json.loads(out.stdout)
+    assert record["key"] is None and record["hash"] == "sha512" and record["candidates"] == 3
+    assert record["hash_r"] == target.hash_r.hex()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give --wordlist FILE or --bruteforce N"),
+    (["--bruteforce", "0"], "'0' is not a whole number of at least 1"),
+    (["--wordlist", "/nonexistent/words"], "no such file"),
+    (["--bruteforce", "2", "--charset", "aa"], "distinct ASCII"),
+])
+def test_cli_usage_errors(tmp_path, args, message):
+    lines = tmp_path / "lines"
+    lines.write_text(crack.format_line(made_line("md5", b"x")) + "\n")
+    out = run_cli(lines, *args)
+    assert out.returncode == 2 and message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_cli_bad_file(tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_text("1:2:3\n")
+    out = run_cli(bad, "--bruteforce", "1")
+    assert out.returncode == 2 and "line 1: 3 fields" in out.stderr
+
+
+@pytest.mark.interop
+def test_psk_crack_reads_our_sha1_line(tmp_path):
+    psk_crack = need_tool("psk-crack")
+    target = made_line("sha1", b"k9")
+    path = tmp_path / "line"
+    path.write_text(crack.format_line(target) + "\n")
+    out = subprocess.run([psk_crack, "--bruteforce=2", str(path)], capture_output=True,
+                         text=True, timeout=60).stdout
+    assert 'key "k9" matches SHA1 hash %s' % target.hash_r.hex() in out
