@@ -21,6 +21,7 @@ from scapy_ike.layers.isakmp import (
     ISAKMP, ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
 )
 
+ETHER = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")   # no ARP to fill them in
 PFS = PCAPS / "mm-psk-3des-md5-modp1024-pfs.pcap"
 MM = PCAPS / "mm-psk-aes128-sha1-modp2048.pcap"
 PFS_LINE = "keys unknown: Quick Mode used PFS (group 2); give its g^xy with --gxy"
@@ -173,10 +174,10 @@ def test_a_transform_without_attributes():
     sa = ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(trans=ISAKMP_payload_Transform(
         transform_id=1, transforms=[])))
     msg = ISAKMP(init_cookie=b"\x01" * 8, resp_cookie=b"\x02" * 8, exch_type=2, next_payload=1) / sa
-    frame = Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=500, dport=500) / msg
+    frame = ETHER / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=500, dport=500) / msg
     tracker = IkeTracker(psk=b"x", gxy=[b"\x03" * 128])
     session = Session(ike=tracker)
-    session.decode(1, Ether() / IP(src="192.0.2.2", dst="192.0.2.1") / UDP(sport=500, dport=500)
+    session.decode(1, ETHER / IP(src="192.0.2.2", dst="192.0.2.1") / UDP(sport=500, dport=500)
                    / ISAKMP(init_cookie=b"\x01" * 8, exch_type=2, next_payload=1) / sa)
     record = session.decode_frame(2, 0.0, 1, bytes(frame))
     assert record.summary() == ("ISAKMP 192.0.2.1:500 > 192.0.2.2:500 identity protection "
