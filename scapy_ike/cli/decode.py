@@ -135,14 +135,22 @@ def _bindings(ike_port, natt_port):
     return bind_ports(ike_port, natt_port)
 
 
-def _print(records, session, as_json, clock):
-    write = sys.stdout.write
-    for number, (linktype, stamp, data) in enumerate(records, 1):
-        record = session.decode_frame(number, stamp, linktype, data)
-        if as_json:
-            write(json.dumps(record.to_json()) + "\n")
-        else:
-            write("%4d %s %s\n" % (number, clock(stamp), record.summary()))
+def _print(records, session, as_json, clock, batch=256):
+    """Decode and print, writing *batch* lines at a time."""
+    lines = []
+    try:
+        for number, (linktype, stamp, data) in enumerate(records, 1):
+            record = session.decode_frame(number, stamp, linktype, data)
+            if as_json:
+                lines.append(json.dumps(record.to_json()))
+            else:
+                lines.append("%4d %s %s" % (number, clock(stamp), record.summary()))
+            if len(lines) == batch:
+                sys.stdout.write("\n".join(lines) + "\n")
+                lines = []
+    finally:
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _report(session):

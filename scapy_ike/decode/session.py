@@ -74,6 +74,9 @@ class Record:
         """A one-line description, like tshark's Info column; with
         *scapy*, every part described from Scapy's dissection."""
         fast = not scapy
+        if fast and self.line is not None and not self.notes and not self.error \
+                and len(self.opened) == 1 and self.opened[0][2] is not None:
+            return self.line + " -> " + self.opened[0][2]
         parts = [self.line if fast and self.line is not None else describe(self.packet)]
         parts += ["[%s]" % note for note in self.notes]
         parts += ["-> %s" % (line if fast and line is not None else describe(_dissect(kind, data)))

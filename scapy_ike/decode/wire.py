@@ -31,15 +31,11 @@ class Ip:
 
     def __init__(self, version, src, dst, proto, header, data, start, end):
         self.version, self.src, self.dst, self.proto = version, src, dst, proto
-        self.header = header
-        """The IP header's bytes (IPv4 options included)."""
-        self.data, self.start, self.end = data, start, end
-        """The packet's payload is ``data[start:end]``."""
-        self.sport = self.dport = None
-        self.kind = None
-        """ISAKMP, ESP, KEEPALIVE or None (anything else)."""
-        self.body = None
-        """The ISAKMP message or the ESP packet (SPI .. ICV)."""
+        self.header = header          # the IP header's bytes (IPv4 options included)
+        self.data, self.start, self.end = data, start, end   # the payload: data[start:end]
+        self.sport = self.dport = self.kind = self.body = None
+        # kind: ISAKMP, ESP, KEEPALIVE or None (anything else); body: the
+        # ISAKMP message or the ESP packet (SPI .. ICV)
 
 
 def link_payload(linktype, data):
@@ -63,6 +59,21 @@ def link_payload(linktype, data):
     return None
 
 
+IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s")
+_NAMES = {}
+
+
+def _text(raw):
+    """An address as text (the same few recur: they are kept)."""
+    name = _NAMES.get(raw)
+    if name is None:
+        if len(_NAMES) > 65536:
+            _NAMES.clear()
+        name = _NAMES[raw] = socket.inet_ntoa(raw) if len(raw) == 4 else \
+            socket.inet_ntop(socket.AF_INET6, raw)
+    return name
+
+
 def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
     """The :class:`Ip` at *offset* in *data*, its UDP ports and what it
     carries, or None when it is not a whole unfragmented IPv4 packet or an
@@ -71,34 +82,32 @@ def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
         return None
     version = data[offset] >> 4
     if version == 4:
-        ihl = (data[offset] & 15) * 4
-        total, frag, proto = struct.unpack_from("!H2xHxB", data, offset + 2)
+        vihl, total, frag, proto, src, dst = IPV4_HEADER.unpack_from(data, offset)
+        ihl = (vihl & 15) * 4
         if ihl < 20 or total < ihl or offset + total > len(data) or frag & 0x3FFF:
             return None
-        ip = Ip(4, socket.inet_ntoa(data[offset + 12:offset + 16]),
-                socket.inet_ntoa(data[offset + 16:offset + 20]), proto,
-                data[offset:offset + ihl], data, offset + ihl, offset + total)
+        ip = Ip(4, _text(src), _text(dst), proto, data[offset:offset + ihl], data,
+                offset + ihl, offset + total)
     elif version == 6:
         if len(data) < offset + 40:
             return None
         plen, proto = struct.unpack_from("!HB", data, offset + 4)
         if proto in IPV6_EXTENSIONS or offset + 40 + plen > len(data):
             return None
-        ip = Ip(6, socket.inet_ntop(socket.AF_INET6, data[offset + 8:offset + 24]),
-                socket.inet_ntop(socket.AF_INET6, data[offset + 24:offset + 40]), proto,
-                data[offset:offset + 40], data, offset + 40, offset + 40 + plen)
+        ip = Ip(6, _text(data[offset + 8:offset + 24]), _text(data[offset + 24:offset + 40]),
+                proto, data[offset:offset + 40], data, offset + 40, offset + 40 + plen)
     else:
         return None
     start, end = ip.start, ip.end
-    if ip.proto == PROTO_ESP:
+    if proto == PROTO_ESP:
         ip.kind, ip.body = ESP, data[start:end]
-    elif ip.proto == PROTO_UDP and end - start >= 8:
+    elif proto == PROTO_UDP and end - start >= 8:
         sport, dport, length = struct.unpack_from("!HHH", data, start)
         ip.sport, ip.dport = sport, dport
         if length < 8 or start + length > end:
             return ip                      # a bad UDP length: Scapy says what it makes of it
-        payload = data[start + 8:start + length]
         if natt_port in (sport, dport) and ike_port not in (sport, dport):
+            payload = data[start + 8:start + length]
             if payload[:4] == b"\x00\x00\x00\x00":
                 ip.kind, ip.body = ISAKMP, payload[4:]
             elif payload == b"\xff":
@@ -106,7 +115,7 @@ def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
             elif payload:
                 ip.kind, ip.body = ESP, payload
         elif ike_port in (sport, dport) and natt_port not in (sport, dport):
-            ip.kind, ip.body = ISAKMP, payload
+            ip.kind, ip.body = ISAKMP, data[start + 8:start + length]
     return ip
 
 
