@@ -86,6 +86,10 @@ def main(argv=None) -> int:
     parser.add_argument("--natt-port", type=port, default=4500,
                         help="dissect this UDP port as NAT-T too")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
+    parser.add_argument("-V", "--verbose", action="store_true",
+                        help="every packet as a tree of its fields, like tshark -V")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="show XAuth passwords in -V output instead of their length")
     parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
                         help="time stamps since the first packet (the default), as UTC date "
                              "and time, or since the previous packet")
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
     damaged = None
     with f, _bindings(args.ike_port, args.natt_port):
         try:
-            _print(records, session, args.json, Clock(args.time))
+            _print(records, session, _formatter(args), Clock(args.time))
         except CaptureError as exc:
             damaged = exc
     if args.keylog_out:
@@ -135,16 +139,27 @@ def _bindings(ike_port, natt_port):
     return bind_ports(ike_port, natt_port)
 
 
-def _print(records, session, as_json, clock, batch=256):
+def _formatter(args):
+    """The text of one record, as the options ask."""
+    if args.json:
+        return lambda record, clock: json.dumps(record.to_json())
+    if args.verbose:
+        from scapy_ike.decode.verbose import tree
+
+        def verbose(record, clock):
+            lines = tree(record, args.show_secrets)
+            lines[0] += ", time %s" % clock(record.time)
+            return "\n".join(lines) + "\n"
+        return verbose
+    return lambda record, clock: "%4d %s %s" % (record.frame, clock(record.time), record.summary())
+
+
+def _print(records, session, formatter, clock, batch=256):
     """Decode and print, writing *batch* lines at a time."""
     lines = []
     try:
         for number, (linktype, stamp, data) in enumerate(records, 1):
-            record = session.decode_frame(number, stamp, linktype, data)
-            if as_json:
-                lines.append(json.dumps(record.to_json()))
-            else:
-                lines.append("%4d %s %s" % (number, clock(stamp), record.summary()))
+            lines.append(formatter(session.decode_frame(number, stamp, linktype, data), clock))
             if len(lines) == batch:
                 sys.stdout.write("\n".join(lines) + "\n")
                 lines = []

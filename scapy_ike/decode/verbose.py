@@ -1,0 +1,325 @@
+"""A frame as a tree of named fields, like ``tshark -V``, from Scapy's
+dissection: Ethernet, IPv4/IPv6, UDP, TCP, ICMP, ESP (and what it
+decrypted to), and every ISAKMP payload (RFC 2408 3.1-3.16): proposals and
+transforms with their attributes named and valued (RFC 2409 Appendix A,
+RFC 2407 4.5), identities as text (RFC 2407 4.6.2), KE, nonce and hash
+values with their lengths, notifies by name with SPI and data, Delete
+SPIs, vendor IDs by name, and XAuth and Mode Config attributes
+(draft-beaulieu-ike-xauth-02, draft-dukes-ike-mode-cfg-02) by name with
+values.  Field labels are tshark's where it has the field, so that the two
+can be read side by side.
+
+XAuth passwords and passcodes are shown as ``<hidden N bytes>`` unless
+*show_secrets*.
+"""
+
+import socket
+import struct
+
+from scapy_ike.constants import ConfigAttribute, ProtocolId, vendor_id_name
+
+INDENT = "    "
+SECRET_ATTRIBUTES = frozenset((ConfigAttribute.XAUTH_USER_PASSWORD, ConfigAttribute.XAUTH_PASSCODE,
+                               ConfigAttribute.XAUTH_NEXT_PIN))
+ATTRIBUTE_LABELS = {ProtocolId.ISAKMP: "IKE Attribute"}
+
+
+def tree(record, show_secrets=False):
+    """The lines of *record*'s tree (a :class:`~scapy_ike.decode.session.Record`)."""
+    lines = ["Frame %d: %d bytes" % (record.frame, len(record.data))]
+    _packet(lines, record.packet, show_secrets)
+    inner = iter(record.inner)
+    for spi, opened, verified in record.esp:
+        lines.append("ESP decrypted: SPI 0x%08x, ICV %s" % (
+            spi, "verified" if verified else "not checked"))
+        lines.append(INDENT + "ESP Pad Length: %d" % opened.pad_length)
+        lines.append(INDENT + "Next header: %d" % opened.next_header)
+        nxt = next(inner, None)
+        if nxt is not None:
+            _packet(lines, nxt, show_secrets)
+    for clear in inner:
+        lines.append("Decrypted payloads")
+        _payloads(lines, clear, show_secrets, 1)
+    for note in record.notes:
+        lines.append("[%s]" % note)
+    if record.error:
+        lines.append("[error: %s]" % record.error)
+    return lines
+
+
+def _packet(lines, pkt, show_secrets):
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.ipsec import ESP, NAT_KEEPALIVE, NON_ESP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Padding, Raw
+    from scapy_ike.layers.isakmp import ISAKMP, ISAKMP_Truncated
+    layer = pkt
+    while layer is not None and layer.name != "NoPayload" and type(layer).__name__ != "NoPayload":
+        if isinstance(layer, Ether):
+            lines.append("Ethernet II, Src: %s, Dst: %s" % (layer.src, layer.dst))
+            lines.append(INDENT + "Type: 0x%04x" % layer.type)
+        elif isinstance(layer, IP):
+            _fields(lines, "Internet Protocol Version 4, Src: %s, Dst: %s" % (layer.src, layer.dst),
+                    [("Total Length", layer.len),
+                     ("Identification", "0x%04x (%d)" % (layer.id, layer.id)),
+                     ("Time to Live", layer.ttl), ("Protocol", layer.proto),
+                     ("Source Address", layer.src), ("Destination Address", layer.dst)])
+        elif isinstance(layer, IPv6):
+            _fields(lines, "Internet Protocol Version 6, Src: %s, Dst: %s" % (layer.src, layer.dst),
+                    [("Payload Length", layer.plen), ("Next Header", layer.nh),
+                     ("Hop Limit", layer.hlim), ("Source Address", layer.src),
+                     ("Destination Address", layer.dst)])
+        elif isinstance(layer, UDP):
+            _fields(lines, "User Datagram Protocol, Src Port: %d, Dst Port: %d"
+                    % (layer.sport, layer.dport),
+                    [("Source Port", layer.sport), ("Destination Port", layer.dport),
+                     ("Length", layer.len)])
+            if isinstance(layer.payload, Raw):
+                lines.append(INDENT + "Data: %d bytes" % len(layer.payload.load))
+        elif isinstance(layer, TCP):
+            _fields(lines, "Transmission Control Protocol, Src Port: %d, Dst Port: %d"
+                    % (layer.sport, layer.dport),
+                    [("Source Port", layer.sport), ("Destination Port", layer.dport),
+                     ("Sequence Number (raw)", layer.seq),
+                     ("Acknowledgment number (raw)", layer.ack),
+                     ("Flags", "0x%03x (%s)" % (int(layer.flags), layer.flags))])
+        elif isinstance(layer, ICMP):
+            raw = bytes(layer)[:8].ljust(8, b"\0")
+            kind, code, _, ident, seq = struct.unpack("!BBHHH", raw)
+            _fields(lines, "Internet Control Message Protocol",
+                    [("Type", kind), ("Code", code),
+                     ("Identifier (BE)", "%d (0x%04x)" % (ident, ident)),
+                     ("Sequence Number (BE)", "%d (0x%04x)" % (seq, seq)),
+                     ("Data", "%d bytes" % max(0, len(raw) and len(bytes(layer)) - 8))])
+        elif isinstance(layer, NAT_KEEPALIVE):
+            lines.append("UDP Encapsulation of IPsec Packets: NAT-keepalive")
+        elif isinstance(layer, NON_ESP):
+            lines.append("UDP Encapsulation of IPsec Packets")
+            lines.append(INDENT + "Non-ESP Marker: 0x%08x" % layer.non_esp)
+        elif isinstance(layer, ESP):
+            _fields(lines, "Encapsulating Security Payload",
+                    [("ESP SPI", "0x%08x (%d)" % (layer.spi, layer.spi)),
+                     ("ESP Sequence", layer.seq),
+                     ("ESP Data", "%d bytes" % len(layer.data or b""))])
+            return
+        elif isinstance(layer, ISAKMP_Truncated):
+            lines.append("Internet Security Association and Key Management Protocol")
+            lines.append(INDENT + "[malformed: %s]" % layer.malformed)
+            return
+        elif isinstance(layer, ISAKMP):
+            lines.append("Internet Security Association and Key Management Protocol")
+            _isakmp(lines, layer, show_secrets, 1)
+            return
+        elif isinstance(layer, (Raw, Padding)):
+            return
+        else:
+            lines.append(layer.name)
+            lines += ["%s%s: %s" % (INDENT, f.name, f.i2repr(layer, layer.getfieldval(f.name)))
+                      for f in layer.fields_desc]
+        layer = layer.payload
+
+
+def _fields(lines, title, fields, depth=0):
+    lines.append(INDENT * depth + title)
+    lines += ["%s%s: %s" % (INDENT * (depth + 1), label, value) for label, value in fields]
+
+
+def _named(table, number):
+    return "%s (%d)" % (table.get(number, "Unknown"), number)
+
+
+def _isakmp(lines, head, show_secrets, depth):
+    """The header fields and every payload of an ISAKMP message."""
+    from scapy_ike.layers.isakmp import EXCHANGE_NAMES, ISAKMP_Encrypted, PAYLOAD_NAMES
+    pad = INDENT * depth
+    flags = int(head.flags)
+    lines += [pad + "Initiator SPI: %s" % head.init_cookie.hex(),
+              pad + "Responder SPI: %s" % head.resp_cookie.hex(),
+              pad + "Next payload: %s" % _named(PAYLOAD_NAMES, head.next_payload),
+              pad + "Version: %d.%d" % (head.version >> 4, head.version & 15),
+              pad + "Exchange type: %s" % _named(
+                  {k: str(v).lower() for k, v in EXCHANGE_NAMES.items()}, head.exch_type),
+              pad + "Flags: 0x%02x (%s)" % (flags, ", ".join(
+                  name for bit, name in ((1, "encryption"), (2, "commit"), (4, "authentication"))
+                  if flags & bit) or "none"),
+              pad + "Message ID: 0x%08x" % head.id,
+              pad + "Length: %d" % head.length]
+    if isinstance(head.payload, ISAKMP_Encrypted):
+        lines.append(pad + "Encrypted Data (%d bytes)" % len(head.payload.load))
+    else:
+        _payloads(lines, head, show_secrets, depth)
+
+
+def _payloads(lines, head, show_secrets, depth):
+    """The payloads after the header *head* (and what follows them)."""
+    from scapy_ike.layers.isakmp import ISAKMP_payload
+    pad = INDENT * depth
+    reason = getattr(head, "malformed", None)
+    if reason:
+        lines.append(pad + "[malformed: %s]" % reason)
+    layer, ptype = head.payload, head.next_payload
+    while isinstance(layer, ISAKMP_payload):
+        _payload(lines, layer, ptype, show_secrets, depth, None)
+        ptype, layer = layer.next_payload, layer.payload
+    if layer is not None and bytes(layer):
+        lines.append(pad + "Extra data: %s" % bytes(layer).hex())
+
+
+def _payload(lines, layer, ptype, show_secrets, depth, proposal):
+    """One payload and what it holds (proposals and transforms nested)."""
+    from scapy_ike.layers import isakmp as L
+    pad = INDENT * (depth + 1)
+    title = "Payload: %s" % _named(L.PAYLOAD_NAMES, ptype)
+    if isinstance(layer, L.ISAKMP_payload_Proposal):
+        title += " # %d" % layer.proposal
+    elif isinstance(layer, L.ISAKMP_payload_Transform):
+        title += " # %d" % layer.transform_count
+    elif isinstance(layer, L.ISAKMP_payload_VendorID):
+        title += " : %s" % (vendor_id_name(layer.VendorID) or "Unknown Vendor ID")
+    lines.append(INDENT * depth + title)
+    lines += [pad + "Next payload: %s" % _named(L.PAYLOAD_NAMES, layer.next_payload),
+              pad + "Payload length: %s" % layer.length]
+    reason = getattr(layer, "malformed", None)
+    if reason:
+        lines.append(pad + "[malformed: %s]" % reason)
+    for label, value in _body(layer, L, proposal):
+        lines.append(pad + "%s: %s" % (label, value))
+    if isinstance(layer, L.ISAKMP_payload_SA):
+        _chain(lines, layer.prop, 2, show_secrets, depth + 1, None)
+    elif isinstance(layer, L.ISAKMP_payload_Proposal):
+        _chain(lines, layer.trans, 3, show_secrets, depth + 1, layer.proto)
+    elif isinstance(layer, L.ISAKMP_payload_Transform):
+        _attributes(lines, layer.transforms, L.attribute_space(layer),
+                    ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth + 1)
+    elif isinstance(layer, L.ISAKMP_payload_Attributes):
+        _attributes(lines, layer.attributes, L.CONFIG_ATTRIBUTES, "Config Attribute",
+                    show_secrets, depth + 1)
+
+
+def _chain(lines, layer, ptype, show_secrets, depth, proposal):
+    from scapy_ike.layers.isakmp import ISAKMP_payload
+    while isinstance(layer, ISAKMP_payload):
+        _payload(lines, layer, ptype, show_secrets, depth, proposal)
+        ptype, layer = layer.next_payload, layer.payload
+
+
+def _hex(data):
+    data = bytes(data or b"")
+    return "%s (%d bytes)" % (data.hex(), len(data)) if data else "(0 bytes)"
+
+
+def _body(layer, L, proposal):
+    """``(label, value)`` of a payload's own fields."""
+    if isinstance(layer, L.ISAKMP_payload_SA):
+        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
+                ("Situation", "%08x" % int(layer.situation))]
+    if isinstance(layer, L.ISAKMP_payload_Proposal):
+        out = [("Proposal number", layer.proposal),
+               ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
+               ("SPI Size", layer.SPIsize), ("Proposal transforms", layer.trans_nb)]
+        if layer.SPI:
+            out.append(("SPI", layer.SPI.hex()))
+        return out
+    if isinstance(layer, L.ISAKMP_payload_Transform):
+        names = L.TRANSFORM_ID_NAMES.get(proposal, {})
+        return [("Transform number", layer.transform_count),
+                ("Transform ID", _named(names, layer.transform_id))]
+    if isinstance(layer, L.ISAKMP_payload_KE):
+        return [("Key Exchange Data", _hex(layer.ke))]
+    if isinstance(layer, L.ISAKMP_payload_Nonce):
+        return [("Nonce DATA", _hex(layer.nonce))]
+    if isinstance(layer, (L.ISAKMP_payload_Hash, L.ISAKMP_payload_NAT_D,
+                          L.ISAKMP_payload_NAT_D_Draft, L.ISAKMP_payload_NAT_D_OldDraft)):
+        label = "Hash DATA" if isinstance(layer, L.ISAKMP_payload_Hash) else "HASH of the address and port"
+        return [(label, _hex(layer.hash))]
+    if isinstance(layer, L.ISAKMP_payload_SIG):
+        return [("Signature DATA", _hex(layer.sig))]
+    if isinstance(layer, L.ISAKMP_payload_ID):
+        return [("ID type", _named(L.ID_NAMES, layer.IDtype)),
+                ("Protocol ID", layer.ProtoID), ("Port", layer.Port),
+                ("Identification Data", _identity(layer, L))]
+    if isinstance(layer, L.ISAKMP_payload_Notify):
+        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
+                ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
+                ("SPI Size", layer.SPIsize),
+                ("Notify Message Type", _named(L.NOTIFY_NAMES, layer.notify_msg_type)),
+                ("SPI", bytes(layer.SPI or b"").hex()),
+                ("Notification DATA", _hex(layer.notify_data))]
+    if isinstance(layer, L.ISAKMP_payload_Delete):
+        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
+                ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
+                ("SPI Size", layer.SPIsize), ("Number of SPIs", layer.SPIcount)] + [
+                    ("Delete SPI", bytes(spi).hex()) for spi in layer.SPIs or []]
+    if isinstance(layer, L.ISAKMP_payload_VendorID):
+        return [("Vendor ID", bytes(layer.VendorID).hex()),
+                ("Vendor ID name", vendor_id_name(layer.VendorID) or "unknown")]
+    if isinstance(layer, L.ISAKMP_payload_Attributes):
+        return [("Type", _named(L.CONFIG_TYPE_NAMES, layer.type)),
+                ("Identifier", layer.identifier)]
+    if isinstance(layer, L.ISAKMP_payload_CERT):
+        return [("Certificate Encoding", _named(L.CERT_NAMES, layer.cert_encoding)),
+                ("Certificate Data", _hex(layer.cert_data))]
+    if isinstance(layer, L.ISAKMP_payload_CR):
+        return [("Certificate Type", _named(L.CERT_NAMES, layer.cert_type)),
+                ("Certificate Authority", _hex(layer.cert_authority))]
+    return [(f.name, layer.getfieldval(f.name)) for f in layer.fields_desc[3:]]
+
+
+def _identity(layer, L):
+    """An ID payload's data as text (RFC 2407 4.6.2.1): an address, a
+    subnet as address/mask, a range as first-last, a name as text."""
+    from scapy_ike.constants import IdType
+    data = bytes(L.payload_body(layer))[4:]
+    half = len(data) // 2
+    if layer.IDtype in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET,
+                        IdType.IPV4_ADDR_RANGE, IdType.IPV6_ADDR_RANGE) and half in (4, 16):
+        family = socket.AF_INET if half == 4 else socket.AF_INET6
+        joint = "/" if layer.IDtype in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET) else "-"
+        return socket.inet_ntop(family, data[:half]) + joint + socket.inet_ntop(family, data[half:])
+    ident = layer.IdentData
+    text = ident.decode("utf-8", "replace") if isinstance(ident, bytes) else str(ident)
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in text)
+
+
+def _attributes(lines, attributes, space, label, show_secrets, depth):
+    """Each data attribute (RFC 2408 3.3): its wire form, type and value
+    by name (an address as text, text as text)."""
+    pad = INDENT * depth
+    for attribute in attributes or []:
+        if attribute[0] is None:
+            lines.append(pad + "[malformed attribute bytes: %s]" % bytes(attribute[1]).hex())
+            continue
+        wire = space.encode(attribute)
+        kind, size = struct.unpack("!HH", wire[:4])
+        number, tv = kind & 0x7FFF, bool(kind & 0x8000)
+        raw = wire[2:4] if tv else wire[4:]
+        name = space.type_names.get(number, str(number))
+        if number in SECRET_ATTRIBUTES and label == "Config Attribute" and not show_secrets:
+            shown = value = "<hidden %d bytes>" % len(raw)
+        else:
+            shown = raw.hex()
+            value = _value(space, number, tv, raw)
+        lines.append(pad + "%s (t=%d,l=%d): %s: %s" % (label, number, 2 if tv else size, name, value))
+        lines += [pad + INDENT + "Type: %s (%d)" % (name, number),
+                  pad + INDENT + "Value: %s" % shown]
+
+
+def _value(space, number, tv, raw):
+    """An attribute's value as a reader wants it: a name with its number,
+    an address, text, or a number."""
+    if not raw:
+        return "(empty)"
+    value = int.from_bytes(raw, "big")
+    names = space.value_names.get(number)
+    if names:
+        return "%s (%d)" % (names.get(value, "Unknown"), value)
+    if tv or number in space.variable:
+        return str(value)
+    if number in space.addresses and len(raw) == 4:
+        return ".".join(map(str, raw))
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return raw.hex()
+    return text if text.isprintable() else raw.hex()
