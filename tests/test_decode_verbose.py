@@ -166,3 +166,43 @@ def test_verbose_tree_of_a_quick_mode():
     assert len(nonce) == 1 and nonce[0].endswith("(32 bytes)")
     assert [line.strip() for line in decrypted if "Identification Data" in line] == [
         "Identification Data: 198.51.100.2", "Identification Data: 198.51.100.1"]
+
+
+def test_json_names_enums_vendors_attributes_and_ids(capsys):
+    """--json: enums as name and number, vendor IDs named, XAuth and Mode
+    Config attribute values decoded (the password hidden unless asked),
+    IDs as text."""
+    import json
+    capture = shared_file("strongswan", "mm-psk-xauth-modecfg-aes256-sha256-modp2048.pcap")
+    from scapy_ike.decode.keylog import read_keys
+    gxy = read_keys(capture.with_suffix(".keys").read_text()).ike[0].gxy.hex()
+    argv = ["decode", str(capture), "--psk", PSKS[capture.stem], "--gxy", gxy, "--json"]
+    assert main(argv) == 0
+    objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    def layers(frame, name):
+        return [layer["fields"] for layer in objects[frame - 1]["layers"] if layer["layer"] == name]
+
+    (head,) = layers(1, "ISAKMP")
+    assert head["exch_type"] == {"number": 2, "name": "identity protection"}
+    assert head["next_payload"] == {"number": 1, "name": "SA"}
+    assert [v["VendorID"] for v in layers(1, "ISAKMP_payload_VendorID")][:2] == [
+        {"bytes": "09002689dfd6b712", "name": "XAUTH"},
+        {"bytes": "afcad71368a1f1c96b8696fc77570100", "name": "RFC 3706 DPD"}]
+    assert layers(5, "ISAKMP")[1]["flags"] == 0 and layers(5, "ISAKMP_payload_ID")[0][
+        "IdentData"] == "192.0.2.2"
+    assert [h["exch_type"]["name"] for h in layers(8, "ISAKMP")] == ["transaction"] * 2
+    (reply,) = layers(8, "ISAKMP_payload_Attributes")
+    assert reply["type"] == {"number": 2, "name": "CFG-REPLY"}
+    assert reply["attributes"] == [
+        {"type": "XAUTH_USER_NAME", "number": 16521, "value": "alice", "wire": "616c696365"},
+        {"type": "XAUTH_USER_PASSWORD", "number": 16522, "value": "<hidden 8 bytes>",
+         "wire": "<hidden 8 bytes>"}]
+    (address,) = layers(12, "ISAKMP_payload_Attributes")
+    assert address["attributes"][0] == {"type": "INTERNAL_IP4_ADDRESS", "number": 1,
+                                        "value": "198.51.100.65", "wire": "c6336441"}
+    assert main(argv + ["--show-secrets"]) == 0
+    shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()][7]
+    (reply,) = [layer["fields"] for layer in shown["layers"]
+                if layer["layer"] == "ISAKMP_payload_Attributes"]
+    assert reply["attributes"][1]["value"] == "alice-pw"

@@ -89,7 +89,8 @@ def main(argv=None) -> int:
     parser.add_argument("-V", "--verbose", action="store_true",
                         help="every packet as a tree of its fields, like tshark -V")
     parser.add_argument("--show-secrets", action="store_true",
-                        help="show XAuth passwords in -V output instead of their length")
+                        help="show XAuth passwords in -V and --json output instead of their "
+                             "length")
     parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
                         help="time stamps since the first packet (the default), as UTC date "
                              "and time, or since the previous packet")
@@ -142,7 +143,7 @@ def _bindings(ike_port, natt_port):
 def _formatter(args):
     """The text of one record, as the options ask."""
     if args.json:
-        return lambda record, clock: json.dumps(record.to_json())
+        return lambda record, clock: json.dumps(record.to_json(args.show_secrets))
     if args.verbose:
         from scapy_ike.decode.verbose import tree
 

@@ -85,11 +85,12 @@ class Record:
             parts.append("[error: %s]" % self.error)
         return " ".join(parts)
 
-    def to_json(self):
+    def to_json(self, show_secrets=False):
+        """One JSON object (the schema of :mod:`~scapy_ike.decode.json_fields`)."""
         from scapy_ike.decode.json_fields import layer_json
         layers = []
         for pkt in [self.packet] + self.inner:
-            layers += [layer_json(layer) for layer in pkt.iterpayloads()]
+            layers += [layer_json(layer, show_secrets) for layer in pkt.iterpayloads()]
         return {"frame": self.frame, "time": self.time, "summary": self.summary(),
                 "layers": layers, "decrypted": self.decrypted, "error": self.error}
 

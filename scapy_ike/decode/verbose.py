@@ -9,18 +9,17 @@ SPIs, vendor IDs by name, and XAuth and Mode Config attributes
 values.  Field labels are tshark's where it has the field, so that the two
 can be read side by side.
 
-XAuth passwords and passcodes are shown as ``<hidden N bytes>`` unless
+XAuth passwords, passcodes and PINs are shown as ``<hidden N bytes>`` unless
 *show_secrets*.
 """
 
 import socket
 import struct
 
-from scapy_ike.constants import ConfigAttribute, ProtocolId, vendor_id_name
+from scapy_ike.constants import ProtocolId, vendor_id_name
+from scapy_ike.decode.attributes import read_attribute
 
 INDENT = "    "
-SECRET_ATTRIBUTES = frozenset((ConfigAttribute.XAUTH_USER_PASSWORD, ConfigAttribute.XAUTH_PASSCODE,
-                               ConfigAttribute.XAUTH_NEXT_PIN))
 ATTRIBUTE_LABELS = {ProtocolId.ISAKMP: "IKE Attribute"}
 
 
@@ -238,7 +237,7 @@ def _body(layer, L, proposal):
     if isinstance(layer, L.ISAKMP_payload_ID):
         return [("ID type", _named(L.ID_NAMES, layer.IDtype)),
                 ("Protocol ID", layer.ProtoID), ("Port", layer.Port),
-                ("Identification Data", _identity(layer, L))]
+                ("Identification Data", identity(layer))]
     if isinstance(layer, L.ISAKMP_payload_Notify):
         return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
                 ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
@@ -266,11 +265,12 @@ def _body(layer, L, proposal):
     return [(f.name, layer.getfieldval(f.name)) for f in layer.fields_desc[3:]]
 
 
-def _identity(layer, L):
+def identity(layer):
     """An ID payload's data as text (RFC 2407 4.6.2.1): an address, a
     subnet as address/mask, a range as first-last, a name as text."""
     from scapy_ike.constants import IdType
-    data = bytes(L.payload_body(layer))[4:]
+    from scapy_ike.layers.isakmp import payload_body
+    data = bytes(payload_body(layer))[4:]
     half = len(data) // 2
     if layer.IDtype in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET,
                         IdType.IPV4_ADDR_RANGE, IdType.IPV6_ADDR_RANGE) and half in (4, 16):
@@ -287,39 +287,11 @@ def _attributes(lines, attributes, space, label, show_secrets, depth):
     by name (an address as text, text as text)."""
     pad = INDENT * depth
     for attribute in attributes or []:
-        if attribute[0] is None:
+        shown = read_attribute(space, attribute, show_secrets)
+        if shown is None:
             lines.append(pad + "[malformed attribute bytes: %s]" % bytes(attribute[1]).hex())
             continue
-        wire = space.encode(attribute)
-        kind, size = struct.unpack("!HH", wire[:4])
-        number, tv = kind & 0x7FFF, bool(kind & 0x8000)
-        raw = wire[2:4] if tv else wire[4:]
-        name = space.type_names.get(number, str(number))
-        if number in SECRET_ATTRIBUTES and label == "Config Attribute" and not show_secrets:
-            shown = value = "<hidden %d bytes>" % len(raw)
-        else:
-            shown = raw.hex()
-            value = _value(space, number, tv, raw)
-        lines.append(pad + "%s (t=%d,l=%d): %s: %s" % (label, number, 2 if tv else size, name, value))
-        lines += [pad + INDENT + "Type: %s (%d)" % (name, number),
-                  pad + INDENT + "Value: %s" % shown]
-
-
-def _value(space, number, tv, raw):
-    """An attribute's value as a reader wants it: a name with its number,
-    an address, text, or a number."""
-    if not raw:
-        return "(empty)"
-    value = int.from_bytes(raw, "big")
-    names = space.value_names.get(number)
-    if names:
-        return "%s (%d)" % (names.get(value, "Unknown"), value)
-    if tv or number in space.variable:
-        return str(value)
-    if number in space.addresses and len(raw) == 4:
-        return ".".join(map(str, raw))
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return raw.hex()
-    return text if text.isprintable() else raw.hex()
+        lines.append(pad + "%s (t=%d,l=%d): %s: %s" % (label, shown.number, shown.length,
+                                                     shown.name, shown.value))
+        lines += [pad + INDENT + "Type: %s (%d)" % (shown.name, shown.number),
+                  pad + INDENT + "Value: %s" % shown.wire]
