@@ -13,10 +13,13 @@ where it stopped is said), 2 for bad usage or a file that cannot be read
 (or, for ``--keylog-out``, written).
 """
 
+import argparse
 import contextlib
 import json
+import os
 import sys
 import time
+from functools import partial
 
 from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, secret
 from scapy_ike.decode.capture import CaptureError, open_capture
@@ -94,6 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
                         help="time stamps since the first packet (the default), as UTC date "
                              "and time, or since the previous packet")
+    parser.add_argument("--jobs", type=process_count, default=os.cpu_count() or 1, metavar="N",
+                        help="decode ESP with N processes, the output the same as with one "
+                             "(default: the number of CPUs; 1 with --keylog-out)")
     args = parser.parse_args(argv)
     try:
         keys = _keys(args.keys)
@@ -113,11 +119,17 @@ def main(argv=None) -> int:
         print("scapy-ike decode: cannot read %s: %s" % (args.capture, reason), file=sys.stderr)
         return 2
     damaged = None
+    jobs = 1 if args.keylog_out else args.jobs
+    progress = Progress(f) if sys.stderr.isatty() else None
     with f, _bindings(args.ike_port, args.natt_port):
         try:
-            _print(records, session, _formatter(args), Clock(args.time))
+            run = _print if jobs == 1 else _print_parallel
+            run(records, session, _formatter(args), Clock(args.time), jobs, progress)
         except CaptureError as exc:
             damaged = exc
+        finally:
+            if progress is not None:
+                progress.done()
     if args.keylog_out:
         try:
             write_key_logs(args.keylog_out, session)
@@ -140,33 +152,111 @@ def _bindings(ike_port, natt_port):
     return bind_ports(ike_port, natt_port)
 
 
+def process_count(text):
+    """A number of processes, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError("%r is not a number of processes (1 or more)" % text)
+    return number
+
+
+class Progress:
+    """A line on a terminal's standard error: frames decoded, and how far
+    into the file."""
+
+    def __init__(self, f, every=0.25):
+        raw = getattr(f, "fileobj", f)          # a gzip file's compressed stream
+        self._raw, self._size = raw, max(1, os.fstat(raw.fileno()).st_size)
+        self._every, self._next = every, time.monotonic() + every
+
+    def __call__(self, frames):
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self._every
+            sys.stderr.write("\r%d frames, %d%%" % (frames, 100 * self._raw.tell() // self._size))
+            sys.stderr.flush()
+
+    def done(self):
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
 def _formatter(args):
-    """The text of one record, as the options ask."""
+    """The text of one record and its time stamp, as the options ask."""
     if args.json:
-        return lambda record, clock: json.dumps(record.to_json(args.show_secrets))
+        return partial(_json, show_secrets=args.show_secrets)
     if args.verbose:
-        from scapy_ike.decode.verbose import tree
-
-        def verbose(record, clock):
-            lines = tree(record, args.show_secrets)
-            lines[0] += ", time %s" % clock(record.time)
-            return "\n".join(lines) + "\n"
-        return verbose
-    return lambda record, clock: "%4d %s %s" % (record.frame, clock(record.time), record.summary())
+        return partial(_verbose, show_secrets=args.show_secrets)
+    return _line
 
 
-def _print(records, session, formatter, clock, batch=256):
-    """Decode and print, writing *batch* lines at a time."""
-    lines = []
+def _line(record, stamp):
+    return "%4d %s %s" % (record.frame, stamp, record.summary())
+
+
+def _json(record, stamp, show_secrets):
+    return json.dumps(record.to_json(show_secrets))
+
+
+def _verbose(record, stamp, show_secrets):
+    from scapy_ike.decode.verbose import tree
+    lines = tree(record, show_secrets)
+    lines[0] += ", time %s" % stamp
+    return "\n".join(lines) + "\n"
+
+
+class _Output:
+    """Standard output, *batch* texts at a time."""
+
+    def __init__(self, batch=256):
+        self.lines, self.batch = [], batch
+
+    def __call__(self, text):
+        self.lines.append(text)
+        if len(self.lines) >= self.batch:
+            self.flush()
+
+    def flush(self):
+        if self.lines:
+            sys.stdout.write("\n".join(self.lines) + "\n")
+            self.lines = []
+
+
+def _print(records, session, formatter, clock, jobs, progress):
+    """Decode and print as the frames come."""
+    out = _Output()
     try:
         for number, (linktype, stamp, data) in enumerate(records, 1):
-            lines.append(formatter(session.decode_frame(number, stamp, linktype, data), clock))
-            if len(lines) == batch:
-                sys.stdout.write("\n".join(lines) + "\n")
-                lines = []
+            out(formatter(session.decode_frame(number, stamp, linktype, data), clock(stamp)))
+            if progress is not None and not number % 512:
+                progress(number)
     finally:
-        if lines:
-            sys.stdout.write("\n".join(lines) + "\n")
+        out.flush()
+
+
+def _print_parallel(records, session, formatter, clock, jobs, progress):
+    """Read every frame, decode them with *jobs* processes
+    (:mod:`~scapy_ike.decode.parallel`), print in capture order; a
+    damaged capture is decoded up to the damage, then the error raised."""
+    from scapy_ike.decode.parallel import decode_parallel
+    frames, damaged = [], None
+    try:
+        for frame in records:
+            frames.append(frame)
+            if progress is not None and not len(frames) % 512:
+                progress(len(frames))
+    except CaptureError as exc:
+        damaged = exc
+    times = [clock(stamp) for _, stamp, _ in frames]
+    out = _Output()
+    for text in decode_parallel(frames, session, formatter, times, jobs):
+        out(text)
+    out.flush()
+    if damaged is not None:
+        raise damaged
 
 
 def _report(session):

@@ -120,6 +120,8 @@ class Session:
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
         self.last_error = {}
+        self.last_failure = {}
+        """(source, destination, SPI) -> frame number of its last failure."""
         self.unkeyed = {}
         """(source, destination, SPI) -> why its keys are unknown, for SAs
         whose Quick Mode was seen but could not be keyed."""
@@ -192,8 +194,7 @@ class Session:
         except EspError as exc:
             record.decrypted = False
             record.error = "SPI 0x%08x: %s" % (spi, exc)
-            self.failures[key] += 1
-            self.last_error[key] = str(exc)
+            self._failed(key, str(exc), record.frame)
             return
         record.decrypted = True
         record.esp.append((spi, opened, sa.skip_icv is None and sa.icv_size > 0))
@@ -215,6 +216,10 @@ class Session:
         record.opened.append((IP_LAYER, inner, line))
         if inner_ip is not None and inner_ip.kind == wire.ESP:
             self._open(record, inner_ip, depth + 1)
+
+    def _failed(self, key, error, frame):
+        self.failures[key] += 1
+        self.last_error[key], self.last_failure[key] = error, frame
 
     def esp_sas(self):
         """``((source, destination, SPI), SA)`` of every ESP SA used."""
@@ -248,8 +253,7 @@ class Session:
                 return self._sas[key]
             error = "no key fits: %d candidate keys fail" % len(matches)
             record.decrypted, record.error = False, "SPI 0x%08x: %s" % (spi, error)
-            self.failures[key] += 1
-            self.last_error[key] = error
+            self._failed(key, error, record.frame)
             return None
         self._sas[key] = matches[0].security_association(spi=spi, replay_window=0)
         return self._sas[key]
