@@ -13,12 +13,16 @@ Two captures are made in a temporary folder:
 
 Each command runs *rounds* times, ours and tshark's alternately (paired,
 so that other work on the machine weighs on both alike), with its output
-thrown away; the CPU time (user + system) and peak memory of each run come
-from ``wait4``.  Printed: min/median/max CPU seconds, packets per
-CPU-second, the ratio ours/tshark of those rates (above 1: we are
-faster), and peak memory.
+thrown away; the CPU time (user + system, children included) of each run
+comes from ``wait4``, its peak memory from time(1).  Compared: text with
+``--jobs 1`` and tshark's summary (packets per CPU-second), ``--jobs 2``
+and tshark's summary (packets per wall-clock second), and with
+``--verbose``, ``-V`` against ``tshark -V`` and ``--json`` against
+``tshark -T json`` (*verbose_rounds* rounds).  Printed: min/median/max CPU
+seconds, packets per CPU-second and per wall-clock second, peak memory,
+and the ratios ours/tshark of the rates (above 1: we are faster).
 
-Run: ``python benchmarks/decode.py [--rounds N] [--json]``.
+Run: ``python benchmarks/decode.py [--rounds N] [--verbose [--verbose-rounds N]]``.
 """
 
 import argparse
@@ -159,20 +163,24 @@ def report(title, packets, results, pairs):
     print("== %s: %d packets" % (title, packets))
     for name, runs in results.items():
         cpu = sorted(r[0] for r in runs)
-        print("  %-22s CPU s min/median/max %.2f/%.2f/%.2f  %8.0f packets/CPU-s  "
-              "peak %5.1f MiB  wall median %.2f s"
+        wall = statistics.median(r[2] for r in runs)
+        print("  %-18s CPU s min/median/max %.2f/%.2f/%.2f  %7.0f packets/CPU-s  "
+              "%7.0f packets/s  peak %5.1f MiB"
               % (name, cpu[0], statistics.median(cpu), cpu[-1], packets / statistics.median(cpu),
-                 max(r[1] for r in runs), statistics.median(r[2] for r in runs)))
-    for ours, theirs in pairs:
-        mine = statistics.median(r[0] for r in results[ours])
-        other = statistics.median(r[0] for r in results[theirs])
-        print("  %s / %s: %.2fx tshark's packets per CPU-second" % (ours, theirs, other / mine))
+                 packets / wall, max(r[1] for r in runs)))
+    for ours, theirs, column in pairs:
+        mine = statistics.median(r[column] for r in results[ours])
+        other = statistics.median(r[column] for r in results[theirs])
+        print("  %s / %s: %.2fx tshark's packets per %s second"
+              % (ours, theirs, other / mine, "CPU" if column == 0 else "wall-clock"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="also --json against tshark -T json")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also -V against tshark -V and --json against tshark -T json")
+    parser.add_argument("--verbose-rounds", type=int, default=1)
     args = parser.parse_args()
     tshark = shutil.which("tshark")
     if tshark is None or not os.path.exists("/usr/bin/time"):
@@ -191,14 +199,19 @@ def main():
         for title, capture, count, keys in (("ESP AES-GCM", esp, esp_count, [folder / "esp_sa"]),
                                             ("IKE-heavy", ike, ike_count, [folder / "ike.keys"])):
             key_args = [a for k in keys for a in ("--keys", str(k))]
-            commands = {"scapy-ike": (ours + [str(capture)] + key_args, None),
+            mine = ours + [str(capture)] + key_args
+            commands = {"scapy-ike --jobs 1": (mine + ["--jobs", "1"], None),
+                        "scapy-ike --jobs 2": (mine + ["--jobs", "2"], None),
                         "tshark": (theirs + [str(capture)], env)}
-            pairs = [("scapy-ike", "tshark")]
-            if args.json:
-                commands["scapy-ike --json"] = (ours + [str(capture), "--json"] + key_args, None)
-                commands["tshark -T json"] = (theirs + [str(capture), "-T", "json"], env)
-                pairs.append(("scapy-ike --json", "tshark -T json"))
-            report(title, count, paired(commands, args.rounds), pairs)
+            report(title, count, paired(commands, args.rounds),
+                   [("scapy-ike --jobs 1", "tshark", 0), ("scapy-ike --jobs 2", "tshark", 2)])
+            if args.verbose:
+                commands = {"scapy-ike -V": (mine + ["--jobs", "1", "-V"], None),
+                            "tshark -V": (theirs + [str(capture), "-V"], env),
+                            "scapy-ike --json": (mine + ["--jobs", "1", "--json"], None),
+                            "tshark -T json": (theirs + [str(capture), "-T", "json"], env)}
+                report(title, count, paired(commands, args.verbose_rounds),
+                       [("scapy-ike -V", "tshark -V", 0), ("scapy-ike --json", "tshark -T json", 0)])
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError
 MAX_NESTING = 4
 """ESP inside ESP is followed this deep (RFC 4303 allows nesting)."""
 IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
+ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Session:
         self._ike = ike
         self.ports = (ike_port, natt_port)
         self._sas = {}
+        self._prefixes = {}
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
         self.last_error = {}
@@ -151,8 +153,10 @@ class Session:
         if ip.kind == wire.ISAKMP:
             self._isakmp(record, ip)
         elif ip.kind == wire.ESP:
-            record.line = self._esp_line(ip)
-            self._open(record, ip, 0)
+            body = ip.body
+            if len(body) >= 8:
+                record.line = esp_line(self._prefix(ip), *ESP_HEADER.unpack_from(body))
+                self._open(record, ip, 0)
         elif ip.kind == wire.KEEPALIVE:
             record.line = "UDPENCAP %sNAT-keepalive" % addresses(ip.src, ip.dst, ip.sport, ip.dport)
         else:
@@ -172,12 +176,20 @@ class Session:
         if clear is not None or error:
             record.decrypted, record.error = error is None, error
 
-    @staticmethod
-    def _esp_line(ip):
+    def _prefix(self, ip):
+        """``src > dst `` of *ip* (with ports over UDP), kept per flow."""
+        flow = (ip.src, ip.dst, ip.sport, ip.dport)
+        text = self._prefixes.get(flow)
+        if text is None:
+            if len(self._prefixes) > 65536:
+                self._prefixes.clear()
+            text = self._prefixes[flow] = addresses(*flow)
+        return text
+
+    def _esp_line(self, ip):
         if len(ip.body) < 8:
             return None
-        spi, seq = struct.unpack_from("!II", ip.body)
-        return esp_line(addresses(ip.src, ip.dst, ip.sport, ip.dport), spi, seq)
+        return esp_line(self._prefix(ip), *ESP_HEADER.unpack_from(ip.body))
 
     def _open(self, record, ip, depth):
         """Decrypt the ESP packet *ip* carries, and what it carries."""
@@ -186,7 +198,7 @@ class Session:
             return
         spi = struct.unpack_from("!I", body)[0]
         key = (ip.src, ip.dst, spi)
-        sa = self._sa(key, body, record)
+        sa = self._sas.get(key) or self._sa(key, body, record)
         if sa is None:
             return
         try:

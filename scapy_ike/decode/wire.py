@@ -59,43 +59,47 @@ def link_payload(linktype, data):
     return None
 
 
-IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s")
+IPV4_HEADER = struct.Struct("!BxHxxHxB2x8s")
 _NAMES = {}
 
 
-def _text(raw):
-    """An address as text (the same few recur: they are kept)."""
-    name = _NAMES.get(raw)
-    if name is None:
+def _texts(raw):
+    """Source and destination addresses (both halves of *raw*) as text;
+    the same few pairs recur, so they are kept."""
+    pair = _NAMES.get(raw)
+    if pair is None:
         if len(_NAMES) > 65536:
             _NAMES.clear()
-        name = _NAMES[raw] = socket.inet_ntoa(raw) if len(raw) == 4 else \
-            socket.inet_ntop(socket.AF_INET6, raw)
-    return name
+        half = len(raw) // 2
+        family = socket.AF_INET if half == 4 else socket.AF_INET6
+        pair = _NAMES[raw] = (socket.inet_ntop(family, raw[:half]),
+                              socket.inet_ntop(family, raw[half:]))
+    return pair
 
 
 def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
     """The :class:`Ip` at *offset* in *data*, its UDP ports and what it
     carries, or None when it is not a whole unfragmented IPv4 packet or an
     IPv6 packet without extension headers."""
-    if len(data) < offset + 20:
+    size = len(data)
+    if size < offset + 20:
         return None
     version = data[offset] >> 4
     if version == 4:
-        vihl, total, frag, proto, src, dst = IPV4_HEADER.unpack_from(data, offset)
+        vihl, total, frag, proto, pair = IPV4_HEADER.unpack_from(data, offset)
         ihl = (vihl & 15) * 4
-        if ihl < 20 or total < ihl or offset + total > len(data) or frag & 0x3FFF:
+        if ihl < 20 or total < ihl or offset + total > size or frag & 0x3FFF:
             return None
-        ip = Ip(4, _text(src), _text(dst), proto, data[offset:offset + ihl], data,
+        ip = Ip(4, *_texts(pair), proto, data[offset:offset + ihl], data,
                 offset + ihl, offset + total)
     elif version == 6:
-        if len(data) < offset + 40:
+        if size < offset + 40:
             return None
         plen, proto = struct.unpack_from("!HB", data, offset + 4)
-        if proto in IPV6_EXTENSIONS or offset + 40 + plen > len(data):
+        if proto in IPV6_EXTENSIONS or offset + 40 + plen > size:
             return None
-        ip = Ip(6, _text(data[offset + 8:offset + 24]), _text(data[offset + 24:offset + 40]),
-                proto, data[offset:offset + 40], data, offset + 40, offset + 40 + plen)
+        ip = Ip(6, *_texts(data[offset + 8:offset + 40]), proto, data[offset:offset + 40], data,
+                offset + 40, offset + 40 + plen)
     else:
         return None
     start, end = ip.start, ip.end
