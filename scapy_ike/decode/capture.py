@@ -56,13 +56,14 @@ def open_capture(path):
     raise CaptureError(1, 0, "not a pcap or pcapng file (magic %s)" % magic.hex())
 
 
-def _read(f, size, frame, offset, what):
-    """Exactly *size* bytes, or a CaptureError naming *what* was cut."""
+def _read(f, size, frame, offset, what, end_ok=False):
+    """Exactly *size* bytes, or a CaptureError naming *what* was cut; with
+    *end_ok*, b"" at the end of the file (between records)."""
     try:
         data = f.read(size)
     except (EOFError, OSError, zlib.error) as exc:     # gzip: truncated or corrupt stream
         raise CaptureError(frame, offset, "%s: %s" % (what, exc)) from None
-    if len(data) != size:
+    if len(data) != size and not (end_ok and not data):
         raise CaptureError(frame, offset, "%s: %d of %d bytes" % (what, len(data), size))
     return data
 
@@ -73,14 +74,9 @@ def _pcap(f, order, unit):
     record = struct.Struct(order + "IIII")
     frame, offset = 1, 24
     while True:
-        try:
-            head = f.read(16)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise CaptureError(frame, offset, "record header: %s" % exc) from None
+        head = _read(f, 16, frame, offset, "record header", end_ok=True)
         if not head:
             return
-        if len(head) != 16:
-            raise CaptureError(frame, offset, "record header: %d of 16 bytes" % len(head))
         sec, frac, caplen, _ = record.unpack(head)
         if caplen > 0x4000000:
             raise CaptureError(frame, offset, "record length %d is not plausible" % caplen)
@@ -98,14 +94,9 @@ def _pcapng(f):
             btype_raw = PCAPNG_SHB
             first = False
         else:
-            try:
-                btype_raw = f.read(4)
-            except (EOFError, OSError, zlib.error) as exc:
-                raise CaptureError(frame, offset, "block header: %s" % exc) from None
+            btype_raw = _read(f, 4, frame, offset, "block type", end_ok=True)
             if not btype_raw:
                 return
-            if len(btype_raw) != 4:
-                raise CaptureError(frame, offset, "block header: %d of 8 bytes" % len(btype_raw))
         if btype_raw == PCAPNG_SHB:
             head = _read(f, 8, frame, offset + 4, "section header")
             order = "<" if head[4:8] == b"\x4d\x3c\x2b\x1a" else ">"
