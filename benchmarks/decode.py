@@ -84,7 +84,7 @@ def esp_capture(folder):
     sas = [SecurityAssociation(0x1000 + n, crypt_algo="AES-GCM", crypt_key=os.urandom(20),
                                crypt_icv_size=16) for n in range(2)]
     ends = [("192.0.2.2", "192.0.2.1"), ("192.0.2.1", "192.0.2.2")]
-    inner = [ipv4(b, a, 17, udp(1000, 2000, os.urandom(PAYLOAD - 28)))
+    inner = [ipv4(a, b, 17, udp(1000, 2000, os.urandom(PAYLOAD - 28)))
              for a, b in (("198.51.100.2", "198.51.100.1"), ("198.51.100.1", "198.51.100.2"))]
     frames = (ether(ipv4(*ends[n % 2], 50, sas[n % 2].seal(inner[n % 2])))
               for n in range(ESP_PACKETS))

@@ -189,7 +189,8 @@ def _formatter(args):
     if args.json:
         return partial(_json, show_secrets=args.show_secrets)
     if args.verbose:
-        return partial(_verbose, show_secrets=args.show_secrets)
+        return partial(_verbose, show_secrets=args.show_secrets,
+                       ports=(args.ike_port, args.natt_port))
     return _line
 
 
@@ -201,9 +202,9 @@ def _json(record, stamp, show_secrets):
     return json.dumps(record.to_json(show_secrets))
 
 
-def _verbose(record, stamp, show_secrets):
+def _verbose(record, stamp, show_secrets, ports):
     from scapy_ike.decode.verbose import tree
-    lines = tree(record, show_secrets)
+    lines = tree(record, show_secrets, ports)
     lines[0] += ", time %s" % stamp
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,8 @@ PROPOSAL, TRANSFORM, SA = 2, 3, 1
 GENERIC = struct.Struct("!BBH")
 
 
-def _flags(bits):
+def tcp_flags(bits):
+    """TCP's flag bits as letters, as Scapy writes them (``SA``)."""
     return "".join(c for i, c in enumerate(TCP_FLAGS) if bits >> i & 1)
 
 
@@ -52,7 +53,7 @@ def transport_line(proto, src, dst, fields):
         return "UDP %s:%d > %s:%d len=%d" % (src, sport, dst, dport, length - 8)
     sport, dport, seq, ack, flags, length = fields
     return "TCP %s:%d > %s:%d [%s] seq=%d ack=%d len=%d" % (
-        src, sport, dst, dport, _flags(flags), seq, ack, length)
+        src, sport, dst, dport, tcp_flags(flags), seq, ack, length)
 
 
 def ip_summary(ip, ike_port=500, natt_port=4500):

@@ -1,6 +1,6 @@
-"""A frame as a tree of named fields, like ``tshark -V``, from Scapy's
-dissection: Ethernet, IPv4/IPv6, UDP, TCP, ICMP, ESP (and what it
-decrypted to), and every ISAKMP payload (RFC 2408 3.1-3.16): proposals and
+"""A frame as a tree of named fields, like ``tshark -V``: Ethernet,
+IPv4/IPv6, UDP, TCP, ICMP, ESP (and what it decrypted to) read from the
+bytes, and, from Scapy's dissection, every ISAKMP payload (RFC 2408 3.1-3.16): proposals and
 transforms with their attributes named and valued (RFC 2409 Appendix A,
 RFC 2407 4.5), identities as text (RFC 2407 4.6.2), KE, nonce and hash
 values with their lengths, notifies by name with SPI and data, Delete
@@ -17,33 +17,139 @@ import socket
 import struct
 
 from scapy_ike.constants import ProtocolId, vendor_id_name
+from scapy_ike.decode import wire
 from scapy_ike.decode.attributes import read_attribute
+from scapy_ike.decode.summary import tcp_flags
 
 INDENT = "    "
 ATTRIBUTE_LABELS = {ProtocolId.ISAKMP: "IKE Attribute"}
 
 
-def tree(record, show_secrets=False):
-    """The lines of *record*'s tree (a :class:`~scapy_ike.decode.session.Record`)."""
+def tree(record, show_secrets=False, ports=(500, 4500)):
+    """The lines of *record*'s tree (a :class:`~scapy_ike.decode.session.Record`);
+    *ports* are the IKE and NAT-T ports.  Link, IP, UDP, TCP, ICMP and ESP
+    headers are read from the bytes; Scapy dissects the ISAKMP messages,
+    and the whole frame when its link type or IP header is one the bytes
+    path leaves out (:mod:`~scapy_ike.decode.wire`)."""
     lines = ["Frame %d: %d bytes" % (record.frame, len(record.data))]
-    _packet(lines, record.packet, show_secrets)
-    inner = iter(record.inner)
-    for spi, opened, verified in record.esp:
+    ip = _link(lines, record.linktype, record.data, ports)
+    if ip is None:
+        del lines[1:]
+        _packet(lines, record.packet, show_secrets)
+    else:
+        _ip(lines, ip, show_secrets)
+    opened = iter(record.opened)
+    for spi, result, verified in record.esp:
         lines.append("ESP decrypted: SPI 0x%08x, ICV %s" % (
             spi, "verified" if verified else "not checked"))
-        lines.append(INDENT + "ESP Pad Length: %d" % opened.pad_length)
-        lines.append(INDENT + "Next header: %d" % opened.next_header)
-        nxt = next(inner, None)
-        if nxt is not None:
-            _packet(lines, nxt, show_secrets)
-    for clear in inner:
+        lines.append(INDENT + "ESP Pad Length: %d" % result.pad_length)
+        lines.append(INDENT + "Next header: %d" % result.next_header)
+        layer = next(opened, None)
+        if layer is not None:
+            inner = wire.parse_ip(layer[1], 0, *ports)
+            if inner is not None:
+                _ip(lines, inner, show_secrets)
+            else:
+                _packet(lines, record.inner[record.opened.index(layer)], show_secrets)
+    for _, data, _ in opened:
+        from scapy_ike.layers.isakmp import ISAKMP
         lines.append("Decrypted payloads")
-        _payloads(lines, clear, show_secrets, 1)
+        _payloads(lines, ISAKMP(data), show_secrets, 1)
     for note in record.notes:
         lines.append("[%s]" % note)
     if record.error:
         lines.append("[error: %s]" % record.error)
     return lines
+
+
+def _link(lines, linktype, data, ports):
+    """The link layer's lines, and the IP packet it carries (None: Scapy
+    shows the frame)."""
+    if linktype == wire.ETHERNET and data[12:14] in (b"\x08\x00", b"\x86\xdd"):
+        lines.append("Ethernet II, Src: %s, Dst: %s" % (_mac(data[6:12]), _mac(data[0:6])))
+        lines.append(INDENT + "Type: 0x%04x" % struct.unpack_from("!H", data, 12))
+        return wire.parse_ip(data, 14, *ports)
+    if linktype in (wire.RAW, wire.RAW_BSD, wire.RAW_OPENBSD, wire.IPV4, wire.IPV6):
+        return wire.parse_ip(data, 0, *ports)
+    return None
+
+
+def _mac(raw):
+    return ":".join("%02x" % b for b in raw)
+
+
+def _ip(lines, ip, show_secrets):
+    """An IP packet's lines from its bytes, down to its transport header,
+    ESP header or ISAKMP message."""
+    header, data, start, end = ip.header, ip.data, ip.start, ip.end
+    if ip.version == 4:
+        total, ident, ttl = struct.unpack_from("!2xHH2xB", header)
+        _fields(lines, "Internet Protocol Version 4, Src: %s, Dst: %s" % (ip.src, ip.dst),
+                [("Total Length", total), ("Identification", "0x%04x (%d)" % (ident, ident)),
+                 ("Time to Live", ttl), ("Protocol", ip.proto), ("Source Address", ip.src),
+                 ("Destination Address", ip.dst)])
+    else:
+        plen, _, hlim = struct.unpack_from("!4xHBB", header)
+        _fields(lines, "Internet Protocol Version 6, Src: %s, Dst: %s" % (ip.src, ip.dst),
+                [("Payload Length", plen), ("Next Header", ip.proto), ("Hop Limit", hlim),
+                 ("Source Address", ip.src), ("Destination Address", ip.dst)])
+    size, length = end - start, None
+    if ip.sport is not None:
+        length = struct.unpack_from("!H", data, start + 4)[0]
+        _fields(lines, "User Datagram Protocol, Src Port: %d, Dst Port: %d" % (ip.sport, ip.dport),
+                [("Source Port", ip.sport), ("Destination Port", ip.dport), ("Length", length)])
+        if ip.kind is None:
+            lines.append(INDENT + "Data: %d bytes" % max(0, min(length, size) - 8))
+    if ip.kind == wire.ESP:
+        _esp(lines, ip.body)
+    elif ip.kind == wire.KEEPALIVE:
+        lines.append("UDP Encapsulation of IPsec Packets: NAT-keepalive")
+    elif ip.kind == wire.ISAKMP:
+        from scapy_ike.layers.isakmp import ISAKMP, ISAKMP_Truncated
+        if len(ip.body) == length - 12:          # behind the non-ESP marker (RFC 3948 2.2)
+            lines.append("UDP Encapsulation of IPsec Packets")
+            lines.append(INDENT + "Non-ESP Marker: 0x00000000")
+        lines.append("Internet Security Association and Key Management Protocol")
+        message = ISAKMP(ip.body)
+        if isinstance(message, ISAKMP_Truncated):
+            lines.append(INDENT + "[malformed: %s]" % message.malformed)
+        else:
+            _isakmp(lines, message, show_secrets, 1)
+    elif ip.sport is None:
+        _transport(lines, ip, size)
+
+
+def _esp(lines, body):
+    if len(body) < 8:
+        lines.append("Encapsulating Security Payload")
+        lines.append(INDENT + "[truncated: %d bytes]" % len(body))
+        return
+    spi, seq = struct.unpack_from("!II", body)
+    _fields(lines, "Encapsulating Security Payload",
+            [("ESP SPI", "0x%08x (%d)" % (spi, spi)), ("ESP Sequence", seq),
+             ("ESP Data", "%d bytes" % (len(body) - 8))])
+
+
+def _transport(lines, ip, size):
+    """ICMP, ICMPv6 or TCP from the bytes; another protocol by number."""
+    data, start, proto = ip.data, ip.start, ip.proto
+    if proto in (1, 58) and (proto == 1) == (ip.version == 4) and size >= 8:
+        kind, code, _, ident, seq = struct.unpack_from("!BBHHH", data, start)
+        _fields(lines, "Internet Control Message Protocol" + (" v6" if proto == 58 else ""),
+                [("Type", kind), ("Code", code),
+                 ("Identifier (BE)", "%d (0x%04x)" % (ident, ident)),
+                 ("Sequence Number (BE)", "%d (0x%04x)" % (seq, seq)),
+                 ("Data", "%d bytes" % (size - 8))])
+    elif proto == 6 and size >= 20:
+        sport, dport, seq, ack, offset, flags = struct.unpack_from("!HHIIBB", data, start)
+        bits = flags | (offset & 1) << 8
+        _fields(lines, "Transmission Control Protocol, Src Port: %d, Dst Port: %d" % (sport, dport),
+                [("Source Port", sport), ("Destination Port", dport),
+                 ("Sequence Number (raw)", seq), ("Acknowledgment number (raw)", ack),
+                 ("Flags", "0x%03x (%s)" % (bits, tcp_flags(bits))),
+                 ("Data", "%d bytes" % max(0, size - (offset >> 4) * 4))])
+    else:
+        lines.append("Data: protocol %d, %d bytes" % (proto, size))
 
 
 def _packet(lines, pkt, show_secrets):
