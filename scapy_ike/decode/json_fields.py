@@ -33,7 +33,7 @@ def layer_json(layer, show_secrets=False):
         vid = bytes(layer.VendorID or b"")
         fields["VendorID"] = {"bytes": vid.hex(), "name": vendor_id_name(vid)}
     elif isinstance(layer, L.ISAKMP_payload_ID):
-        from scapy_ike.decode.verbose import identity
+        from scapy_ike.decode.isakmp_tree import identity
         fields["IdentData"] = identity(layer)
     out = {"layer": type(layer).__name__, "fields": fields}
     reason = getattr(layer, "malformed", None)

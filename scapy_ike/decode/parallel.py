@@ -64,9 +64,10 @@ def decode_parallel(frames, session, formatter, times, jobs):
                    opaque=list(ike.opaque.items()) if ike is not None else [])
     bundles = _share(groups, jobs)
     try:
-        if len(bundles) > 1:
-            with multiprocessing.get_context("fork").Pool(len(bundles)) as pool:
-                results = pool.map(_work, bundles)
+        if len(bundles) > 1:          # this process takes the first bundle itself
+            with multiprocessing.get_context("fork").Pool(len(bundles) - 1) as pool:
+                others = pool.map_async(_work, bundles[1:])
+                results = [_work(bundles[0])] + others.get()
         else:
             results = [_work(b) for b in bundles]
     finally:
