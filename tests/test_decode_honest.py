@@ -276,3 +276,22 @@ def test_time_stamps(tmp_path, capsys):
     first = stamps[0]
     assert " ".join(out[0].split()[1:3]) == "%s.%06d" % (
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(first // 10 ** 6)), first % 10 ** 6)
+
+
+def test_a_phase1_algorithm_we_lack_is_named(tmp_path, capsys):
+    """MM2 chose encryption algorithm 99 (the capture's AES-CBC attribute
+    changed, a clear message): the IKE SA stays opaque and says what it
+    chose, once, exit status 0."""
+    data, frames = _pcap_of(MM)
+    aes = bytes.fromhex("80010007")           # Encryption-Algorithm (TV) AES-CBC
+    second = 24 + 16 + len(frames[0][2]) + 16
+    at = data.index(aes, second)
+    path = tmp_path / "alg99.pcap"
+    path.write_bytes(data[:at] + bytes.fromhex("80010063") + data[at + 4:])
+    status, out, err = run(capsys, path, "--psk", "scapy-ike-mm",
+                           "--gxy", logged(MM).ike[0].gxy.hex())
+    reason = "keys unknown: Phase 1 chose transform 1 (unknown cipher 99)"
+    cky = logged(MM).ike[0].cky_i.hex()
+    assert status == 0 and err == ["scapy-ike decode: IKE SA %s: %s" % (cky, reason)]
+    assert [line.split()[0] for line in out if reason in line] == ["5"]
+    assert not any("->" in line for line in out)

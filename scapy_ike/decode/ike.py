@@ -22,7 +22,7 @@ from typing import Dict, Optional
 
 from scapy_ike.constants import ExchangeType, IpsecAttribute, PayloadType, ProtocolId
 from scapy_ike.core.message import Message, MessageError, parse_sa
-from scapy_ike.core.proposals import ike_from_transform
+from scapy_ike.core.proposals import describe_offered, ike_from_transform
 from scapy_ike.core.sa import PSK_METHODS, IkeSa, KeysMissing
 from scapy_ike.crypto import keys as schedule
 from scapy_ike.decode.keylog import EspKey
@@ -57,6 +57,8 @@ class Tracked:
     initiator: str
     quick: Dict[int, QuickMode] = field(default_factory=dict)
     settled: bool = False
+    unsupported: Optional[str] = None
+    """Why Phase 1's chosen transform cannot be used, if it cannot."""
 
 
 class IkeTracker:
@@ -101,7 +103,7 @@ class IkeTracker:
         if not tracked.settled:
             tried = self._settle(tracked, msg, from_initiator)
             if not tracked.settled:
-                return None, *self._unsettled(msg.cky_i, tried)
+                return None, *self._unsettled(tracked, tried)
         try:
             clear = _decrypt(tracked.sa, msg)
         except (KeysMissing, ValueError) as exc:
@@ -115,8 +117,14 @@ class IkeTracker:
         self._observe(tracked, clear, from_initiator)
         return wire, None, None
 
-    def _unsettled(self, cky_i, tried):
+    def _unsettled(self, tracked, tried):
         """``(error, note)`` for an encrypted message of an SA no key opens."""
+        cky_i = tracked.sa.cky_i
+        if tracked.unsupported is not None:
+            if cky_i in self.unkeyed:
+                return None, None
+            self.unkeyed[cky_i] = tracked.unsupported
+            return None, tracked.unsupported
         if tried:
             error = ("no key fits: %d candidate(s) fail to decrypt or to verify "
                      "the hash (wrong PSK or g^xy?)" % tried)
@@ -168,7 +176,7 @@ class IkeTracker:
     def _observe(self, tracked, msg, from_initiator):
         sa = tracked.sa
         if msg.exch_type in PHASE1 and msg.message_id == 0:
-            _phase1(sa, msg, from_initiator)
+            tracked.unsupported = _phase1(sa, msg, from_initiator) or tracked.unsupported
         elif msg.exch_type == ExchangeType.QUICK_MODE:
             quick = tracked.quick.setdefault(msg.message_id, QuickMode())
             _quick(quick, msg, from_initiator)
@@ -267,14 +275,18 @@ def _sa_payloads(msg):
 
 
 def _phase1(sa, msg, from_initiator):
-    """Transcript values and the chosen transform (RFC 2409 5)."""
+    """Transcript values and the chosen transform (RFC 2409 5); why the
+    chosen transform cannot be used, if it cannot (the SA stays opaque)."""
+    unsupported = None
     for body, payload in _sa_payloads(msg):
         if from_initiator:
             sa.sai_b = body
         elif payload.proposals and payload.proposals[0].trans:
             chosen = ike_from_transform(payload.proposals[0].trans[0])
-            if chosen is not None:          # else an algorithm we lack: left opaque
+            if chosen is not None:
                 sa.choose(chosen)
+            else:
+                unsupported = "keys unknown: Phase 1 chose %s" % describe_offered(payload)
     for ke in msg.bodies(PayloadType.KE):
         if from_initiator:
             sa.gxi = ke
@@ -290,6 +302,7 @@ def _phase1(sa, msg, from_initiator):
             sa.idii_b = ident
         else:
             sa.idir_b = ident
+    return unsupported
 
 
 def _quick(quick, msg, from_initiator):
