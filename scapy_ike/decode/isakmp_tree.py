@@ -9,6 +9,7 @@ by name with values (:mod:`~scapy_ike.decode.attributes`: secrets hidden
 unless asked).  Labels are tshark's where it has the field.
 """
 
+import ipaddress
 import socket
 
 from scapy_ike.constants import ProtocolId, vendor_id_name
@@ -29,25 +30,32 @@ def _named(table, number):
 
 
 def isakmp(lines, head, show_secrets, depth):
-    """The header fields and every payload of an ISAKMP message."""
-    from scapy_ike.layers.isakmp import EXCHANGE_NAMES, ISAKMP_Encrypted, PAYLOAD_NAMES
+    """The header fields and every payload of an ISAKMP message (a Scapy
+    ``ISAKMP``)."""
+    from scapy_ike.layers.isakmp import ISAKMP_Encrypted
+    header(lines, head.init_cookie, head.resp_cookie, head.next_payload, head.version,
+           head.exch_type, int(head.flags), head.id, head.length, depth)
+    if isinstance(head.payload, ISAKMP_Encrypted):
+        lines.append(INDENT * depth + "Encrypted Data (%d bytes)" % len(head.payload.load))
+    else:
+        payloads(lines, head, show_secrets, depth)
+
+
+def header(lines, cky_i, cky_r, first, version, exch_type, flags, message_id, length, depth):
+    """The header's lines (RFC 2408 3.1)."""
+    from scapy_ike.layers.isakmp import EXCHANGE_NAMES, PAYLOAD_NAMES
     pad = INDENT * depth
-    flags = int(head.flags)
-    lines += [pad + "Initiator SPI: %s" % head.init_cookie.hex(),
-              pad + "Responder SPI: %s" % head.resp_cookie.hex(),
-              pad + "Next payload: %s" % _named(PAYLOAD_NAMES, head.next_payload),
-              pad + "Version: %d.%d" % (head.version >> 4, head.version & 15),
+    lines += [pad + "Initiator SPI: %s" % cky_i.hex(),
+              pad + "Responder SPI: %s" % cky_r.hex(),
+              pad + "Next payload: %s" % _named(PAYLOAD_NAMES, first),
+              pad + "Version: %d.%d" % (version >> 4, version & 15),
               pad + "Exchange type: %s" % _named(
-                  {k: str(v).lower() for k, v in EXCHANGE_NAMES.items()}, head.exch_type),
+                  {k: str(v).lower() for k, v in EXCHANGE_NAMES.items()}, exch_type),
               pad + "Flags: 0x%02x (%s)" % (flags, ", ".join(
                   name for bit, name in ((1, "encryption"), (2, "commit"), (4, "authentication"))
                   if flags & bit) or "none"),
-              pad + "Message ID: 0x%08x" % head.id,
-              pad + "Length: %d" % head.length]
-    if isinstance(head.payload, ISAKMP_Encrypted):
-        lines.append(pad + "Encrypted Data (%d bytes)" % len(head.payload.load))
-    else:
-        payloads(lines, head, show_secrets, depth)
+              pad + "Message ID: 0x%08x" % message_id,
+              pad + "Length: %d" % length]
 
 
 def payloads(lines, head, show_secrets, depth):
@@ -66,34 +74,31 @@ def payloads(lines, head, show_secrets, depth):
 
 
 def _payload(lines, layer, ptype, show_secrets, depth, proposal):
-    """One payload and what it holds (proposals and transforms nested)."""
+    """One payload of Scapy's dissection and what it holds."""
     from scapy_ike.layers import isakmp as L
-    pad = INDENT * (depth + 1)
-    title = "Payload: %s" % _named(L.PAYLOAD_NAMES, ptype)
-    if isinstance(layer, L.ISAKMP_payload_Proposal):
-        title += " # %d" % layer.proposal
-    elif isinstance(layer, L.ISAKMP_payload_Transform):
-        title += " # %d" % layer.transform_count
-    elif isinstance(layer, L.ISAKMP_payload_VendorID):
-        title += " : %s" % (vendor_id_name(layer.VendorID) or "Unknown Vendor ID")
-    lines.append(INDENT * depth + title)
-    lines += [pad + "Next payload: %s" % _named(L.PAYLOAD_NAMES, layer.next_payload),
-              pad + "Payload length: %s" % layer.length]
+    kind = _kind(type(layer))
+    values = {f.name: layer.getfieldval(f.name) for f in layer.fields_desc}
+    if kind == 5:
+        values["IdentData"] = bytes(L.payload_body(layer))[4:]
+    if kind is None:                    # a payload read generically
+        body = [(f.name, values[f.name]) for f in layer.fields_desc[3:]]
+    else:
+        body = payload_fields(kind, values, proposal)
+    payload_head(lines, ptype, layer.next_payload, layer.length, kind, values, depth)
     reason = getattr(layer, "malformed", None)
     if reason:
-        lines.append(pad + "[malformed: %s]" % reason)
-    for label, value in _body(layer, L, proposal):
-        lines.append(pad + "%s: %s" % (label, value))
-    if isinstance(layer, L.ISAKMP_payload_SA):
+        lines.append(INDENT * (depth + 1) + "[malformed: %s]" % reason)
+    lines += ["%s%s: %s" % (INDENT * (depth + 1), label, value) for label, value in body]
+    if kind == 1:
         _chain(lines, layer.prop, 2, show_secrets, depth + 1, None)
-    elif isinstance(layer, L.ISAKMP_payload_Proposal):
+    elif kind == 2:
         _chain(lines, layer.trans, 3, show_secrets, depth + 1, layer.proto)
-    elif isinstance(layer, L.ISAKMP_payload_Transform):
-        _attributes(lines, layer.transforms, L.attribute_space(layer),
-                    ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth + 1)
-    elif isinstance(layer, L.ISAKMP_payload_Attributes):
-        _attributes(lines, layer.attributes, L.CONFIG_ATTRIBUTES, "Config Attribute",
-                    show_secrets, depth + 1)
+    elif kind == 3:
+        attributes(lines, layer.transforms, L.attribute_space(layer),
+                   ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth + 1)
+    elif kind == 14:
+        attributes(lines, layer.attributes, L.CONFIG_ATTRIBUTES, "Config Attribute",
+                   show_secrets, depth + 1)
 
 
 def _chain(lines, layer, ptype, show_secrets, depth, proposal):
@@ -103,90 +108,115 @@ def _chain(lines, layer, ptype, show_secrets, depth, proposal):
         ptype, layer = layer.next_payload, layer.payload
 
 
+def payload_head(lines, ptype, following, length, kind, values, depth):
+    """A payload's title and generic header lines (RFC 2408 3.2)."""
+    from scapy_ike.layers.isakmp import PAYLOAD_NAMES
+    title = "Payload: %s" % _named(PAYLOAD_NAMES, ptype)
+    if kind == 2:
+        title += " # %d" % values["proposal"]
+    elif kind == 3:
+        title += " # %d" % values["transform_count"]
+    elif kind == 13:
+        title += " : %s" % (vendor_id_name(values["VendorID"]) or "Unknown Vendor ID")
+    pad = INDENT * (depth + 1)
+    lines += [INDENT * depth + title, pad + "Next payload: %s" % _named(PAYLOAD_NAMES, following),
+              pad + "Payload length: %s" % length]
+
+
 def _hex(data):
     data = bytes(data or b"")
     return "%s (%d bytes)" % (data.hex(), len(data)) if data else "(0 bytes)"
 
 
-def _body(layer, L, proposal):
-    """``(label, value)`` of a payload's own fields."""
-    if isinstance(layer, L.ISAKMP_payload_SA):
-        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
-                ("Situation", "%08x" % int(layer.situation))]
-    if isinstance(layer, L.ISAKMP_payload_Proposal):
-        out = [("Proposal number", layer.proposal),
-               ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
-               ("SPI Size", layer.SPIsize), ("Proposal transforms", layer.trans_nb)]
-        if layer.SPI:
-            out.append(("SPI", layer.SPI.hex()))
-        return out
-    if isinstance(layer, L.ISAKMP_payload_Transform):
-        names = L.TRANSFORM_ID_NAMES.get(proposal, {})
-        return [("Transform number", layer.transform_count),
-                ("Transform ID", _named(names, layer.transform_id))]
-    if isinstance(layer, L.ISAKMP_payload_KE):
-        return [("Key Exchange Data", _hex(layer.ke))]
-    if isinstance(layer, L.ISAKMP_payload_Nonce):
-        return [("Nonce DATA", _hex(layer.nonce))]
-    if isinstance(layer, (L.ISAKMP_payload_Hash, L.ISAKMP_payload_NAT_D,
-                          L.ISAKMP_payload_NAT_D_Draft, L.ISAKMP_payload_NAT_D_OldDraft)):
-        label = "Hash DATA" if isinstance(layer, L.ISAKMP_payload_Hash) else "HASH of the address and port"
-        return [(label, _hex(layer.hash))]
-    if isinstance(layer, L.ISAKMP_payload_SIG):
-        return [("Signature DATA", _hex(layer.sig))]
-    if isinstance(layer, L.ISAKMP_payload_ID):
-        return [("ID type", _named(L.ID_NAMES, layer.IDtype)),
-                ("Protocol ID", layer.ProtoID), ("Port", layer.Port),
-                ("Identification Data", identity(layer))]
-    if isinstance(layer, L.ISAKMP_payload_Notify):
-        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
-                ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
-                ("SPI Size", layer.SPIsize),
-                ("Notify Message Type", _named(L.NOTIFY_NAMES, layer.notify_msg_type)),
-                ("SPI", bytes(layer.SPI or b"").hex()),
-                ("Notification DATA", _hex(layer.notify_data))]
-    if isinstance(layer, L.ISAKMP_payload_Delete):
-        return [("Domain of interpretation", _named(L.DOI_NAMES, layer.doi)),
-                ("Protocol ID", _named(L.PROTOCOL_NAMES, layer.proto)),
-                ("SPI Size", layer.SPIsize), ("Number of SPIs", layer.SPIcount)] + [
-                    ("Delete SPI", bytes(spi).hex()) for spi in layer.SPIs or []]
-    if isinstance(layer, L.ISAKMP_payload_VendorID):
-        return [("Vendor ID", bytes(layer.VendorID).hex()),
-                ("Vendor ID name", vendor_id_name(layer.VendorID) or "unknown")]
-    if isinstance(layer, L.ISAKMP_payload_Attributes):
-        return [("Type", _named(L.CONFIG_TYPE_NAMES, layer.type)),
-                ("Identifier", layer.identifier)]
-    if isinstance(layer, L.ISAKMP_payload_CERT):
-        return [("Certificate Encoding", _named(L.CERT_NAMES, layer.cert_encoding)),
-                ("Certificate Data", _hex(layer.cert_data))]
-    if isinstance(layer, L.ISAKMP_payload_CR):
-        return [("Certificate Type", _named(L.CERT_NAMES, layer.cert_type)),
-                ("Certificate Authority", _hex(layer.cert_authority))]
-    return [(f.name, layer.getfieldval(f.name)) for f in layer.fields_desc[3:]]
+def payload_fields(kind, v, proposal):
+    """``(label, value)`` of a payload's own fields, *v* holding them by
+    the names its Scapy layer gives them; *kind* is the payload type its
+    layer reads (NAT-D's drafts as NAT-D)."""
+    from scapy_ike.layers import isakmp as L
+    if kind == 1:
+        return [("Domain of interpretation", _named(L.DOI_NAMES, v["doi"])),
+                ("Situation", "%08x" % int(v["situation"]))]
+    if kind == 2:
+        out = [("Proposal number", v["proposal"]),
+               ("Protocol ID", _named(L.PROTOCOL_NAMES, v["proto"])),
+               ("SPI Size", v["SPIsize"]), ("Proposal transforms", v["trans_nb"])]
+        return out + ([("SPI", v["SPI"].hex())] if v["SPI"] else [])
+    if kind == 3:
+        return [("Transform number", v["transform_count"]),
+                ("Transform ID", _named(L.TRANSFORM_ID_NAMES.get(proposal, {}), v["transform_id"]))]
+    if kind in _DATA:
+        label, name = _DATA[kind]
+        return [(label, _hex(v[name]))]
+    if kind == 5:
+        return [("ID type", _named(L.ID_NAMES, v["IDtype"])), ("Protocol ID", v["ProtoID"]),
+                ("Port", v["Port"]), ("Identification Data", identity(v["IDtype"], v["IdentData"]))]
+    if kind in (11, 12):
+        out = [("Domain of interpretation", _named(L.DOI_NAMES, v["doi"])),
+               ("Protocol ID", _named(L.PROTOCOL_NAMES, v["proto"])), ("SPI Size", v["SPIsize"])]
+        if kind == 11:
+            return out + [("Notify Message Type", _named(L.NOTIFY_NAMES, v["notify_msg_type"])),
+                          ("SPI", bytes(v["SPI"] or b"").hex()),
+                          ("Notification DATA", _hex(v["notify_data"]))]
+        return out + [("Number of SPIs", v["SPIcount"])] + [
+            ("Delete SPI", bytes(spi).hex()) for spi in v["SPIs"] or []]
+    if kind == 13:
+        return [("Vendor ID", bytes(v["VendorID"]).hex()),
+                ("Vendor ID name", vendor_id_name(v["VendorID"]) or "unknown")]
+    if kind == 14:
+        return [("Type", _named(L.CONFIG_TYPE_NAMES, v["type"])), ("Identifier", v["identifier"])]
+    if kind == 6:
+        return [("Certificate Encoding", _named(L.CERT_NAMES, v["cert_encoding"])),
+                ("Certificate Data", _hex(v["cert_data"]))]
+    return [("Certificate Type", _named(L.CERT_NAMES, v["cert_type"])),
+            ("Certificate Authority", _hex(v["cert_authority"]))]
 
 
-def identity(layer):
+_DATA = {4: ("Key Exchange Data", "ke"), 10: ("Nonce DATA", "nonce"), 8: ("Hash DATA", "hash"),
+         9: ("Signature DATA", "sig"), 20: ("HASH of the address and port", "hash")}
+
+
+def _kinds():
+    """Payload type by the Scapy class that reads it (NAT-D's drafts as 20);
+    classes not listed are described field by field."""
+    from scapy_ike.layers import isakmp as L
+    kinds = {cls: int(t) for t, cls in L.PAYLOAD_CLASSES.items()
+             if int(t) in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 20)}
+    for cls in (L.ISAKMP_payload_NAT_D_Draft, L.ISAKMP_payload_NAT_D_OldDraft):
+        kinds[cls] = 20
+    return kinds
+
+
+_KINDS = {}
+
+
+def _kind(cls):
+    if not _KINDS:
+        _KINDS.update(_kinds())
+    return _KINDS.get(cls)
+
+
+def identity(id_type, data):
     """An ID payload's data as text (RFC 2407 4.6.2.1): an address, a
     subnet as address/mask, a range as first-last, a name as text."""
     from scapy_ike.constants import IdType
-    from scapy_ike.layers.isakmp import payload_body
-    data = bytes(payload_body(layer))[4:]
     half = len(data) // 2
-    if layer.IDtype in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET,
-                        IdType.IPV4_ADDR_RANGE, IdType.IPV6_ADDR_RANGE) and half in (4, 16):
+    if id_type in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET,
+                   IdType.IPV4_ADDR_RANGE, IdType.IPV6_ADDR_RANGE) and half in (4, 16) \
+            and len(data) == 2 * half:
         family = socket.AF_INET if half == 4 else socket.AF_INET6
-        joint = "/" if layer.IDtype in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET) else "-"
+        joint = "/" if id_type in (IdType.IPV4_ADDR_SUBNET, IdType.IPV6_ADDR_SUBNET) else "-"
         return socket.inet_ntop(family, data[:half]) + joint + socket.inet_ntop(family, data[half:])
-    ident = layer.IdentData
-    text = ident.decode("utf-8", "replace") if isinstance(ident, bytes) else str(ident)
+    if (id_type, len(data)) in ((IdType.IPV4_ADDR, 4), (IdType.IPV6_ADDR, 16)):
+        return str(ipaddress.ip_address(data))
+    text = data.decode("utf-8", "replace")
     return "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in text)
 
 
-def _attributes(lines, attributes, space, label, show_secrets, depth):
+def attributes(lines, values, space, label, show_secrets, depth):
     """Each data attribute (RFC 2408 3.3): its wire form, type and value
     by name (an address as text, text as text)."""
     pad = INDENT * depth
-    for attribute in attributes or []:
+    for attribute in values or []:
         shown = read_attribute(space, attribute, show_secrets)
         if shown is None:
             lines.append(pad + "[malformed attribute bytes: %s]" % bytes(attribute[1]).hex())

@@ -34,7 +34,7 @@ def layer_json(layer, show_secrets=False):
         fields["VendorID"] = {"bytes": vid.hex(), "name": vendor_id_name(vid)}
     elif isinstance(layer, L.ISAKMP_payload_ID):
         from scapy_ike.decode.isakmp_tree import identity
-        fields["IdentData"] = identity(layer)
+        fields["IdentData"] = identity(layer.IDtype, bytes(L.payload_body(layer))[4:])
     out = {"layer": type(layer).__name__, "fields": fields}
     reason = getattr(layer, "malformed", None)
     if reason is not None:
