@@ -3,6 +3,7 @@ for the fields both name, on every capture we have with the keys both
 tools are given; passwords are hidden unless --show-secrets."""
 
 import re
+from pathlib import Path
 import shutil
 import subprocess
 
@@ -206,3 +207,26 @@ def test_json_names_enums_vendors_attributes_and_ids(capsys):
     (reply,) = [layer["fields"] for layer in shown["layers"]
                 if layer["layer"] == "ISAKMP_payload_Attributes"]
     assert reply["attributes"][1]["value"] == "alice-pw"
+
+
+def test_tree_from_bytes_is_scapys():
+    """Every frame of every capture, and of our mutated ones: the tree
+    read with struct is the tree of Scapy's dissection, line for line."""
+    from test_decode_fuzz import mutated_capture
+    import tempfile
+    captures = list(all_captures())
+    with tempfile.TemporaryDirectory() as tmp:
+        for capture in sorted(PCAPS.glob("*.pcap")):
+            path = Path(tmp) / (capture.stem + "-mutated.pcap")
+            mutated_capture(capture, path)
+            captures.append(path)
+        compared = 0
+        for capture in captures:
+            session = session_for(capture)
+            f, records = open_capture(capture)
+            with f:
+                for n, (lt, t, d) in enumerate(records, 1):
+                    record = session.decode_frame(n, t, lt, d)
+                    assert tree(record, True) == tree(record, True, scapy=True), (capture, n)
+                    compared += 1
+    assert compared > 1000

@@ -11,6 +11,7 @@ unless asked).  Labels are tshark's where it has the field.
 
 import ipaddress
 import socket
+import struct
 
 from scapy_ike.constants import ProtocolId, vendor_id_name
 from scapy_ike.decode.attributes import read_attribute
@@ -225,3 +226,124 @@ def attributes(lines, values, space, label, show_secrets, depth):
                                                      shown.name, shown.value))
         lines += [pad + INDENT + "Type: %s (%d)" % (shown.name, shown.number),
                   pad + INDENT + "Value: %s" % shown.wire]
+
+
+# -- the same lines from the bytes, where the message is well formed -----------
+
+GENERIC = struct.Struct("!BBH")
+NOTICE = struct.Struct("!IBBH")
+ID_SIZES = {1: 4, 5: 16, 4: 8, 6: 32, 7: 8, 8: 32}     # RFC 2407 4.6.2.1
+MOST_PAYLOADS = 50
+
+
+def message_lines(lines, data, show_secrets, depth, with_header=True):
+    """The lines :func:`isakmp` (or, without the header, :func:`payloads`)
+    gives for the message *data*, read with :mod:`struct`; False, adding
+    nothing, where Scapy must say it: a malformed message, payload types
+    15 and 16 (their meaning depends on the exchange), NAT-OA, fragments."""
+    if len(data) < 28 or data[17] >> 4 != 1:
+        return False
+    cky_i, cky_r, first, version, exch, flags, mid, length = struct.unpack_from("!8s8sBBBBII", data)
+    if length != len(data):
+        return False
+    out, body = [], data[28:]
+    if with_header:
+        header(out, cky_i, cky_r, first, version, exch, flags, mid, length, depth)
+    if flags & 1 and with_header:
+        out.append(INDENT * depth + "Encrypted Data (%d bytes)" % len(body))
+    else:
+        end = _chain_bytes(out, first, body, show_secrets, depth, None, [0])
+        if end is None or (end < len(body) and with_header):
+            return False
+        if end < len(body):
+            out.append(INDENT * depth + "Extra data: %s" % body[end:].hex())
+    lines += out
+    return True
+
+
+def _chain_bytes(out, ptype, data, show_secrets, depth, proposal, count):
+    """The payloads of the chain from *ptype* in *data*: where the chain
+    ends, or None."""
+    from scapy_ike.layers import isakmp as L
+    offset = 0
+    while ptype:
+        count[0] += 1
+        cls = L.PAYLOAD_CLASSES.get(ptype)
+        if count[0] > MOST_PAYLOADS or cls is None or ptype in (15, 16) \
+                or offset + GENERIC.size > len(data):
+            return None
+        following, _, length = GENERIC.unpack_from(data, offset)
+        kind = _kind(cls)
+        if kind is None or length < cls.min_length or offset + length > len(data):
+            return None
+        body = data[offset + GENERIC.size:offset + length]
+        values = _values(kind, body, proposal)
+        if values is None:
+            return None
+        payload_head(out, ptype, following, length, kind, values, depth)
+        out += ["%s%s: %s" % (INDENT * (depth + 1), label, value)
+                for label, value in payload_fields(kind, values, proposal)]
+        if kind in (1, 2):
+            inner = body[8:] if kind == 1 else body[4 + values["SPIsize"]:]
+            first = 2 if kind == 1 else 3 if values["trans_nb"] else 0
+            end = _chain_bytes(out, first, inner, show_secrets, depth + 1,
+                               None if kind == 1 else values["proto"], count)
+            if end != len(inner):
+                return None
+        elif kind == 3:
+            attributes(out, values["transforms"], values["space"],
+                       ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth + 1)
+        elif kind == 14:
+            attributes(out, values["attributes"], values["space"], "Config Attribute",
+                       show_secrets, depth + 1)
+        ptype, offset = following, offset + length
+    return offset
+
+
+def _values(kind, body, proposal):
+    """A payload body's fields by their Scapy names, or None when Scapy
+    would flag it."""
+    from scapy_ike.layers import isakmp as L
+    if kind in _DATA:
+        return {_DATA[kind][1]: body}
+    if kind == 13:
+        return {"VendorID": body}
+    if kind == 1:
+        doi, situation = struct.unpack_from("!II", body)
+        return {"doi": doi, "situation": situation}
+    if kind == 2:
+        number, proto, size, count = body[:4]
+        return None if 4 + size > len(body) else {
+            "proposal": number, "proto": proto, "SPIsize": size, "trans_nb": count,
+            "SPI": body[4:4 + size]}
+    if kind in (3, 14):
+        space = L.CONFIG_ATTRIBUTES if kind == 14 else \
+            L.OAKLEY_ATTRIBUTES if proposal in (None, ProtocolId.ISAKMP) else L.IPSEC_ATTRIBUTES
+        decoded = space.decode(None, body[4:])
+        if b"".join(space.encode(a) for a in decoded) != body[4:] \
+                or any(a[0] is None for a in decoded):
+            return None
+        if kind == 3:
+            return {"transform_count": body[0], "transform_id": body[1], "transforms": decoded,
+                    "space": space}
+        return {"type": body[0], "identifier": struct.unpack_from("!H", body, 2)[0],
+                "attributes": decoded, "space": space}
+    if kind == 5:
+        id_type, proto, port = struct.unpack_from("!BBH", body)
+        if ID_SIZES.get(id_type, len(body) - 4) != len(body) - 4:
+            return None
+        return {"IDtype": id_type, "ProtoID": proto, "Port": port, "IdentData": body[4:]}
+    if kind in (11, 12):
+        doi, proto, size, fourth = NOTICE.unpack_from(body)
+        spis = body[NOTICE.size:]
+        if kind == 11:
+            return None if size > len(spis) else {
+                "doi": doi, "proto": proto, "SPIsize": size, "notify_msg_type": fourth,
+                "SPI": spis[:size], "notify_data": spis[size:]}
+        if not size or size * fourth != len(spis):
+            return None
+        return {"doi": doi, "proto": proto, "SPIsize": size, "SPIcount": fourth,
+                "SPIs": [spis[n:n + size] for n in range(0, len(spis), size)]}
+    if kind == 6:
+        return {"cert_encoding": body[0], "cert_data": body[1:]}
+    return {"cert_type": body[0], "cert_authority": body[1:]}

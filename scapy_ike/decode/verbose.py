@@ -10,23 +10,25 @@ shown as ``<hidden N bytes>`` unless *show_secrets*.
 import struct
 
 from scapy_ike.decode import wire
-from scapy_ike.decode.isakmp_tree import INDENT, fields, isakmp, payloads
+from scapy_ike.decode.isakmp_tree import INDENT, fields, isakmp, message_lines, payloads
 from scapy_ike.decode.summary import tcp_flags
 
 
-def tree(record, show_secrets=False, ports=(500, 4500)):
+def tree(record, show_secrets=False, ports=(500, 4500), scapy=False):
     """The lines of *record*'s tree (a :class:`~scapy_ike.decode.session.Record`);
-    *ports* are the IKE and NAT-T ports.  Link, IP, UDP, TCP, ICMP and ESP
-    headers are read from the bytes; Scapy dissects the ISAKMP messages,
-    and the whole frame when its link type or IP header is one the bytes
-    path leaves out (:mod:`~scapy_ike.decode.wire`)."""
+    *ports* are the IKE and NAT-T ports.  Link, IP, UDP, TCP, ICMP, ESP and
+    well-formed ISAKMP headers are read from the bytes (with *scapy*,
+    ISAKMP messages are dissected by Scapy, which gives the same lines);
+    Scapy dissects malformed ISAKMP messages, and the whole frame when its
+    link type or IP header is one the bytes path leaves out
+    (:mod:`~scapy_ike.decode.wire`)."""
     lines = ["Frame %d: %d bytes" % (record.frame, len(record.data))]
     ip = _link(lines, record.linktype, record.data, ports)
     if ip is None:
         del lines[1:]
         _packet(lines, record.packet, show_secrets)
     else:
-        _ip(lines, ip, show_secrets)
+        _ip(lines, ip, show_secrets, scapy)
     opened = iter(record.opened)
     for spi, result, verified in record.esp:
         lines.append("ESP decrypted: SPI 0x%08x, ICV %s" % (
@@ -37,13 +39,14 @@ def tree(record, show_secrets=False, ports=(500, 4500)):
         if layer is not None:
             inner = wire.parse_ip(layer[1], 0, *ports)
             if inner is not None:
-                _ip(lines, inner, show_secrets)
+                _ip(lines, inner, show_secrets, scapy)
             else:
                 _packet(lines, record.inner[record.opened.index(layer)], show_secrets)
     for _, data, _ in opened:
-        from scapy_ike.layers.isakmp import ISAKMP
         lines.append("Decrypted payloads")
-        payloads(lines, ISAKMP(data), show_secrets, 1)
+        if scapy or not message_lines(lines, data, show_secrets, 1, with_header=False):
+            from scapy_ike.layers.isakmp import ISAKMP
+            payloads(lines, ISAKMP(data), show_secrets, 1)
     for note in record.notes:
         lines.append("[%s]" % note)
     if record.error:
@@ -67,7 +70,7 @@ def _mac(raw):
     return ":".join("%02x" % b for b in raw)
 
 
-def _ip(lines, ip, show_secrets):
+def _ip(lines, ip, show_secrets, scapy):
     """An IP packet's lines from its bytes, down to its transport header,
     ESP header or ISAKMP message."""
     header, data, start, end = ip.header, ip.data, ip.start, ip.end
@@ -99,6 +102,8 @@ def _ip(lines, ip, show_secrets):
             lines.append("UDP Encapsulation of IPsec Packets")
             lines.append(INDENT + "Non-ESP Marker: 0x00000000")
         lines.append("Internet Security Association and Key Management Protocol")
+        if not scapy and message_lines(lines, ip.body, show_secrets, 1):
+            return
         message = ISAKMP(ip.body)
         if isinstance(message, ISAKMP_Truncated):
             lines.append(INDENT + "[malformed: %s]" % message.malformed)
