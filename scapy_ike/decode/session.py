@@ -51,6 +51,11 @@ class Record:
     failed, None when there was nothing to decrypt or no key."""
     error: Optional[str] = None
     notes: List[str] = field(default_factory=list)
+    ip: object = None
+    """The frame's :class:`~scapy_ike.decode.wire.Ip` view, if it has one."""
+    inner_ips: Optional[list] = None
+    """The views of the IP packets ESP decryption revealed (None where
+    there is none), in the order of :attr:`opened`."""
     _packet: object = None
 
     @property
@@ -150,6 +155,7 @@ class Session:
         ip = None if offset is None else wire.parse_ip(data, offset, *self.ports)
         if ip is None:
             return record
+        record.ip = ip
         if ip.kind == wire.ISAKMP:
             self._isakmp(record, ip)
         elif ip.kind == wire.ESP:
@@ -226,6 +232,9 @@ class Session:
             line = self._esp_line(inner_ip) if inner_ip.kind == wire.ESP else \
                 ip_summary(inner_ip, *self.ports) if inner_ip.kind is None else None
         record.opened.append((IP_LAYER, inner, line))
+        if record.inner_ips is None:
+            record.inner_ips = []
+        record.inner_ips.append(inner_ip)
         if inner_ip is not None and inner_ip.kind == wire.ESP:
             self._open(record, inner_ip, depth + 1)
 

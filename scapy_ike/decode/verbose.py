@@ -23,7 +23,7 @@ def tree(record, show_secrets=False, ports=(500, 4500), scapy=False):
     link type or IP header is one the bytes path leaves out
     (:mod:`~scapy_ike.decode.wire`)."""
     lines = ["Frame %d: %d bytes" % (record.frame, len(record.data))]
-    ip = _link(lines, record.linktype, record.data, ports)
+    ip = _link(lines, record, ports)
     if ip is None:
         del lines[1:]
         _packet(lines, record.packet, show_secrets)
@@ -37,11 +37,12 @@ def tree(record, show_secrets=False, ports=(500, 4500), scapy=False):
         lines.append(INDENT + "Next header: %d" % result.next_header)
         layer = next(opened, None)
         if layer is not None:
-            inner = wire.parse_ip(layer[1], 0, *ports)
+            at = record.opened.index(layer)
+            inner = record.inner_ips[at] if record.inner_ips else wire.parse_ip(layer[1], 0, *ports)
             if inner is not None:
                 _ip(lines, inner, show_secrets, scapy)
             else:
-                _packet(lines, record.inner[record.opened.index(layer)], show_secrets)
+                _packet(lines, record.inner[at], show_secrets)
     for _, data, _ in opened:
         lines.append("Decrypted payloads")
         if scapy or not message_lines(lines, data, show_secrets, 1, with_header=False):
@@ -54,20 +55,21 @@ def tree(record, show_secrets=False, ports=(500, 4500), scapy=False):
     return lines
 
 
-def _link(lines, linktype, data, ports):
+def _link(lines, record, ports):
     """The link layer's lines, and the IP packet it carries (None: Scapy
     shows the frame)."""
+    linktype, data = record.linktype, record.data
     if linktype == wire.ETHERNET and data[12:14] in (b"\x08\x00", b"\x86\xdd"):
-        lines.append("Ethernet II, Src: %s, Dst: %s" % (_mac(data[6:12]), _mac(data[0:6])))
+        lines.append("Ethernet II, Src: %s, Dst: %s" % (data[6:12].hex(":"), data[0:6].hex(":")))
         lines.append(INDENT + "Type: 0x%04x" % struct.unpack_from("!H", data, 12))
-        return wire.parse_ip(data, 14, *ports)
-    if linktype in (wire.RAW, wire.RAW_BSD, wire.RAW_OPENBSD, wire.IPV4, wire.IPV6):
-        return wire.parse_ip(data, 0, *ports)
-    return None
-
-
-def _mac(raw):
-    return ":".join("%02x" % b for b in raw)
+        offset = 14
+    elif linktype in (wire.RAW, wire.RAW_BSD, wire.RAW_OPENBSD, wire.IPV4, wire.IPV6):
+        offset = 0
+    else:
+        return None
+    if record.ip is not None and record.ip.start - len(record.ip.header) == offset:
+        return record.ip
+    return wire.parse_ip(data, offset, *ports)
 
 
 def _ip(lines, ip, show_secrets, scapy):
