@@ -1,9 +1,10 @@
 """``scapy-ike decode CAPTURE [--keys FILE]... [--psk TEXT] [--gxy HEX]...
-[--keylog-out FILE] [--json] [--time relative|absolute|delta]``: stream a
-capture, one line per packet like tshark's summary, every IKEv1 payload
-named, IKE and ESP decrypted where keys are known or can be derived (from
-the PSK and g^xy: the whole session, ESP included, through Quick Mode's
-KEYMAT).
+[--keylog-out FILE] [--json | -V [--show-secrets]] [--time relative|absolute|delta]
+[--jobs N]``: stream a capture, one line per packet like tshark's summary
+(or a tree of fields like tshark -V, or JSON), every IKEv1 payload named,
+IKE and ESP decrypted where keys are known or can be derived (from the PSK
+and g^xy: the whole session, ESP included, through Quick Mode's KEYMAT),
+with N processes giving the same output as one.
 
 Exit status: 0 when everything that had keys decrypted (SAs whose keys
 are unknown are said so once each on standard error), 1 when some keyed
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("capture", help="the capture file")
     parser.add_argument("--keys", action="append", default=[], metavar="FILE",
                         help="keys: Wireshark's esp_sa or ikev1_decryption_table, tcpdump -E "
-                             "secrets or a key log (recognised from the content); may repeat")
+                             "secrets, a key log or charon's debug log (recognised from the "
+                             "content); may repeat")
     parser.add_argument("--psk", type=secret, help="the pre-shared key (0x... for hex)")
     parser.add_argument("--gxy", type=hex_bytes, action="append", default=[], metavar="HEX",
                         help="a Diffie-Hellman shared secret g^xy (Phase 1, or Quick Mode's "
