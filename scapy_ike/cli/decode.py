@@ -1,28 +1,36 @@
 """``scapy-ike decode CAPTURE [--keys FILE]... [--psk TEXT] [--gxy HEX]...
-[--keylog-out FILE] [--json]``: stream a capture, one line per packet like
-tshark's summary, every IKEv1 payload named, IKE and ESP decrypted where
-keys are known or can be derived (from the PSK and g^xy: the whole session,
-ESP included, through Quick Mode's KEYMAT).
+[--keylog-out FILE] [--json | -V [--show-secrets]] [--time relative|absolute|delta]
+[--jobs N]``: stream a capture, one line per packet like tshark's summary
+(or a tree of fields like tshark -V, or JSON), every IKEv1 payload named,
+IKE and ESP decrypted where keys are known or can be derived (from the PSK
+and g^xy: the whole session, ESP included, through Quick Mode's KEYMAT),
+with N processes giving the same output as one.
 
-Exit status: 0 when everything that had keys decrypted, 1 when some keyed
-packet failed (one message per SA on stderr), 2 for bad usage or a file
-that cannot be read (or, for ``--keylog-out``, written).
+Exit status: 0 when everything that had keys decrypted (SAs whose keys
+are unknown are said so once each on standard error), 1 when some keyed
+packet failed or keys given do not fit (one message per SA on standard
+error) or the capture is damaged (it is decoded up to the damage, and
+where it stopped is said), 2 for bad usage or a file that cannot be read
+(or, for ``--keylog-out``, written).
 """
 
+import argparse
+import contextlib
 import json
+import os
 import sys
-
-from scapy.error import Scapy_Exception
-from scapy.utils import PcapReader
+import time
+from functools import partial
 
 from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, secret
-from scapy_ike.decode.ike import IkeTracker
+from scapy_ike.decode.capture import CaptureError, open_capture
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
     write_key_files,
 )
 from scapy_ike.decode.session import Session
-from scapy_ike.layers.isakmp import bind_ports
+
+TIME_FORMATS = ("relative", "absolute", "delta")
 
 
 def _keys(paths):
@@ -43,15 +51,34 @@ def write_key_logs(path, session):
                      if sa.cipher.wireshark and sa.integrity.wireshark])
 
 
+class Clock:
+    """Time stamps as tshark's ``-t r``, ``-t ad`` (in UTC) and ``-t d``."""
+
+    def __init__(self, mode):
+        self.mode, self.first, self.previous = mode, None, None
+
+    def __call__(self, stamp):
+        if self.first is None:
+            self.first = self.previous = stamp
+        if self.mode == "absolute":
+            whole = int(stamp)
+            return "%s.%06d" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)),
+                                round((stamp - whole) * 1e6) % 1000000)
+        base = self.first if self.mode == "relative" else self.previous
+        self.previous = stamp
+        return "%.6f" % (stamp - base)
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(
         prog="scapy-ike decode",
         description="Dissect a pcap or pcapng capture (gzip too), one line per packet, "
-                    "decrypting ESP with the keys given.")
+                    "decrypting IKE and ESP with the keys given.")
     parser.add_argument("capture", help="the capture file")
     parser.add_argument("--keys", action="append", default=[], metavar="FILE",
-                        help="ESP keys: Wireshark's esp_sa table or tcpdump -E secrets "
-                             "(recognised from the content); may repeat")
+                        help="keys: Wireshark's esp_sa or ikev1_decryption_table, tcpdump -E "
+                             "secrets, a key log or charon's debug log (recognised from the "
+                             "content); may repeat")
     parser.add_argument("--psk", type=secret, help="the pre-shared key (0x... for hex)")
     parser.add_argument("--gxy", type=hex_bytes, action="append", default=[], metavar="HEX",
                         help="a Diffie-Hellman shared secret g^xy (Phase 1, or Quick Mode's "
@@ -64,27 +91,47 @@ def main(argv=None) -> int:
     parser.add_argument("--natt-port", type=port, default=4500,
                         help="dissect this UDP port as NAT-T too")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
+    parser.add_argument("-V", "--verbose", action="store_true",
+                        help="every packet as a tree of its fields, like tshark -V")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="show XAuth passwords in -V and --json output instead of their "
+                             "length")
+    parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
+                        help="time stamps since the first packet (the default), as UTC date "
+                             "and time, or since the previous packet")
+    parser.add_argument("--jobs", type=process_count, default=os.cpu_count() or 1, metavar="N",
+                        help="decode ESP with N processes, the output the same as with one "
+                             "(default: the number of CPUs; 1 with --keylog-out)")
     args = parser.parse_args(argv)
     try:
         keys = _keys(args.keys)
-        tracker = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy,
-                             qm_gxy=keys.qm_gxy + args.gxy)
-        session = Session(esp_keys=keys.esp, ike=tracker)
     except (OSError, KeyFileError) as exc:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)
         return 2
+    ike = None
+    if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy:
+        from scapy_ike.decode.ike import IkeTracker
+        ike = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=keys.qm_gxy + args.gxy)
+    session = Session(esp_keys=keys.esp, ike=ike, ike_port=args.ike_port,
+                      natt_port=args.natt_port)
     try:
-        reader = PcapReader(args.capture)
-    except (OSError, Scapy_Exception) as exc:
-        print("scapy-ike decode: cannot read %s: %s" % (args.capture, exc), file=sys.stderr)
+        f, records = open_capture(args.capture)
+    except (OSError, CaptureError) as exc:
+        reason = exc.reason if isinstance(exc, CaptureError) else exc.strerror or exc
+        print("scapy-ike decode: cannot read %s: %s" % (args.capture, reason), file=sys.stderr)
         return 2
-    with reader, bind_ports(args.ike_port, args.natt_port):
-        for number, pkt in enumerate(reader, 1):
-            record = session.decode(number, pkt)
-            if args.json:
-                print(json.dumps(record.to_json()))
-            else:
-                print("%4d %.6f %s" % (number, record.time, record.summary()))
+    damaged = None
+    jobs = 1 if args.keylog_out else args.jobs
+    progress = Progress(f) if sys.stderr.isatty() else None
+    with f, _bindings(args.ike_port, args.natt_port):
+        try:
+            run = _print if jobs == 1 else _print_parallel
+            run(records, session, _formatter(args), Clock(args.time), jobs, progress)
+        except CaptureError as exc:
+            damaged = exc
+        finally:
+            if progress is not None:
+                progress.done()
     if args.keylog_out:
         try:
             write_key_logs(args.keylog_out, session)
@@ -92,7 +139,143 @@ def main(argv=None) -> int:
             print("scapy-ike decode: cannot write %s: %s" % (exc.filename, exc.strerror),
                   file=sys.stderr)
             return 2
+    failed = _report(session)
+    if damaged is not None:
+        print("scapy-ike decode: %s: %s" % (args.capture, damaged), file=sys.stderr)
+    return 1 if failed or damaged is not None else 0
+
+
+def _bindings(ike_port, natt_port):
+    """Scapy's bindings for ports other than 500 and 4500, for what Scapy
+    dissects."""
+    if (ike_port, natt_port) == (500, 4500):
+        return contextlib.nullcontext()
+    from scapy_ike.layers.isakmp import bind_ports
+    return bind_ports(ike_port, natt_port)
+
+
+def process_count(text):
+    """A number of processes, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError("%r is not a number of processes (1 or more)" % text)
+    return number
+
+
+class Progress:
+    """A line on a terminal's standard error: frames decoded, and how far
+    into the file."""
+
+    def __init__(self, f, every=0.25):
+        raw = getattr(f, "fileobj", f)          # a gzip file's compressed stream
+        self._raw, self._size = raw, max(1, os.fstat(raw.fileno()).st_size)
+        self._every, self._next = every, time.monotonic() + every
+
+    def __call__(self, frames):
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self._every
+            sys.stderr.write("\r%d frames, %d%%" % (frames, 100 * self._raw.tell() // self._size))
+            sys.stderr.flush()
+
+    def done(self):
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def _formatter(args):
+    """The text of one record and its time stamp, as the options ask."""
+    if args.json:
+        return partial(_json, show_secrets=args.show_secrets)
+    if args.verbose:
+        return partial(_verbose, show_secrets=args.show_secrets,
+                       ports=(args.ike_port, args.natt_port))
+    return _line
+
+
+def _line(record, stamp):
+    return "%4d %s %s" % (record.frame, stamp, record.summary())
+
+
+def _json(record, stamp, show_secrets):
+    return json.dumps(record.to_json(show_secrets))
+
+
+def _verbose(record, stamp, show_secrets, ports):
+    from scapy_ike.decode.verbose import tree
+    lines = tree(record, show_secrets, ports)
+    lines[0] += ", time %s" % stamp
+    return "\n".join(lines) + "\n"
+
+
+class _Output:
+    """Standard output, *batch* texts at a time."""
+
+    def __init__(self, batch=256):
+        self.lines, self.batch = [], batch
+
+    def __call__(self, text):
+        self.lines.append(text)
+        if len(self.lines) >= self.batch:
+            self.flush()
+
+    def flush(self):
+        if self.lines:
+            sys.stdout.write("\n".join(self.lines) + "\n")
+            self.lines = []
+
+
+def _print(records, session, formatter, clock, jobs, progress):
+    """Decode and print as the frames come."""
+    out = _Output()
+    try:
+        for number, (linktype, stamp, data) in enumerate(records, 1):
+            out(formatter(session.decode_frame(number, stamp, linktype, data), clock(stamp)))
+            if progress is not None and not number % 512:
+                progress(number)
+    finally:
+        out.flush()
+
+
+def _print_parallel(records, session, formatter, clock, jobs, progress):
+    """Read every frame, decode them with *jobs* processes
+    (:mod:`~scapy_ike.decode.parallel`), print in capture order; a
+    damaged capture is decoded up to the damage, then the error raised."""
+    from scapy_ike.decode.parallel import decode_parallel
+    frames, damaged = [], None
+    try:
+        for frame in records:
+            frames.append(frame)
+            if progress is not None and not len(frames) % 512:
+                progress(len(frames))
+    except CaptureError as exc:
+        damaged = exc
+    times = [clock(stamp) for _, stamp, _ in frames]
+    out = _Output()
+    for text in decode_parallel(frames, session, formatter, times, jobs):
+        out(text)
+    out.flush()
+    if damaged is not None:
+        raise damaged
+
+
+def _report(session):
+    """One line per SA that failed or has no keys; whether any failed."""
+    ike = session._ike
+    failed = bool(session.failures)
+    if ike is not None:
+        for cky, reason in ike.failed.items():
+            print("scapy-ike decode: IKE SA %s: %s" % (cky.hex(), reason), file=sys.stderr)
+        for cky, reason in ike.unkeyed.items():
+            print("scapy-ike decode: IKE SA %s: %s" % (cky.hex(), reason), file=sys.stderr)
+        failed = failed or bool(ike.failed)
     for (src, dst, spi), count in sorted(session.failures.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
               % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)
-    return 1 if session.failures else 0
+    for (src, dst, spi), reason in sorted(session.unkeyed.items()):
+        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %s" % (spi, src, dst, reason),
+              file=sys.stderr)
+    return failed

@@ -1,30 +1,37 @@
 """Following IKEv1 in a capture: each IKE SA tracked by its initiator
 cookie, its transcript gathered from the clear Phase 1 messages, its keys
 taken from a key file or derived from the PSK and g^xy, every encrypted
-message decrypted with the right IV chain and dissected, and each Quick
-Mode's KEYMAT turned into ESP keys for the same capture.
+message decrypted with the right IV chain, and each Quick Mode's KEYMAT
+turned into ESP keys for the same capture.  Messages are read with
+:mod:`struct` (:mod:`scapy_ike.core.message`), as the engine reads them.
 
 Which of several candidate secrets (``--gxy`` may repeat) belongs to an SA
 is settled by its first encrypted message: the one whose plaintext
-dissects cleanly and whose HASH_I or HASH_R verifies (RFC 2409 5).
+chains cleanly and whose HASH_I or HASH_R verifies (RFC 2409 5).  A Quick
+Mode with PFS takes its own g^xy (RFC 2409 5.5): candidates are the
+key log's ``qm`` secrets and the ``--gxy`` values no Phase 1 took; without
+any its ESP SAs are left opaque and say so (:attr:`IkeTracker.opaque`).
+
+What could not be keyed is said once per SA: :attr:`IkeTracker.failed`
+(keys given that do not fit) and :attr:`IkeTracker.unkeyed` (keys that
+were never there).
 """
 
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
-from scapy_ike.constants import ExchangeType, ProtocolId
-from scapy_ike.core.proposals import ike_from_transform
+from scapy_ike.constants import ExchangeType, IpsecAttribute, PayloadType, ProtocolId
+from scapy_ike.core.message import Message, MessageError, parse_sa
+from scapy_ike.core.proposals import describe_offered, ike_from_transform
 from scapy_ike.core.sa import PSK_METHODS, IkeSa, KeysMissing
 from scapy_ike.crypto import keys as schedule
 from scapy_ike.decode.keylog import EspKey
 from scapy_ike.esp import EspTransform
-from scapy_ike.layers.isakmp import (
-    ISAKMP, ISAKMP_Encrypted, ISAKMP_payload_Hash, ISAKMP_payload_ID, ISAKMP_payload_KE,
-    ISAKMP_payload_Nonce, ISAKMP_payload_SA, malformed, payload_body,
-    payloads_of,
-)
+from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, TRANSFORM_ID_NAMES
 
 PHASE1 = (ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE)
+PSK_ALONE = "keys unknown: --psk needs --gxy or a key log (--keys)"
+PFS_UNKNOWN = "keys unknown: Quick Mode used PFS (group %s); give its g^xy with --gxy"
 
 
 @dataclass
@@ -36,7 +43,9 @@ class QuickMode:
     spi_i: Optional[bytes] = None
     spi_r: Optional[bytes] = None
     transform: Optional[EspTransform] = None
+    unsupported: Optional[str] = None
     pfs: bool = False
+    group: Optional[int] = None
     keyed: bool = False
 
 
@@ -48,6 +57,8 @@ class Tracked:
     initiator: str
     quick: Dict[int, QuickMode] = field(default_factory=dict)
     settled: bool = False
+    unsupported: Optional[str] = None
+    """Why Phase 1's chosen transform cannot be used, if it cannot."""
 
 
 class IkeTracker:
@@ -63,35 +74,66 @@ class IkeTracker:
         self.sas: Dict[bytes, Tracked] = {}
         self.esp_keys = []
         """ESP keys derived from Quick Mode KEYMAT, in the order made."""
+        self.opaque: Dict[int, str] = {}
+        """SPI -> why the ESP SA of a Quick Mode seen has no keys."""
+        self.failed: Dict[bytes, str] = {}
+        """Initiator cookie -> why the keys given do not open the IKE SA."""
+        self.unkeyed: Dict[bytes, str] = {}
+        """Initiator cookie -> why the IKE SA has no keys."""
 
-    def message(self, head, src):
-        """``(decrypted message or None, error or None)`` for one ISAKMP
-        header *head* sent by *src*."""
-        tracked = self.sas.get(head.init_cookie)
-        if tracked is None:
-            tracked = self.sas[head.init_cookie] = Tracked(IkeSa(head.init_cookie), src)
-        sa = tracked.sa
-        if head.resp_cookie != bytes(8):
-            sa.cky_r = head.resp_cookie
-        from_initiator = src == tracked.initiator
-        if not head.flags & 1:
-            self._observe(tracked, head, from_initiator)
-            return None, None
-        body = head[ISAKMP_Encrypted].load if head.haslayer(ISAKMP_Encrypted) else b""
-        if not tracked.settled:
-            tried = self._settle(tracked, head, body, from_initiator)
-            if not tracked.settled:
-                return None, ("no key fits: %d candidate(s) fail to decrypt or to verify "
-                              "the hash (wrong PSK or g^xy?)" % tried if tried else None)
+    def message(self, data, src):
+        """``(clear message or None, error or None, note or None)`` for the
+        ISAKMP message *data* sent by *src*: the clear message is its
+        header (E flag cleared) and decrypted body; a note says, on an
+        SA's first message only, why it has no keys."""
         try:
-            clear = _decrypt(tracked.sa, head, body)
+            msg = Message.parse(data)
+        except MessageError:
+            return None, None, None         # the summary says what is wrong
+        tracked = self.sas.get(msg.cky_i)
+        if tracked is None:
+            tracked = self.sas[msg.cky_i] = Tracked(IkeSa(msg.cky_i), src)
+        sa = tracked.sa
+        if msg.cky_r != bytes(8):
+            sa.cky_r = msg.cky_r
+        from_initiator = src == tracked.initiator
+        if not msg.flags & 1:
+            self._observe(tracked, msg, from_initiator)
+            return None, None, None
+        if not tracked.settled:
+            tried = self._settle(tracked, msg, from_initiator)
+            if not tracked.settled:
+                return None, *self._unsettled(tracked, tried)
+        try:
+            clear = _decrypt(tracked.sa, msg)
         except (KeysMissing, ValueError) as exc:
-            return None, "cannot decrypt: %s" % exc
-        problems = malformed(clear)
-        if problems:
-            return clear, "decrypted payloads are malformed (wrong keys?): %s: %s" % problems[0]
+            self.failed.setdefault(msg.cky_i, "cannot decrypt: %s" % exc)
+            return None, "cannot decrypt: %s" % exc, None
+        wire = _clear_bytes(data, clear)
+        if isinstance(clear, MessageError):
+            error = "decrypted payloads are malformed (wrong keys?): %s" % clear
+            self.failed.setdefault(msg.cky_i, error)
+            return wire, error, None
         self._observe(tracked, clear, from_initiator)
-        return clear, None
+        return wire, None, None
+
+    def _unsettled(self, tracked, tried):
+        """``(error, note)`` for an encrypted message of an SA no key opens."""
+        cky_i = tracked.sa.cky_i
+        if tracked.unsupported is not None:
+            if cky_i in self.unkeyed:
+                return None, None
+            self.unkeyed[cky_i] = tracked.unsupported
+            return None, tracked.unsupported
+        if tried:
+            error = ("no key fits: %d candidate(s) fail to decrypt or to verify "
+                     "the hash (wrong PSK or g^xy?)" % tried)
+            self.failed.setdefault(cky_i, error)
+            return error, None
+        if self.psk is not None and not self.gxy and cky_i not in self.unkeyed:
+            self.unkeyed[cky_i] = PSK_ALONE
+            return None, PSK_ALONE
+        return None, None
 
     # -- keys --------------------------------------------------------------
 
@@ -110,7 +152,7 @@ class IkeTracker:
         if self.psk is not None or sa.auth_method not in PSK_METHODS:
             yield from _derived(sa, self.psk, self.gxy)
 
-    def _settle(self, tracked, head, body, from_initiator):
+    def _settle(self, tracked, msg, from_initiator):
         """Pick the first candidate that decrypts the first encrypted
         message cleanly (and verifies its HASH_I/HASH_R in Phase 1); the
         number of candidates tried."""
@@ -120,10 +162,10 @@ class IkeTracker:
         for candidate in self._candidates(tracked.sa):
             tried += 1
             try:
-                clear = _decrypt(replace(candidate, _last={}, _seen={}), head, body)
+                clear = _decrypt(replace(candidate, _last={}, _seen={}), msg)
             except (KeysMissing, ValueError):
                 continue
-            if malformed(clear) or not _hash_ok(candidate, clear, from_initiator):
+            if isinstance(clear, MessageError) or not _hash_ok(candidate, clear, from_initiator):
                 continue
             tracked.sa, tracked.settled = candidate, True
             break
@@ -133,24 +175,35 @@ class IkeTracker:
 
     def _observe(self, tracked, msg, from_initiator):
         sa = tracked.sa
-        if msg.exch_type in PHASE1 and msg.id == 0:
-            _phase1(sa, msg, from_initiator)
+        if msg.exch_type in PHASE1 and msg.message_id == 0:
+            tracked.unsupported = _phase1(sa, msg, from_initiator) or tracked.unsupported
         elif msg.exch_type == ExchangeType.QUICK_MODE:
-            quick = tracked.quick.setdefault(msg.id, QuickMode())
+            quick = tracked.quick.setdefault(msg.message_id, QuickMode())
             _quick(quick, msg, from_initiator)
-            if not quick.keyed and quick.transform and quick.spi_i and quick.nr_b and sa.skeyid_d:
-                self._keymat(sa, quick)
+            if not quick.keyed and quick.spi_i and quick.nr_b and sa.skeyid_d:
+                if quick.transform is not None or quick.unsupported is not None:
+                    self._keymat(sa, quick)
 
     def _keymat(self, sa, quick):
         """ESP keys of both SPIs (RFC 2409 5.5); with PFS, each candidate
-        Quick Mode secret gives a pair, the wrong ones fail on the ICV."""
-        secrets = self.qm_gxy if quick.pfs else [b""]
+        Quick Mode secret gives a pair, the wrong ones fail on the ICV.
+        A transform we lack, or PFS without a candidate, leaves both SPIs
+        opaque with the reason."""
+        quick.keyed = True
+        spis = [int.from_bytes(s, "big") for s in (quick.spi_i, quick.spi_r) if s]
+        if quick.unsupported is not None:
+            self.opaque.update(dict.fromkeys(spis, quick.unsupported))
+            return
+        phase1 = {t.sa.gxy for t in self.sas.values()}
+        secrets = [g for g in self.qm_gxy if g not in phase1] if quick.pfs else [b""]
+        if not secrets:
+            self.opaque.update(dict.fromkeys(spis, PFS_UNKNOWN % quick.group))
+            return
         size = quick.transform.keymat_size
         for gxy_qm in secrets:
             for spi in (quick.spi_i, quick.spi_r):
                 km = sa.keymat(ProtocolId.IPSEC_ESP, spi, quick.ni_b, quick.nr_b, size, gxy_qm)
                 self.esp_keys.append(_esp_key(quick.transform, spi, km))
-        quick.keyed = True
 
 
 def _fresh(sa):
@@ -176,73 +229,117 @@ def _derived(sa, psk, secrets):
         yield candidate
 
 
-def _decrypt(sa, head, body):
-    """The message with its body decrypted and dissected (E flag cleared)."""
-    plain = sa.decrypt(head.id, body)
-    raw = bytearray(bytes(head)[:28])
-    raw[19] &= 0xFE
-    return ISAKMP(bytes(raw) + plain)
+def _decrypt(sa, msg):
+    """The message with its body decrypted (E flag cleared), or the
+    MessageError its payload chain raises."""
+    plain = sa.decrypt(msg.message_id, msg.body)
+    try:
+        return msg.opened(plain)
+    except MessageError as exc:
+        return exc
+
+
+def _clear_bytes(data, clear):
+    """The header of *data*, E flag cleared, and the decrypted body."""
+    head = bytearray(data[:28])
+    head[19] &= 0xFE
+    body = clear.body if isinstance(clear, Message) else b""
+    return bytes(head) + body if body else None
 
 
 def _hash_ok(sa, clear, from_initiator):
     """HASH_I/HASH_R of the identity message verifies, where there is one."""
-    ids = payloads_of(clear, ISAKMP_payload_ID)
-    hashes = payloads_of(clear, ISAKMP_payload_Hash)
-    if clear.id != 0 or clear.exch_type not in PHASE1 or not hashes or sa.skeyid is None:
+    ids = clear.bodies(PayloadType.ID)
+    hashes = clear.bodies(PayloadType.HASH)
+    if clear.message_id != 0 or clear.exch_type not in PHASE1 or not hashes or sa.skeyid is None:
         return True          # nothing to verify, or only Ka is known
     if from_initiator:
         if ids:
-            sa.idii_b = payload_body(ids[0])
-        return sa.verify_hash_i(hashes[0].hash)
+            sa.idii_b = ids[0]
+        return sa.verify_hash_i(hashes[0])
     if ids:
-        sa.idir_b = payload_body(ids[0])
-    return sa.verify_hash_r(hashes[0].hash)
+        sa.idir_b = ids[0]
+    return sa.verify_hash_r(hashes[0])
+
+
+def _sa_payloads(msg):
+    """The SA payloads of *msg* as ``(body, SaPayload)``; those that do not
+    parse are left out (the summary flags them)."""
+    out = []
+    for body in msg.bodies(PayloadType.SA):
+        try:
+            out.append((body, parse_sa(body)))
+        except MessageError:
+            continue
+    return out
 
 
 def _phase1(sa, msg, from_initiator):
-    """Transcript values and the chosen transform (RFC 2409 5)."""
-    for proposal_sa in payloads_of(msg, ISAKMP_payload_SA):
+    """Transcript values and the chosen transform (RFC 2409 5); why the
+    chosen transform cannot be used, if it cannot (the SA stays opaque)."""
+    unsupported = None
+    for body, payload in _sa_payloads(msg):
         if from_initiator:
-            sa.sai_b = payload_body(proposal_sa)
-        elif proposal_sa.prop is not None and proposal_sa.prop.trans is not None:
-            chosen = ike_from_transform(proposal_sa.prop.trans)
-            if chosen is not None:          # else an algorithm we lack: left opaque
+            sa.sai_b = body
+        elif payload.proposals and payload.proposals[0].trans:
+            chosen = ike_from_transform(payload.proposals[0].trans[0])
+            if chosen is not None:
                 sa.choose(chosen)
-    for ke in payloads_of(msg, ISAKMP_payload_KE):
+            else:
+                unsupported = "keys unknown: Phase 1 chose %s" % describe_offered(payload)
+    for ke in msg.bodies(PayloadType.KE):
         if from_initiator:
-            sa.gxi = ke.ke
+            sa.gxi = ke
         else:
-            sa.gxr = ke.ke
-    for nonce in payloads_of(msg, ISAKMP_payload_Nonce):
+            sa.gxr = ke
+    for nonce in msg.bodies(PayloadType.NONCE):
         if from_initiator:
-            sa.ni_b = nonce.nonce
+            sa.ni_b = nonce
         else:
-            sa.nr_b = nonce.nonce
-    for ident in payloads_of(msg, ISAKMP_payload_ID):
+            sa.nr_b = nonce
+    for ident in msg.bodies(PayloadType.ID):
         if from_initiator:
-            sa.idii_b = payload_body(ident)
+            sa.idii_b = ident
         else:
-            sa.idir_b = payload_body(ident)
+            sa.idir_b = ident
+    return unsupported
 
 
 def _quick(quick, msg, from_initiator):
     """Nonces, SPIs, the chosen ESP transform and PFS (RFC 2409 5.5)."""
-    for nonce in payloads_of(msg, ISAKMP_payload_Nonce):
+    for nonce in msg.bodies(PayloadType.NONCE):
         if from_initiator:
-            quick.ni_b = nonce.nonce
+            quick.ni_b = nonce
         else:
-            quick.nr_b = nonce.nonce
-    for proposal_sa in payloads_of(msg, ISAKMP_payload_SA):
-        prop = proposal_sa.prop
-        if prop is None or prop.proto != ProtocolId.IPSEC_ESP:
-            continue
-        if from_initiator:
-            quick.spi_i = prop.SPI
-        else:
-            quick.spi_r = prop.SPI
-            quick.transform = EspTransform.from_payload(prop.trans)
-    if payloads_of(msg, ISAKMP_payload_KE):
+            quick.nr_b = nonce
+    for _, payload in _sa_payloads(msg):
+        for prop in payload.proposals:
+            if prop.proto != ProtocolId.IPSEC_ESP:
+                continue
+            if from_initiator:
+                quick.spi_i = prop.SPI
+            elif prop.trans:
+                quick.spi_r = prop.SPI
+                _choose_esp(quick, prop.trans[0])
+            break
+    if msg.bodies(PayloadType.KE):
         quick.pfs = True
+
+
+def _choose_esp(quick, transform):
+    """The responder's ESP transform, or why we cannot use it."""
+    try:
+        quick.transform = EspTransform.from_payload(transform)
+    except (KeyError, ValueError) as exc:
+        name = TRANSFORM_ID_NAMES[ProtocolId.IPSEC_ESP].get(transform.transform_id, "unknown")
+        why = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        quick.unsupported = "keys unknown: Quick Mode chose ESP transform %d (%s): %s" % (
+            transform.transform_id, name, why)
+    try:
+        group = IPSEC_ATTRIBUTES.numbers(transform.transforms).get(IpsecAttribute.GROUP_DESCRIPTION)
+    except ValueError:
+        group = None
+    quick.group = None if group is None else int(group)
 
 
 def _esp_key(transform, spi, keymat):

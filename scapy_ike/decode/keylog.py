@@ -25,7 +25,8 @@ lines are those charon's secrets give: ``ike icookie= rcookie= g_xy=
 skeyid= skeyid_d= skeyid_a= skeyid_e= ka= iv=``, ``esp spi= src= dst= enc=
 encr_key= integ= integ_key=`` (charon's algorithm names, hex values) and,
 with PFS, ``qm msgid= g_xy=``.
-Both are written too, so that tshark decrypts what was decrypted here:
+charon's own debug log (ike and chd at level 4) is read too
+(:mod:`~scapy_ike.decode.charon_log`).  Both are written too, so that tshark decrypts what was decrypted here:
 :func:`write_key_files` writes the three files, readable by their owner
 only.
 """
@@ -131,11 +132,14 @@ class Keys:
 def read_keys(text: str) -> Keys:
     """IKE and ESP keys of any format above, told apart by the first line
     that is not blank or a comment."""
+    from scapy_ike.decode.charon_log import is_charon_log, parse_charon_log
     for number, line in _lines(text):
         if _IKE_TABLE_ROW.match(line):
             return Keys(parse_ikev1_decryption_table(text), [])
         if _KEY_LOG_ROW.match(line):
             return parse_key_log(text)
+        if is_charon_log(line):
+            return parse_charon_log(text)
         break
     return Keys([], read_esp_keys(text))
 
@@ -165,7 +169,7 @@ def parse_key_log(text: str) -> Keys:
                     **{name: bytes.fromhex(fields[key]) for name, key in _IKE_LOG_FIELDS.items()
                        if fields.get(key)}))
             elif kind == "esp":
-                keys.esp.append(_logged_esp(number, fields))
+                keys.esp.append(logged_esp_key(number, fields))
             elif kind == "qm":
                 keys.qm_gxy.append(bytes.fromhex(fields["g_xy"]))
         except (KeyError, ValueError) as error:
@@ -177,7 +181,9 @@ _IKE_LOG_FIELDS = {"ka": "ka", "gxy": "g_xy", "skeyid": "skeyid", "skeyid_d": "s
                    "skeyid_a": "skeyid_a", "skeyid_e": "skeyid_e"}
 
 
-def _logged_esp(number, fields):
+def logged_esp_key(number, fields):
+    """The ESP key of a key log's ``esp`` line *fields* (charon's
+    algorithm names, hex values), line *number*."""
     cipher, size = registry.by_charon(fields["enc"])
     integrity, _ = registry.by_charon(fields["integ"])
     crypt_key = bytes.fromhex(fields["encr_key"])

@@ -1,216 +1,280 @@
-"""Following a capture: each packet dissected, ESP decrypted where keys
-match (nested ESP too), and every result described as a record that a
-front end prints as text or JSON.
+"""Following a capture: each frame's link, IP, UDP, ESP and ISAKMP headers
+read with :mod:`struct` (:mod:`~scapy_ike.decode.wire`), ESP decrypted
+where keys match (nested ESP too), IKE followed by an
+:class:`~scapy_ike.decode.ike.IkeTracker`, and every result described as
+a :class:`Record` that a front end prints as text or JSON.  Scapy
+dissects a frame only when its fields are asked for
+(:attr:`Record.packet`, :attr:`Record.inner`) or its protocol is one the
+fast path does not describe.
 
-ESP SAs are made once per (source, destination, SPI) from the first key
-that matches; the anti-replay window is off, since a capture may hold
-retransmissions and several observation points.
+ESP SAs are made once per (source, destination, SPI) from the key that
+matches; where several match (a Quick Mode with PFS and candidate
+secrets), the one that opens the SA's first packet.  The anti-replay
+window is off, since a capture may hold retransmissions and several
+observation points.
 """
 
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from scapy.fields import FlagValue
-from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.ipsec import ESP, NAT_KEEPALIVE
-from scapy.packet import NoPayload, Packet
-
-from scapy_ike.decode.ike import IkeTracker
-from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError
-from scapy_ike.layers.isakmp import (
-    EXCHANGE_NAMES, ISAKMP, ISAKMP_Encrypted, ISAKMP_Truncated, PAYLOAD_NAMES,
-    iter_payloads, malformed,
+from scapy_ike.decode import wire
+from scapy_ike.decode.summary import (
+    addresses, describe, esp_line, ip_summary, isakmp_summary,
 )
+from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError
 
 MAX_NESTING = 4
 """ESP inside ESP is followed this deep (RFC 4303 allows nesting)."""
+IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
+ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
 
 
 @dataclass
 class Record:
-    """One packet of a capture, as decoded."""
+    """One frame of a capture, as decoded."""
 
     frame: int
     time: float
-    packet: Packet
-    inner: List[Packet] = field(default_factory=list)
-    """Packets that ESP decryption revealed, outermost first."""
+    linktype: int
+    data: bytes
+    line: Optional[str] = None
+    """The frame's description by the fast path; None: Scapy's."""
+    opened: List[tuple] = field(default_factory=list)
+    """``(IP_LAYER or ISAKMP_LAYER, bytes, description or None)`` of what
+    decryption revealed, outermost first."""
     esp: List[tuple] = field(default_factory=list)
     """``(SPI, Opened, ICV verified)`` of each ESP layer decrypted."""
     decrypted: Optional[bool] = None
-    """True when ESP was decrypted, False when keys matched but failed,
-    None when there was nothing to decrypt or no key."""
+    """True when ESP or IKE was decrypted, False when keys matched but
+    failed, None when there was nothing to decrypt or no key."""
     error: Optional[str] = None
     notes: List[str] = field(default_factory=list)
+    ip: object = None
+    """The frame's :class:`~scapy_ike.decode.wire.Ip` view, if it has one."""
+    inner_ips: Optional[list] = None
+    """The views of the IP packets ESP decryption revealed (None where
+    there is none), in the order of :attr:`opened`."""
+    _packet: object = None
 
-    def summary(self):
-        """A one-line description, like tshark's Info column."""
-        parts = [describe(self.packet)]
+    @property
+    def packet(self):
+        """The frame dissected by Scapy (once)."""
+        if self._packet is None:
+            from scapy.config import conf
+            from scapy.layers import inet6, l2  # noqa: F401 (they register the link types)
+            from scapy.packet import Raw
+            import scapy_ike.layers.isakmp  # noqa: F401 (IKEv1 on UDP 500 and 4500)
+            cls = conf.l2types.num2layer.get(self.linktype, Raw)
+            self._packet = cls(self.data)
+            self._packet.time = self.time
+        return self._packet
+
+    @property
+    def inner(self):
+        """Scapy packets of what decryption revealed, outermost first."""
+        return [_dissect(kind, data) for kind, data, _ in self.opened]
+
+    def summary(self, scapy=False):
+        """A one-line description, like tshark's Info column; with
+        *scapy*, every part described from Scapy's dissection."""
+        fast = not scapy
+        if fast and self.line is not None and not self.notes and not self.error \
+                and len(self.opened) == 1 and self.opened[0][2] is not None:
+            return self.line + " -> " + self.opened[0][2]
+        parts = [self.line if fast and self.line is not None else describe(self.packet)]
         parts += ["[%s]" % note for note in self.notes]
-        parts += ["-> %s" % describe(p) for p in self.inner]
+        parts += ["-> %s" % (line if fast and line is not None else describe(_dissect(kind, data)))
+                  for kind, data, line in self.opened]
         if self.error:
             parts.append("[error: %s]" % self.error)
         return " ".join(parts)
 
-    def to_json(self):
+    def to_json(self, show_secrets=False):
+        """One JSON object (the schema of :mod:`~scapy_ike.decode.json_fields`)."""
+        from scapy_ike.decode.json_fields import layer_json
         layers = []
         for pkt in [self.packet] + self.inner:
-            layers += [layer_json(layer) for layer in pkt.iterpayloads()]
+            layers += [layer_json(layer, show_secrets) for layer in pkt.iterpayloads()]
         return {"frame": self.frame, "time": self.time, "summary": self.summary(),
                 "layers": layers, "decrypted": self.decrypted, "error": self.error}
 
 
-class Session:
-    """Decodes the packets of one capture, in order: IKE messages with the
-    :class:`~scapy_ike.decode.ike.IkeTracker` given, ESP with the keys
-    given and those its Quick Modes made."""
+def _dissect(kind, data):
+    if kind == ISAKMP_LAYER:
+        from scapy_ike.layers.isakmp import ISAKMP
+        return ISAKMP(data)
+    if data and data[0] >> 4 == 6:
+        from scapy.layers.inet6 import IPv6
+        return IPv6(data)
+    from scapy.layers.inet import IP
+    return IP(data)
 
-    def __init__(self, esp_keys=(), ike=None):
+
+class Session:
+    """Decodes the frames of one capture, in order: IKE messages with the
+    :class:`~scapy_ike.decode.ike.IkeTracker` given (one is made at the
+    first ISAKMP message otherwise), ESP with the keys given and those its
+    Quick Modes made."""
+
+    def __init__(self, esp_keys=(), ike=None, ike_port=500, natt_port=4500):
         self.esp_keys = list(esp_keys)
-        self.ike = ike if ike is not None else IkeTracker()
+        self._ike = ike
+        self.ports = (ike_port, natt_port)
         self._sas = {}
+        self._prefixes = {}
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
         self.last_error = {}
+        self.last_failure = {}
+        """(source, destination, SPI) -> frame number of its last failure."""
+        self.unkeyed = {}
+        """(source, destination, SPI) -> why its keys are unknown, for SAs
+        whose Quick Mode was seen but could not be keyed."""
+
+    @property
+    def ike(self):
+        if self._ike is None:
+            from scapy_ike.decode.ike import IkeTracker
+            self._ike = IkeTracker()
+        return self._ike
 
     def decode(self, frame, pkt):
-        record = Record(frame, float(pkt.time), pkt)
-        head = pkt.getlayer(ISAKMP)
-        if head is not None:
-            ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
-            clear, error = self.ike.message(head, ip.src if ip is not None else None)
-            if clear is not None:
-                record.inner.append(clear)
-            if clear is not None or error:
-                record.decrypted, record.error = error is None, error
-            return record
-        current = pkt
-        for _ in range(MAX_NESTING):
-            esp = current.getlayer(ESP)
-            if esp is None or current.haslayer(NAT_KEEPALIVE):
-                break
-            opened = self._open(esp, record)
-            if opened is None:
-                break
-            current = opened
-            record.inner.append(opened)
+        """The record of a Scapy packet *pkt* (its bytes are decoded)."""
+        from scapy.config import conf
+        linktype = conf.l2types.layer2num.get(type(pkt), 1)
+        record = self.decode_frame(frame, float(pkt.time), linktype, bytes(pkt))
+        record._packet = pkt
         return record
 
-    def _open(self, esp, record):
-        """The packet inside *esp*, or None (no key, failure, dummy)."""
-        ip = esp.underlayer
-        while ip is not None and not isinstance(ip, (IP, IPv6)):
-            ip = ip.underlayer
+    def decode_frame(self, frame, time, linktype, data):
+        """The record of one captured frame of link type *linktype*."""
+        record = Record(frame, time, linktype, data)
+        offset = wire.link_payload(linktype, data)
+        ip = None if offset is None else wire.parse_ip(data, offset, *self.ports)
         if ip is None:
+            return record
+        record.ip = ip
+        if ip.kind == wire.ISAKMP:
+            self._isakmp(record, ip)
+        elif ip.kind == wire.ESP:
+            body = ip.body
+            if len(body) >= 8:
+                record.line = esp_line(self._prefix(ip), *ESP_HEADER.unpack_from(body))
+                self._open(record, ip, 0)
+        elif ip.kind == wire.KEEPALIVE:
+            record.line = "UDPENCAP %sNAT-keepalive" % addresses(ip.src, ip.dst, ip.sport, ip.dport)
+        else:
+            record.line = ip_summary(ip, *self.ports)
+        return record
+
+    def _isakmp(self, record, ip):
+        body = ip.body
+        record.line = isakmp_summary(body, addresses(ip.src, ip.dst, ip.sport, ip.dport))
+        if len(body) < 28:
+            return
+        clear, error, note = self.ike.message(body, ip.src)
+        if note is not None:
+            record.notes.append(note)
+        if clear is not None:
+            record.opened.append((ISAKMP_LAYER, clear, isakmp_summary(clear, padded=True)))
+        if clear is not None or error:
+            record.decrypted, record.error = error is None, error
+
+    def _prefix(self, ip):
+        """``src > dst `` of *ip* (with ports over UDP), kept per flow."""
+        flow = (ip.src, ip.dst, ip.sport, ip.dport)
+        text = self._prefixes.get(flow)
+        if text is None:
+            if len(self._prefixes) > 65536:
+                self._prefixes.clear()
+            text = self._prefixes[flow] = addresses(*flow)
+        return text
+
+    def _esp_line(self, ip):
+        if len(ip.body) < 8:
             return None
-        key = (ip.src, ip.dst, esp.spi)
-        sa = self._sa(key)
+        return esp_line(self._prefix(ip), *ESP_HEADER.unpack_from(ip.body))
+
+    def _open(self, record, ip, depth):
+        """Decrypt the ESP packet *ip* carries, and what it carries."""
+        body = ip.body
+        if len(body) < 8 or depth == MAX_NESTING:
+            return
+        spi = struct.unpack_from("!I", body)[0]
+        key = (ip.src, ip.dst, spi)
+        sa = self._sas.get(key) or self._sa(key, body, record)
         if sa is None:
-            return None
-        wire = bytes(esp)
+            return
         try:
-            opened = sa.open(wire)
+            opened = sa.open(body)
         except EspError as exc:
             record.decrypted = False
-            record.error = "SPI 0x%08x: %s" % (esp.spi, exc)
-            self.failures[key] += 1
-            self.last_error[key] = str(exc)
-            return None
+            record.error = "SPI 0x%08x: %s" % (spi, exc)
+            self._failed(key, str(exc), record.frame)
+            return
         record.decrypted = True
-        record.esp.append((esp.spi, opened, sa.skip_icv is None and sa.icv_size > 0))
+        record.esp.append((spi, opened, sa.skip_icv is None and sa.icv_size > 0))
         if sa.skip_icv is not None:
             record.notes.append("ICV of %d bytes not checked" % sa.skip_icv)
-        if opened.next_header == IPPROTO_IPIP:
-            return IP(opened.payload)
-        if opened.next_header == IPPROTO_IPV6:
-            return IPv6(opened.payload)
-        if opened.next_header == IPPROTO_NONE:
+        next_header = opened.next_header
+        if next_header == IPPROTO_NONE:
             record.notes.append("dummy packet (next header 59)")
-            return None
-        header = ip.copy()
-        header.remove_payload()
-        if isinstance(header, IP):
-            header.proto, header.len, header.chksum = opened.next_header, None, None
+            return
+        if next_header in (IPPROTO_IPIP, IPPROTO_IPV6):
+            inner = opened.payload
         else:
-            header.nh, header.plen = opened.next_header, None
-        return type(header)(bytes(header / opened.payload))
+            inner = wire.transport_header(ip, next_header, len(opened.payload)) + opened.payload
+        inner_ip = wire.parse_ip(inner, 0, *self.ports)
+        line = None
+        if inner_ip is not None:
+            line = self._esp_line(inner_ip) if inner_ip.kind == wire.ESP else \
+                ip_summary(inner_ip, *self.ports) if inner_ip.kind is None else None
+        record.opened.append((IP_LAYER, inner, line))
+        if record.inner_ips is None:
+            record.inner_ips = []
+        record.inner_ips.append(inner_ip)
+        if inner_ip is not None and inner_ip.kind == wire.ESP:
+            self._open(record, inner_ip, depth + 1)
+
+    def _failed(self, key, error, frame):
+        self.failures[key] += 1
+        self.last_error[key], self.last_failure[key] = error, frame
 
     def esp_sas(self):
         """``((source, destination, SPI), SA)`` of every ESP SA used."""
         return [(key, sa) for key, sa in self._sas.items() if sa is not None]
 
-    def _sa(self, key):
-        """The SA for (source, destination, SPI), made from the first key
-        that matches; keys that Quick Modes make later count too."""
-        if key not in self._sas:
-            src, dst, spi = key
-            match = next((k for k in self.esp_keys + self.ike.esp_keys
-                          if k.matches(src, dst, spi)), None)
-            if match is None:
-                return None
-            self._sas[key] = match.security_association(spi=spi, replay_window=0)
+    def _sa(self, key, body, record):
+        """The SA for (source, destination, SPI): made from the key that
+        matches, or from the first of several that opens *body*; keys
+        that Quick Modes make later count too.  None without a key (the
+        first packet of an SA whose keys are known to be unknown says why)."""
+        sa = self._sas.get(key)
+        if sa is not None:
+            return sa
+        src, dst, spi = key
+        ike_keys = self._ike.esp_keys if self._ike is not None else []
+        matches = [k for k in self.esp_keys + ike_keys if k.matches(src, dst, spi)]
+        if not matches:
+            reason = self._ike.opaque.get(spi) if self._ike is not None else None
+            if reason is not None and key not in self.unkeyed:
+                self.unkeyed[key] = reason
+                record.notes.append(reason)
+            return None
+        if len(matches) > 1:
+            for candidate in matches:
+                sa = candidate.security_association(spi=spi, replay_window=0)
+                try:
+                    sa.open(body)
+                except EspError:
+                    continue
+                self._sas[key] = candidate.security_association(spi=spi, replay_window=0)
+                return self._sas[key]
+            error = "no key fits: %d candidate keys fail" % len(matches)
+            record.decrypted, record.error = False, "SPI 0x%08x: %s" % (spi, error)
+            self._failed(key, error, record.frame)
+            return None
+        self._sas[key] = matches[0].security_association(spi=spi, replay_window=0)
         return self._sas[key]
-
-
-def describe(pkt):
-    """``PROTOCOL info`` for one packet, naming every IKEv1 payload."""
-    head = pkt.getlayer(ISAKMP) or pkt.getlayer(ISAKMP_Truncated)
-    if isinstance(head, ISAKMP_Truncated):
-        return "ISAKMP [malformed: %s]" % head.malformed
-    if head is not None:
-        kinds = [PAYLOAD_NAMES.get(t, str(t)) for t, _ in iter_payloads(head)]
-        if head.haslayer(ISAKMP_Encrypted):
-            kinds.append("<encrypted %d bytes>" % len(head[ISAKMP_Encrypted].load))
-        info = "%s%s %s>%s id=%08x [%s]" % (
-            _addresses(pkt), EXCHANGE_NAMES.get(head.exch_type, head.exch_type),
-            head.init_cookie.hex(), head.resp_cookie.hex(), head.id, " ".join(kinds))
-        problems = malformed(head)
-        if problems:
-            info += " [malformed: %s]" % "; ".join("%s: %s" % p for p in problems)
-        return "ISAKMP " + info
-    if pkt.haslayer(NAT_KEEPALIVE):
-        return "UDPENCAP %sNAT-keepalive" % _addresses(pkt)
-    if pkt.haslayer(ESP):
-        esp = pkt[ESP]
-        return "ESP %sSPI=0x%08x seq=%d" % (_addresses(pkt), esp.spi, esp.seq)
-    return pkt.summary()
-
-
-def _addresses(pkt):
-    """``src > dst `` (with ports over UDP), or nothing for a packet
-    without IP, like a decrypted IKE message."""
-    ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
-    if ip is None:
-        return ""
-    if pkt.haslayer(UDP):
-        return "%s:%d > %s:%d " % (ip.src, pkt[UDP].sport, ip.dst, pkt[UDP].dport)
-    return "%s > %s " % (ip.src, ip.dst)
-
-
-def layer_json(layer):
-    """``{"layer": class name, "fields": {...}}`` of one layer, bytes as
-    lowercase hex, with ``"malformed"`` when the layer carries a reason."""
-    out = {"layer": type(layer).__name__,
-           "fields": {f.name: _json_value(layer.getfieldval(f.name)) for f in layer.fields_desc}}
-    reason = getattr(layer, "malformed", None)
-    if reason is not None:
-        out["malformed"] = reason
-    return out
-
-
-def _json_value(value):
-    if isinstance(value, Packet):
-        return [layer_json(layer) for layer in value.iterpayloads()]
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).hex()
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, FlagValue):
-        return int(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, NoPayload):
-        return None
-    return str(value)
