@@ -91,6 +91,8 @@ def test_a_wrong_password_is_asked_again_then_refused():
     server = [(e.user, e.ok, e.final) for e in net.of("r", ev.XauthCompleted)]
     assert server == [("alice", False, False)] * 2 + [("alice", False, True)]
     assert [(e.ok, e.final) for e in net.of("i", ev.XauthCompleted)] == [(False, True)]
+    assert [f.reason for f in net.of("i", ev.Failed)] == [
+        "XAuth failed: the server refused user 'alice'"]
     assert [d.protocol for d in net.of("i", ev.DeleteReceived)] == [1]
     assert [c.reason for c in net.of("r", ev.IkeSaClosed)] == ["XAuth failed for 'alice'"]
     assert not net.of("i", ev.QuickModeEstablished) and not net.of("r", ev.ModeConfigApplied)

@@ -158,6 +158,9 @@ class RemoteAccess:
         self.conn.event(ev.XauthCompleted(self.conn.cookies, self.conn.config.xauth_user, good))
         if not good:
             self.waiting_until = None       # the server deletes the IKE SA
+            self.conn.event(ev.Failed(self.conn.cookies, ex.message_id,
+                                      "XAuth failed: the server refused user %r"
+                                      % self.conn.config.xauth_user))
             return None
         self.authenticated = True
         if self.modecfg == "pull":

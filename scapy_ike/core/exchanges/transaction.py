@@ -101,10 +101,9 @@ def answered(ex, msg, now):
     goes on."""
     cfg = _read(ex, msg)
     want = ANSWERS[ex.asked.cfg_type]
-    if cfg.cfg_type != want or cfg.identifier != ex.asked.identifier:
-        raise RemoteProtocolError("%s (identifier %d) does not answer our %s (identifier %d)"
-                                  % (_name(cfg.cfg_type), cfg.identifier,
-                                     _name(ex.asked.cfg_type), ex.asked.identifier))
+    if cfg.cfg_type != want:        # the identifier is not checked: charon's is 0, and
+        raise RemoteProtocolError(  # the message ID already binds the answer to the question
+            "%s does not answer our %s" % (_name(cfg.cfg_type), _name(ex.asked.cfg_type)))
     msg.accept()
     ex.pending = None
     ex.ended = now
