@@ -46,6 +46,7 @@ class RemoteAccess:
         self.tries = 0
         self.user = None
         self.status = None                           # the XAUTH-STATUS we set
+        self.attributes = ()                         # the Mode Config ones given or got
         self.complete = not config.phase15
         self.waiting_until = None
 
@@ -61,7 +62,7 @@ class RemoteAccess:
         if self.server:
             if self.modecfg == "push":
                 return self._push(now)
-            return self._done(now)                   # a pull server: the client asks when it will
+            return self._done(now, leased=False)     # a pull server: the client asks when it will
         if self.xauth or self.modecfg == "push":
             self.waiting_until = now + WAIT
             return None
@@ -137,7 +138,7 @@ class RemoteAccess:
         self.authenticated = True
         if self.modecfg == "push":
             return self._push(now)
-        return self._done(now)
+        return self._done(now, leased=self.modecfg is None)   # pull: the client asks next
 
     # -- XAuth, the client -----------------------------------------------------------
 
@@ -210,12 +211,13 @@ class RemoteAccess:
         self.attributes = cfg.attributes
         return self._done(now)
 
-    def _done(self, now):
+    def _done(self, now, leased=True):
+        """Phase 1.5 is over for us (*leased*: with Mode Config's answer)."""
         self.complete = True
         self.waiting_until = None
         conn = self.conn
-        address = conn.virtual_ip if not self.server else getattr(conn, "leased", None)
-        if self.modecfg is not None:
+        address = conn.leased if self.server else conn.virtual_ip
+        if self.modecfg is not None and leased:
             conn.event(ev.ModeConfigApplied(conn.cookies, str(address) if address else "",
                                             tuple(self.attributes)))
         conn.phase15_done(now)
