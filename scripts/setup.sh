@@ -5,10 +5,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 
-# What the interop tests run: tshark, tcpdump, ike-scan, and strongSwan's
-# charon with swanctl, the openssl plugin, userspace ESP (kernel-libipsec)
-# and XAuth; iproute2/iptables build the test namespaces.
-TEST_DEBS="tshark tcpdump ike-scan iputils-ping iproute2 iptables procps
+# What the interop tests run: tshark, tcpdump, ike-scan, vpnc (a Cisco-style
+# remote-access client), and strongSwan's charon with swanctl, the openssl
+# plugin, userspace ESP (kernel-libipsec) and XAuth; iproute2/iptables build
+# the test namespaces.
+TEST_DEBS="tshark tcpdump ike-scan iputils-ping iproute2 iptables procps vpnc
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libcharon-extauth-plugins"
 

@@ -59,8 +59,9 @@ def wait(automaton, kinds, timeout=15):
 
 def ours(role, mode, ike, esp, peer, keylog=None, **extra):
     """Our side in charon's test namespace, on 192.0.2.2."""
-    config = Configuration(role=role, mode=mode, psk=PSK.encode(), ike=ike, esp=esp,
-                           local_ts="198.51.100.2/32", remote_ts="198.51.100.1/32", **extra)
+    config = Configuration(**{"role": role, "mode": mode, "psk": PSK.encode(), "ike": ike,
+                              "esp": esp, "local_ts": "198.51.100.2/32",
+                              "remote_ts": "198.51.100.1/32", **extra})
     automaton = IKEv1Automaton(config, peer=(peer.peer_addr, 500) if role == "initiator" else None,
                                local_address="192.0.2.2",
                                sockets=sockets_in(peer.test_ns, "192.0.2.2"), keylog=keylog)

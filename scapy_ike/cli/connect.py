@@ -15,7 +15,9 @@ from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import (
     ArgumentParser, CommandError, ipv4_address, ipv4_host, port, positive, seconds,
 )
-from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
+from scapy_ike.cli.options import (
+    add_client_arguments, add_config_arguments, bind_udp, configuration, log_to_stdout,
+)
 from scapy_ike.core import events as ev
 
 
@@ -93,6 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument("--local-port", type=port, default=500)
     parser.add_argument("--local-natt-port", type=port, default=4500)
     add_config_arguments(parser)
+    add_client_arguments(parser)
     parser.add_argument("--ping", metavar="ADDR", help="ping this inner address through the tunnel")
     parser.add_argument("--count", type=positive,
                         help="echoes to send (default 3, or one per interval for --duration)")
@@ -106,8 +109,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     config = configuration(args, "initiator", parser)
     inner = args.local_ts
-    if args.ping and inner.prefixlen == 0:
-        parser.error("--ping needs our inner address: --local-ts ADDR/32")
+    if args.ping and inner.prefixlen == 0 and not args.modecfg:
+        parser.error("--ping needs our inner address: --local-ts ADDR/32 (or --modecfg)")
+    if args.xauth_password and not args.xauth_user:
+        parser.error("--xauth-password needs --xauth-user")
     if args.local_port == args.local_natt_port:
         parser.error("--local-port and --local-natt-port must differ")
     with log_to_stdout():
@@ -126,8 +131,10 @@ def main(argv=None) -> int:
             if args.ping:
                 count = args.count or (max(1, int(args.duration / max(args.interval, 0.001)))
                                        if args.duration else 3)
-                answered = ping(automaton.tunnel_socket(), str(inner.network_address), args.ping,
-                                count, interval=args.interval, alive=alive)
+                sock = automaton.tunnel_socket()
+                source = str(sock.tunnel.local_ts.network_address)   # ours, or Mode Config's
+                answered = ping(sock, source, args.ping, count, interval=args.interval,
+                                alive=alive)
                 print(automaton.show_isakmp_sa())
                 print(automaton.show_ipsec_sa())
                 print("%d of %d echoes answered through the tunnel" % (answered, count))

@@ -1,12 +1,14 @@
 """Options shared by the live subcommands (connect, serve, demo): the
 proposals, identities and selectors of one Configuration."""
 
+import argparse
 import logging
 import sys
 from contextlib import contextmanager
 
 from scapy_ike.automaton import tunnel
 from scapy_ike.cli.common import CommandError, network, positive, seconds, secret
+from scapy_ike.constants import ConfigAttribute as A
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
 
@@ -48,6 +50,71 @@ def add_config_arguments(parser):
                         help="the ESP SAs' lifetime in kilobytes (default: none)")
 
 
+def add_client_arguments(parser):
+    """XAuth and Mode Config as the client (the initiator)."""
+    parser.add_argument("--xauth-user", metavar="USER",
+                        help="answer XAuth (draft-beaulieu-ike-xauth-02) as USER; proposes "
+                             "XAUTHInitPreShared")
+    parser.add_argument("--xauth-password", metavar="TEXT", default="")
+    parser.add_argument("--modecfg", choices=("pull", "push"),
+                        help="get our inner address by Mode Config: ask for it (pull, "
+                             "strongSwan's way) or wait for it (push, Cisco's)")
+
+
+def add_server_arguments(parser):
+    """XAuth and Mode Config as the server (the responder)."""
+    parser.add_argument("--xauth", action="append", metavar="USER:PASSWORD", default=[],
+                        type=_user_password,
+                        help="ask each client for XAuth credentials, these accepted (repeat "
+                             "for more users); takes XAUTHInitPreShared")
+    parser.add_argument("--xauth-tries", type=positive, default=3, metavar="N",
+                        help="XAuth requests before a client is refused (default %(default)s)")
+    parser.add_argument("--pool", type=network, metavar="CIDR",
+                        help="lease Mode Config addresses from this prefix")
+    parser.add_argument("--modecfg", choices=("pull", "push"),
+                        help="Mode Config style (default pull with --pool): answer the "
+                             "client's REQUEST, or SET the address first")
+    parser.add_argument("--dns", action="append", default=[], metavar="ADDR",
+                        help="a DNS server for Mode Config clients (repeat for more)")
+    parser.add_argument("--nbns", action="append", default=[], metavar="ADDR")
+    parser.add_argument("--split-include", action="append", default=[], type=network,
+                        metavar="CIDR", help="a subnet the client routes through the tunnel")
+    parser.add_argument("--banner", metavar="TEXT", help="Cisco Unity banner for clients")
+    parser.add_argument("--default-domain", metavar="NAME", help="Cisco Unity default domain")
+
+
+def _user_password(text):
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise argparse.ArgumentTypeError("%r is not USER:PASSWORD" % text)
+    return user, password
+
+
+def _remote_access(args, role):
+    """The Configuration fields of the XAuth and Mode Config options."""
+    if role == "initiator":
+        fields = dict(modecfg=getattr(args, "modecfg", None))
+        if getattr(args, "xauth_user", None):
+            fields.update(xauth="client", xauth_user=args.xauth_user,
+                          xauth_password=args.xauth_password)
+        return fields
+    users = tuple(getattr(args, "xauth", ()) or ())
+    pool = getattr(args, "pool", None)
+    fields = dict(modecfg=getattr(args, "modecfg", None) or ("pull" if pool else None),
+                  pool=str(pool) if pool else None)
+    if users:
+        fields.update(xauth="server", xauth_users=users, xauth_tries=args.xauth_tries)
+    attributes = [(A.INTERNAL_IP4_DNS, a) for a in getattr(args, "dns", ())]
+    attributes += [(A.INTERNAL_IP4_NBNS, a) for a in getattr(args, "nbns", ())]
+    attributes += [(A.INTERNAL_IP4_SUBNET, str(n)) for n in getattr(args, "split_include", ())]
+    if getattr(args, "banner", None):
+        attributes.append((A.UNITY_BANNER, args.banner))
+    if getattr(args, "default_domain", None):
+        attributes.append((A.UNITY_DEF_DOMAIN, args.default_domain))
+    fields["modecfg_attributes"] = tuple(attributes)
+    return fields
+
+
 _NAT_T = {"any": True, "rfc3947": "rfc3947", "drafts": "drafts", "off": False}
 
 
@@ -59,7 +126,8 @@ def configuration(args, role, parser):
                              local_ts=str(args.local_ts), remote_ts=str(args.remote_ts),
                              force_encap=args.force_encap, nat_t=_NAT_T[args.nat_t],
                              dpd_delay=args.dpd, ike_lifetime=args.ike_lifetime,
-                             esp_lifetime=args.esp_lifetime, esp_lifesize=args.esp_lifesize)
+                             esp_lifetime=args.esp_lifetime, esp_lifesize=args.esp_lifesize,
+                             **_remote_access(args, role))
     except (ProposalError, ValueError) as exc:
         parser.error(str(exc))
 

@@ -10,7 +10,9 @@ from dataclasses import replace
 
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import ArgumentParser, ipv4_address, port
-from scapy_ike.cli.options import add_config_arguments, bind_udp, configuration, log_to_stdout
+from scapy_ike.cli.options import (
+    add_config_arguments, add_server_arguments, bind_udp, configuration, log_to_stdout,
+)
 
 
 def main(argv=None) -> int:
@@ -22,6 +24,7 @@ def main(argv=None) -> int:
                         help="half-open SAs allowed from one address (default %(default)s, as "
                              "charon's block_threshold)")
     add_config_arguments(parser)
+    add_server_arguments(parser)
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
     parser.add_argument("--timeout", type=float, default=None,

@@ -12,15 +12,15 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
 
-from scapy_ike.constants import IdType
+from scapy_ike.constants import AuthMethod, IdType
 from scapy_ike.core.proposals import (
     DEFAULT_ESP, DEFAULT_IKE, DEFAULT_INITIATOR_ESP, DEFAULT_INITIATOR_IKE, parse_esp_any, parse_ike,
 )
 
 
 @functools.lru_cache(maxsize=64)
-def _ike(text, lifetime):
-    return tuple(parse_ike(text, lifetime=lifetime))
+def _ike(text, lifetime, auth):
+    return tuple(parse_ike(text, auth=auth, lifetime=lifetime))
 
 
 @functools.lru_cache(maxsize=64)
@@ -40,7 +40,10 @@ class Identity:
     @classmethod
     def parse(cls, text):
         """An address gives ID_IPV4_ADDR (or IPV6), ``u@a.b`` ID_USER_FQDN,
-        anything else ID_FQDN."""
+        ``keyid:NAME`` ID_KEY_ID (a Cisco group name), anything else
+        ID_FQDN."""
+        if text.startswith("keyid:"):
+            return cls(IdType.KEY_ID, text[len("keyid:"):].encode())
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
@@ -150,6 +153,14 @@ class Configuration:
     retransmission: Retransmission = field(default_factory=Retransmission)
     keepalive: float = 20.0
     initial_contact: bool = True
+    xauth: Optional[str] = None     # "server" or "client" (draft-beaulieu-ike-xauth-02)
+    xauth_user: str = ""            # a client's credentials
+    xauth_password: str = ""
+    xauth_users: Tuple[Tuple[str, str], ...] = ()   # a server's (user, password) pairs
+    xauth_tries: int = 3            # a server's REQUESTs before it gives up
+    modecfg: Optional[str] = None   # "pull" (the client asks) or "push" (the server sets)
+    modecfg_attributes: Tuple = ()  # a server's: ModeConfig attributes beside the address
+    pool: Optional[str] = None      # a server's: the addresses it leases (a CIDR)
     half_open_timeout: float = 30.0
     half_open_per_source: int = 5
     max_half_open: int = 2048
@@ -160,6 +171,12 @@ class Configuration:
             raise ValueError("role is initiator or responder, not %r" % self.role)
         if self.mode not in (None, "main", "aggressive"):
             raise ValueError("mode is main or aggressive, not %r" % self.mode)
+        if self.xauth not in (None, "server", "client"):
+            raise ValueError("xauth is 'server', 'client' or None, not %r" % (self.xauth,))
+        if self.modecfg not in (None, "pull", "push"):
+            raise ValueError("modecfg is 'pull', 'push' or None, not %r" % (self.modecfg,))
+        if self.pool is not None:
+            ipaddress.ip_network(self.pool)
         if self.nat_t not in (True, False, "rfc3947", "drafts"):
             raise ValueError("nat_t is True, False, 'rfc3947' or 'drafts', not %r" % (self.nat_t,))
         if isinstance(self.psk, str):
@@ -203,7 +220,23 @@ class Configuration:
         the role (a responder accepts what current peers offer; weak
         algorithms only when configured)."""
         default = DEFAULT_INITIATOR_IKE if self.role == "initiator" else DEFAULT_IKE
-        return _ike(self.ike or default, self.ike_lifetime)
+        return _ike(self.ike or default, self.ike_lifetime, self.auth_method)
+
+    @property
+    def auth_method(self):
+        """The Oakley authentication method of our proposals: a pre-shared
+        key, or with XAuth XAUTHInitPreShared when the IKE initiator is the
+        XAuth client (the usual case), else XAUTHRespPreShared
+        (draft-beaulieu-ike-xauth-02 4)."""
+        if self.xauth is None:
+            return AuthMethod.PSK
+        initiator_is_client = (self.xauth == "client") == (self.role == "initiator")
+        return AuthMethod.XAUTH_INIT_PSK if initiator_is_client else AuthMethod.XAUTH_RESP_PSK
+
+    @property
+    def phase15(self):
+        """Whether XAuth or Mode Config comes between Phase 1 and Quick Mode."""
+        return self.xauth is not None or self.modecfg is not None
 
     def esp_proposals(self):
         default = DEFAULT_INITIATOR_ESP if self.role == "initiator" else DEFAULT_ESP

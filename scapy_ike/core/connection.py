@@ -23,6 +23,7 @@ identity we do not want) is answered with a notify and fails that
 exchange alone; a Quick Mode's failure leaves the IKE SA up.
 """
 
+import ipaddress
 from collections import deque
 
 from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, NotifyType
@@ -30,7 +31,10 @@ from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.children import Children
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.lifecycle import Lifecycle
-from scapy_ike.core.exchanges import Datagram, Incoming, informational, phase1, quick
+from scapy_ike.core.remote_access import RemoteAccess
+from scapy_ike.core.exchanges import (
+    Datagram, Incoming, informational, phase1, quick, transaction,
+)
 from scapy_ike.core.exchanges.informational import notify_payload
 from scapy_ike.core.exchanges.phase1 import NATT_VIDS
 from scapy_ike.core.message import HEADER, MessageError, encode_header, encode_payloads
@@ -73,6 +77,9 @@ class IkeConnection(Lifecycle):
         self.renews = None          # the IKE SA this one renews
         self.initial_contact = False    # the peer's Phase 1 said INITIAL-CONTACT
         self.peer_key = None        # the peer's (address, NAT port, identity), once established
+        self.remote = RemoteAccess(self)    # XAuth and Mode Config
+        self.virtual_ip = None      # a Mode Config client's assigned address
+        self.leased = None          # a Mode Config server's lease to the peer
         self.half_open_until = now + self.config.half_open_timeout if role == "responder" else None
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
         self.scheduled = None       # the endpoint's timer for it
@@ -132,6 +139,22 @@ class IkeConnection(Lifecycle):
 
     def identity(self):
         return self.config.identity(self.local_address)
+
+    def selectors(self):
+        """Our Quick Mode selectors: the configured ones, ours the address
+        Mode Config gave us when it did."""
+        local, remote = self.config.selectors()
+        if self.virtual_ip is not None:
+            local = ipaddress.ip_network(self.virtual_ip)
+        return local, remote
+
+    def new_transaction(self, cfg_type, attributes, purpose, now):
+        """A Transaction exchange of our own, opened by a REQUEST or SET."""
+        ex = transaction.Transaction(self, "initiator", self.new_message_id(), S.TX_READY)
+        self.exchanges[ex.message_id] = ex
+        transaction.ask(ex, cfg_type, attributes, purpose, now)
+        self._set(ex, S.TX_SENT, now)
+        return ex
 
     def notify(self, notify_type, now):
         """An Informational with one notify (RFC 2408 3.14): encrypted
@@ -275,7 +298,11 @@ class IkeConnection(Lifecycle):
                 return None
             return self._drop(addr, "%s before Phase 1 completed" % _exchange_name(head.exch_type))
         if head.exch_type == S.QUICK:
+            if not self.remote.authenticated:
+                return self._drop(addr, "Quick Mode before XAuth authenticated the peer")
             return quick.QuickMode(self, "responder", mid, S.QM_READY)
+        if head.exch_type == S.TRANSACTION:
+            return transaction.Transaction(self, "responder", mid, S.TX_READY)
         return self._drop(addr, "unexpected %s message" % _exchange_name(head.exch_type))
 
     def _open(self, head, wire, encrypted, addr, natt):
@@ -371,7 +398,7 @@ class IkeConnection(Lifecycle):
     def timer(self):
         """When this SA next needs :meth:`handle_timer`, or None."""
         times = [t for t in (self.keepalive_at, self.expires, self.half_open_until,
-                             self.renew_at, self.dpd_at) if t is not None]
+                             self.renew_at, self.dpd_at, self.remote.timer()) if t is not None]
         for ex in self.exchanges.values():
             if ex.pending is not None:
                 times.append(ex.timer())
@@ -398,6 +425,9 @@ class IkeConnection(Lifecycle):
             return
         if self.dpd_at is not None and now >= self.dpd_at and self._dead_peer_detection(now):
             return
+        self.remote.handle_timer(now)
+        if self.ended is not None:
+            return
         if self.renew_at is not None and now >= self.renew_at:
             self.renew_at = None
             self.event(ev.Expired(self.cookies, 0, b"", b"", hard=False))
@@ -417,12 +447,13 @@ class IkeConnection(Lifecycle):
 
     def _retire(self, ex):
         """An exchange done for as long as its peer may retransmit: a Quick
-        Mode goes (its ESP SAs stay, its message ID stays used), Phase 1
-        forgets the replies it kept for retransmitted requests."""
+        Mode or Transaction goes (its ESP SAs stay, its message ID stays
+        used), Phase 1 forgets the replies it kept for retransmitted
+        requests."""
         ex.ended = None
         ex.replies.clear()
         ex.seen.clear()
-        if ex.kind == S.QM:
+        if ex.kind in (S.QM, S.TX):
             del self.exchanges[ex.message_id]
             self.sa.forget(ex.message_id)
 
@@ -441,7 +472,7 @@ class IkeConnection(Lifecycle):
 
 
 _NAMES = {S.MAIN: "Main Mode", S.AGGRESSIVE: "Aggressive Mode", S.INFO: "Informational",
-          S.QUICK: "Quick Mode", 6: "Transaction"}
+          S.QUICK: "Quick Mode", S.TRANSACTION: "Transaction"}
 
 
 def _exchange_name(number):

@@ -14,6 +14,7 @@ of it; a bug of ours on a peer's input is a ``Dropped`` event saying
 """
 
 import heapq
+import ipaddress
 import itertools
 import os
 from collections import Counter, OrderedDict, deque
@@ -54,6 +55,8 @@ class Endpoint:
         self._contacts = Counter()          # peer address -> its live established IKE SAs
         self._children = {}                 # inbound SPI -> the IKE SA holding that ESP pair
         self._families = {}                 # (peer key, family) -> its current ESP pair
+        self._leases = {}                   # user or peer key -> its Mode Config address
+        self._free = None                   # the pool's addresses not leased yet
 
     # -- the API ---------------------------------------------------------------
 
@@ -218,6 +221,21 @@ class Endpoint:
     def orphans(self, conn):
         """The ended IKE SAs of *conn*'s peer still holding ESP pairs."""
         return list(self._orphans.get(conn.peer_key, {}).values())
+
+    def lease(self, key):
+        """The pool address for *key* (a user, or a peer): the same one each
+        time, the next free one the first; None with no pool or none
+        left."""
+        if key in self._leases:
+            return self._leases[key]
+        if self.config.pool is None:
+            return None
+        if self._free is None:
+            self._free = ipaddress.ip_network(self.config.pool).hosts()
+        address = next(self._free, None)
+        if address is not None:
+            self._leases[key] = address
+        return address
 
     def holder(self, child):
         """The IKE SA that holds *child*."""

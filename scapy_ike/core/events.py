@@ -51,6 +51,27 @@ class QuickModeEstablished(Event):
 
 
 @dataclass(frozen=True)
+class XauthCompleted(Event):
+    """XAuth (draft-beaulieu-ike-xauth-02) said whether *user* is who it
+    claims: *final* False when the server asks again."""
+
+    cookies: bytes
+    user: str
+    ok: bool
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class ModeConfigApplied(Event):
+    """Mode Config (draft-dukes-ike-mode-cfg-02) is done: the client's
+    *address* (given or got) and every attribute as ``(type, value)``."""
+
+    cookies: bytes
+    address: str
+    attributes: Tuple = ()
+
+
+@dataclass(frozen=True)
 class NotifyReceived(Event):
     cookies: bytes
     notify_type: int

@@ -29,8 +29,7 @@ class Lifecycle:
     def established(self, chosen, now):
         """Phase 1 complete (RFC 2409 5): the SA's lifetime, renewal,
         DPD and keep-alive start; the SAs it renews or that INITIAL-CONTACT
-        ends go; an initiator begins its Quick Mode unless it renews an
-        IKE SA whose ESP pairs it took over."""
+        ends go; then Phase 1.5 (XAuth, Mode Config), if any."""
         self.half_open_until = None
         self.established_at = self.heard = now
         self.endpoint.half_open_done(self)
@@ -54,7 +53,13 @@ class Lifecycle:
         if old is not None and old.ended is None:
             self.event(ev.Rekeyed(old.cookies, ProtocolId.ISAKMP, (old.cookies,), (self.cookies,)))
             old.delete(now, "renewed", esp=False)       # its ESP pairs come to us
-        if self.role == "initiator" and (old is None or not len(self.children)):
+        self.remote.begin(now)
+
+    def phase15_done(self, now):
+        """XAuth and Mode Config are over (or were never asked for): an
+        initiator begins its Quick Mode unless it renews an IKE SA whose
+        ESP pairs it took over."""
+        if self.role == "initiator" and (self.renews is None or not len(self.children)):
             self.start_quick_mode(now)
 
 
@@ -83,7 +88,7 @@ class Lifecycle:
     def child_established(self, ex, km_in, km_out, now):
         """A Quick Mode made a pair: its lifetimes start; a pair it
         succeeds is deleted after the overlap."""
-        local, remote = self.config.selectors()
+        local, remote = self.selectors()
         proposal, share = ex.proposal, self._random_share()
         margin = self.config.rekey_margin * (1 if ex.role == "initiator" else 0.25)
         child = Child(ex.message_id, ex.spi_in, ex.spi_out, proposal, ex.family, ex.role == "initiator",

@@ -19,7 +19,7 @@ from typing import List, Tuple
 
 from scapy_ike.constants import DOI, Flags, PayloadType, ProtocolId
 from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, MAX_PAYLOADS, NOTIFY_NAMES, OAKLEY_ATTRIBUTES,
+    CONFIG_ATTRIBUTES, IPSEC_ATTRIBUTES, MAX_PAYLOADS, NOTIFY_NAMES, OAKLEY_ATTRIBUTES,
 )
 
 HEADER = struct.Struct("!8s8sBBBBII")
@@ -264,3 +264,51 @@ def encode_delete(proto, spis):
     """A Delete payload's body for *spis*, all of one size, in the IPsec DOI."""
     size = len(spis[0]) if spis else 0
     return NOTICE.pack(DOI.IPSEC, proto, size, len(spis)) + b"".join(spis)
+
+
+ATTRIBUTES_HEAD = struct.Struct("!BBH")     # type, reserved, identifier
+
+
+@dataclass
+class ConfigMessage:
+    """An Attributes payload (draft-dukes-ike-mode-cfg-02 3.2): its type
+    (REQUEST, REPLY, SET, ACK), identifier, and ``(type number, value)``
+    attributes in their order (a type may repeat: several DNS servers)."""
+
+    cfg_type: int
+    identifier: int
+    attributes: List[Tuple[int, object]]
+
+    def values(self, attr):
+        """Every value of attribute type *attr*."""
+        return [v for t, v in self.attributes if t == attr]
+
+    def first(self, attr, default=None):
+        found = self.values(attr)
+        return found[0] if found else default
+
+
+def parse_attributes(body):
+    """The Attributes payload body (after its generic header); a malformed
+    attribute is a MessageError."""
+    if len(body) < ATTRIBUTES_HEAD.size:
+        raise MessageError("Attributes payload of %d bytes" % len(body))
+    cfg_type, _, identifier = ATTRIBUTES_HEAD.unpack_from(body)
+    attributes = []
+    for name, value in CONFIG_ATTRIBUTES.decode(None, bytes(body[ATTRIBUTES_HEAD.size:])):
+        if name is None:
+            raise MessageError("malformed attribute bytes %s" % bytes(value).hex())
+        number = CONFIG_ATTRIBUTES.type_number(name)
+        if isinstance(value, str):                  # an address the codec shows as text
+            value = CONFIG_ATTRIBUTES.value_number(number, value)
+        elif not isinstance(value, (bytes, bytearray)):
+            value = int(CONFIG_ATTRIBUTES.value_number(number, value))
+        attributes.append((number, bytes(value) if isinstance(value, bytearray) else value))
+    return ConfigMessage(cfg_type, identifier, attributes)
+
+
+def encode_attributes(cfg_type, identifier, attributes):
+    """An Attributes payload body: *attributes* as ``(type, value)``, an
+    int for the basic ones, bytes for the variable ones (empty to ask)."""
+    return ATTRIBUTES_HEAD.pack(cfg_type, 0, identifier) + b"".join(
+        CONFIG_ATTRIBUTES.encode(a) for a in attributes)

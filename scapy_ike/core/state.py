@@ -3,7 +3,7 @@
 A row is keyed by (kind, role, state, input) and gives the handler, a
 function ``handler(exchange, message, now)``, and the state that follows.
 Inputs are the exchange types of messages (Main Mode 2, Aggressive 4,
-Informational 5, Quick Mode 32) and the events below: a timeout (the last
+Informational 5, Transaction 6, Quick Mode 32) and the events below: a timeout (the last
 retransmission unanswered, a half-open SA too old), an error notify or a
 Delete from the peer, and ENTERED, the state-triggered rows that run when
 an exchange reaches a state (Phase 1 complete: the event, then our Quick
@@ -18,10 +18,11 @@ sent", and so on.
 """
 
 from scapy_ike.constants import ExchangeType
-from scapy_ike.core.exchanges import informational, phase1, quick
+from scapy_ike.core.exchanges import informational, phase1, quick, transaction
 
 MAIN, AGGRESSIVE = ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE
 QUICK, INFO = ExchangeType.QUICK_MODE, ExchangeType.INFORMATIONAL
+TRANSACTION = ExchangeType.TRANSACTION
 TIMEOUT, ERROR_NOTIFY, DELETE, ENTERED = "timeout", "error notify", "delete", "entered"
 
 READY = "IKE_READY"
@@ -31,6 +32,7 @@ QM_I_QM1 = "IKE_QM_I_QM1"
 QM_R_QM2 = "IKE_QM_R_QM2"
 QM_COMPLETE = "IKE_QM_PHASE2_COMPLETE"
 INFO_READY, INFO_DONE = "IKE_INFO_READY", "IKE_INFO_DONE"
+TX_READY, TX_SENT, TX_DONE = "IKE_CFG_READY", "IKE_CFG_SENT", "IKE_CFG_DONE"
 DEAD = "IKE_DEST_SA"
 
 FIRST_SENT = {"main": "IKE_I_MM1", "aggressive": "IKE_I_AM1"}
@@ -39,6 +41,7 @@ FIRST_SENT = {"main": "IKE_I_MM1", "aggressive": "IKE_I_AM1"}
 P1 = phase1.Phase1.kind
 QM = quick.QuickMode.kind
 IN = informational.Informational.kind
+TX = transaction.Transaction.kind
 
 TABLE = {
     # Main Mode
@@ -67,6 +70,10 @@ TABLE = {
     (QM, "initiator", QM_I_QM1, TIMEOUT): (quick.timeout, DEAD),
     (QM, "responder", QM_R_QM2, TIMEOUT): (quick.timeout, DEAD),
     (QM, "initiator", QM_I_QM1, ERROR_NOTIFY): (quick.error_notify, DEAD),
+    # Transaction (XAuth, Mode Config): ask and answer, after Phase 1
+    (TX, "initiator", TX_SENT, TRANSACTION): (transaction.answered, TX_DONE),
+    (TX, "initiator", TX_SENT, TIMEOUT): (transaction.timeout, DEAD),
+    (TX, "responder", TX_READY, TRANSACTION): (transaction.received, TX_DONE),
     # Informational: one message, any time after its keys (or in clear before them)
     (IN, "responder", INFO_READY, INFO): (informational.receive, INFO_DONE),
 }

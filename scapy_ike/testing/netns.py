@@ -62,3 +62,33 @@ def run_in_netns(ns, argv, **kwargs):
     ``ip netns exec`` (which also gives the command its own ``/sys``)."""
     netns_path(ns)      # rejects what is not a namespace name
     return subprocess.run(["ip", "netns", "exec", ns, *argv], **kwargs)
+
+
+@contextmanager
+def netns_pair(addresses=("192.0.2.1/24", "192.0.2.2/24")):
+    """Two fresh network namespaces joined by a veth pair, with
+    *addresses* and loopback up, IPv6 off; both deleted on the way out.
+    Yields their names."""
+    base = "ike%s" % os.urandom(4).hex()
+    names = (base + "-a", base + "-b")
+    made = []
+
+    def ip(*args, ns=None):
+        argv = ["ip"] + (["netns", "exec", ns, "ip"] if ns else []) + list(args)
+        subprocess.run(argv, check=True, capture_output=True, timeout=10)
+    try:
+        for name in names:
+            ip("netns", "add", name)
+            made.append(name)
+        ip("link", "add", "veth-a", "netns", names[0], "type", "veth", "peer", "name",
+           "veth-b", "netns", names[1])
+        for name, link, address in zip(names, ("veth-a", "veth-b"), addresses):
+            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-qw",
+                            "net.ipv6.conf.all.disable_ipv6=1"], check=True, timeout=10)
+            ip("addr", "add", address, "dev", link, ns=name)
+            ip("link", "set", link, "up", ns=name)
+            ip("link", "set", "lo", "up", ns=name)
+        yield names
+    finally:
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)

@@ -53,7 +53,7 @@ def check_hash(want, received, what):
 
 
 def _selectors(conn):
-    return conn.config.selectors()
+    return conn.selectors()
 
 
 def _within(body, network):
