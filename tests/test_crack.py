@@ -132,7 +132,7 @@ def test_cli_json_and_not_found(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     ([], "give --wordlist FILE or --bruteforce N"),
-    (["--bruteforce", "0"], "'0' is not a whole number of at least 1"),
+    (["--bruteforce", "0"], "'0' is not a whole number of 1 or more"),
     (["--wordlist", "/nonexistent/words"], "no such file"),
     (["--bruteforce", "2", "--charset", "aa"], "distinct ASCII"),
 ])

@@ -7,36 +7,24 @@ when every line's key was found, 1 when one was not, 2 for bad usage.
         [--json] [--hashcat OUT]
 """
 
-import argparse
 import json
 import os
 import sys
 import time
 
-from scapy_ike.cli.common import ArgumentParser, CommandError
+from scapy_ike.cli.common import ArgumentParser, CommandError, positive
 from scapy_ike.probe import crack
-
-
-def _positive(text):
-    """A whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("%r is not a whole number of at least 1" % text)
-    return value
 
 
 def _parser():
     parser = ArgumentParser(prog="scapy-ike crack", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", metavar="FILE", help="psk-crack lines, one per captured hash")
     parser.add_argument("--wordlist", metavar="FILE", help="candidate keys, one per line")
-    parser.add_argument("--bruteforce", type=_positive, metavar="N",
+    parser.add_argument("--bruteforce", type=positive, metavar="N",
                         help="then every key of 1 to N characters")
     parser.add_argument("--charset", default=crack.DEFAULT_CHARSET,
                         help="the brute force's characters (default: %(default)s)")
-    parser.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                         help="processes (default: one per CPU, %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--hashcat", metavar="OUT",

@@ -14,7 +14,6 @@ where it stopped is said), 2 for bad usage or a file that cannot be read
 (or, for ``--keylog-out``, written).
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -22,7 +21,7 @@ import sys
 import time
 from functools import partial
 
-from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, secret
+from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, positive, secret
 from scapy_ike.decode.capture import CaptureError, open_capture
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
@@ -99,7 +98,7 @@ def main(argv=None) -> int:
     parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
                         help="time stamps since the first packet (the default), as UTC date "
                              "and time, or since the previous packet")
-    parser.add_argument("--jobs", type=process_count, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                         help="decode ESP with N processes, the output the same as with one "
                              "(default: the number of CPUs; 1 with --keylog-out)")
     args = parser.parse_args(argv)
@@ -152,17 +151,6 @@ def _bindings(ike_port, natt_port):
         return contextlib.nullcontext()
     from scapy_ike.layers.isakmp import bind_ports
     return bind_ports(ike_port, natt_port)
-
-
-def process_count(text):
-    """A number of processes, 1 or more."""
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError("%r is not a number of processes (1 or more)" % text)
-    return number
 
 
 class Progress:
