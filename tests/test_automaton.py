@@ -40,7 +40,8 @@ def test_demo_capture_decrypts_with_its_key_log(tmp_path, capsys):
     with bind_ports(PORT, PORT - 1000):
         packets = rdpcap(str(out / "demo.pcap"))
         esp_keys = read_keys((out / "demo.keys.esp_sa").read_text()).esp
-        session = Session(esp_keys=esp_keys, ike=IkeTracker(keys.ike))
+        session = Session(esp_keys=esp_keys, ike=IkeTracker(keys.ike), ike_port=PORT,
+                          natt_port=PORT - 1000)
         records = [session.decode(n, p) for n, p in enumerate(packets, 1)]
     encrypted = [r for r in records if r.packet.haslayer(ISAKMP) and r.packet[ISAKMP].flags & 1]
     assert len(encrypted) == 7 and all(r.decrypted for r in encrypted)   # + 2 Deletes
