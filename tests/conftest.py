@@ -3,6 +3,7 @@ own captures, and the real tools the interop tests need."""
 
 import gzip
 import shutil
+import subprocess
 from importlib.resources import files
 from pathlib import Path
 
@@ -44,3 +45,14 @@ def testdata():
     if not TESTDATA.is_dir():
         pytest.skip("public test data absent: %s" % TESTDATA)
     return TESTDATA
+
+
+def stop(process, grace=10):
+    """SIGTERM to a process a test started (by its handle), SIGKILL after
+    *grace* seconds; its remaining output, when it was piped."""
+    process.terminate()
+    try:
+        return process.communicate(timeout=grace)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate(timeout=5)[0]

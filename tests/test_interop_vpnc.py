@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tool
+from conftest import need_tool, stop
 from scapy_ike.testing.netns import netns_pair, run_in_netns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,15 +25,6 @@ if [ "$reason" = connect ]; then
 fi
 exit 0
 """
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 @pytest.mark.interop

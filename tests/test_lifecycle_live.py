@@ -15,6 +15,7 @@ from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli import main
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration, Retransmission
+from conftest import stop
 from test_interop_strongswan import wait
 
 PORT = 17600
@@ -112,9 +113,4 @@ def test_connect_finds_a_frozen_peer_dead(capsys):
         assert 2 + 5 <= took <= 2 + 1 + 5 + 2      # frozen, silent 1 s, 5 delays unanswered
     finally:
         os.kill(serve.pid, signal.SIGCONT)
-        serve.terminate()
-        try:
-            serve.wait(10)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait(5)
+        stop(serve)

@@ -141,6 +141,27 @@ def test_lost_transaction_messages_are_retransmitted(lost):
     assert not net.of("i", ev.Failed) and not net.of("r", ev.Failed)
 
 
+def test_an_unanswered_xauth_request_ends_the_ike_sa():
+    """Nothing of the client's arrives after Phase 1 (its answers, its
+    own Delete when it gives up waiting): the server's REQUEST is
+    retransmitted, then times out with a Failed event and the IKE SA
+    ends."""
+    def drop(n, d):
+        data = d.data[4:] if d.local_port == 4500 else d.data
+        return 0 if d.addr[0] == R_ADDR and len(data) >= 28 \
+            and Message.parse(data).exch_type in (5, 6) else 1
+    net = remote_access()
+    net.filter = drop
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    (failed,) = net.of("r", ev.Failed)
+    assert failed.reason == "timeout: no answer to our CFG_REQUEST"
+    assert len([e for e in net.of("r", ev.Retransmitted) if e.message_id == failed.message_id]) == 4
+    assert [c.reason for c in net.of("r", ev.IkeSaClosed)] == [
+        "Phase 1.5 failed: timeout: no answer to our CFG_REQUEST"]
+    assert not net.of("r", ev.XauthCompleted) and not net.of("i", ev.QuickModeEstablished)
+
+
 def test_forged_transaction_messages_change_nothing():
     """A bit flipped in each Transaction message, delivered before the
     real one: dropped as not authentic, nothing answered, the real one

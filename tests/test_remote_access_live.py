@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import stop
 from scapy_ike.cli import main
 
 PORT = 17700
@@ -27,15 +28,6 @@ def connect(*extra):
                  str(PORT + 3), "--psk", "group-secret", "--force-encap", "--remote-ts",
                  "198.51.100.1/32", "--ping", "198.51.100.1", "--count", "3", "--interval",
                  "0.2", "--timeout", "10", *extra])
-
-
-def stop(process):
-    process.terminate()
-    try:
-        return process.communicate(timeout=10)[0]
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.communicate(timeout=5)[0]
 
 
 def test_xauth_and_mode_config_through_serve_and_connect(capsys):

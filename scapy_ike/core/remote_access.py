@@ -97,7 +97,7 @@ class RemoteAccess:
 
     def failed(self, ex, reason, now):
         """Our REQUEST or SET went unanswered: the IKE SA goes."""
-        self.conn.quick_failed(ex, reason, now)
+        self.conn.event(ev.Failed(self.conn.cookies, ex.message_id, reason))
         self.conn.delete(now, "Phase 1.5 failed: " + reason)
 
     def timer(self):

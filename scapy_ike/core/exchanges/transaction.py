@@ -34,6 +34,7 @@ class Transaction(Exchange):
         super().__init__(conn, role, message_id, state)
         self.asked = None           # the ConfigMessage that opened it
         self.purpose = None
+        self.reply_to = None        # the peer's request as it came, which our answer repeats
 
 
 def _payloads(cfg_type, identifier, attributes):
