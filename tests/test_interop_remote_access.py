@@ -32,11 +32,13 @@ def test_our_client_of_charons_gateway(strongswan_peer, mode, push):
     try:
         quick = wait_for(automaton, (ev.QuickModeEstablished, ev.Failed))
         assert isinstance(quick, ev.QuickModeEstablished), reasons(automaton)
-        (xauth,) = [e for e in automaton.events if isinstance(e, ev.XauthCompleted)]
+        (xauth,) = [e for e in automaton.events if isinstance(e, ev.XAuthStatus)]
         assert (xauth.user, xauth.ok) == (USER, True)
-        (lease,) = [e for e in automaton.events if isinstance(e, ev.ModeConfigApplied)]
+        (lease,) = [e for e in automaton.events if isinstance(e, ev.AddressAssigned)]
         assert lease.address == "198.51.100.65"
-        assert (A.INTERNAL_IP4_DNS, bytes([192, 0, 2, 53])) in lease.attributes
+        (got,) = [e for e in automaton.events if isinstance(e, ev.ModeConfigReceived)]
+        assert got.get("INTERNAL_IP4_DNS") == "192.0.2.53"
+        assert got.get("INTERNAL_IP4_ADDRESS") == "198.51.100.65"
         assert quick.local_ts == "198.51.100.65/32"
         (sa,) = peer.list_sas()
         assert sa["remote-xauth-id"] == USER and sa["remote-vips"] == ["198.51.100.65"]
@@ -62,10 +64,10 @@ def test_charon_as_the_client_of_our_gateway(strongswan_peer, push):
         peer.initiate(timeout=20)
         quick = wait_for(automaton, (ev.QuickModeEstablished, ev.Failed))
         assert isinstance(quick, ev.QuickModeEstablished), reasons(automaton)
-        (xauth,) = [e for e in automaton.events if isinstance(e, ev.XauthCompleted)]
+        (xauth,) = [e for e in automaton.events if isinstance(e, ev.XAuthStatus)]
         assert (xauth.user, xauth.ok) == (USER, True)
-        (lease,) = [e for e in automaton.events if isinstance(e, ev.ModeConfigApplied)]
-        assert lease.address == "198.51.100.65"
+        (lease,) = [e for e in automaton.events if isinstance(e, ev.AddressAssigned)]
+        assert (lease.address, lease.user) == ("198.51.100.65", USER)
         (sa,) = peer.list_sas()
         assert sa["local-vips"] == ["198.51.100.65"]
         assert quick.remote_ts == "198.51.100.64/26"

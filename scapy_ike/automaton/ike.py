@@ -438,6 +438,24 @@ def _lifecycle_line(event):
                 conn, kind, "" if event.hard else ": renewing")
         return "IPSEC(lifetime): spi in 0x%s out 0x%s reached their %s lifetime%s" % (
             event.spi_in.hex(), event.spi_out.hex(), kind, "" if event.hard else ": rekeying")
+    return _phase15_line(conn, event)
+
+
+def _phase15_line(conn, event):
+    """XAuth and Mode Config: the user and the addresses, never a password
+    (the event carries none; Mode Config's secrets come hidden)."""
+    if isinstance(event, ev.XAuthRequested):
+        return "ISAKMP:(%s): XAuth request, attempt %d" % (conn, event.attempt)
+    if isinstance(event, ev.XAuthStatus):
+        verdict = "OK" if event.ok else "FAIL" if event.final else "FAIL, asking again"
+        return "ISAKMP:(%s): XAuth status for user %s: %s" % (conn, event.user, verdict)
+    if isinstance(event, ev.ModeConfigReceived):
+        shown = ", ".join("%s %s" % (name, ",".join(value) if isinstance(value, list) else value)
+                          for name, value in event.attributes if value is not None)
+        return "ISAKMP:(%s): Mode Config attributes: %s" % (conn, shown or "none")
+    if isinstance(event, ev.AddressAssigned):
+        return "ISAKMP:(%s): Mode Config address %s assigned to %s" % (
+            conn, event.address, event.user or "us")
     return None
 
 

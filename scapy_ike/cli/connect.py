@@ -6,7 +6,9 @@ tunnel; 1 when they did not or the peer was found dead (the reason on
 standard error), 2 for bad usage, 130 when interrupted (the SAs deleted
 first)."""
 
+import json
 import socket
+import sys
 import time
 
 from scapy.layers.inet import ICMP, IP
@@ -19,6 +21,8 @@ from scapy_ike.cli.options import (
     add_client_arguments, add_config_arguments, bind_udp, configuration, log_to_stdout,
 )
 from scapy_ike.core import events as ev
+from scapy_ike.core.modecfg import as_dict
+from scapy_ike.core.proposals import auth_name
 
 
 def _local_address(peer, port):
@@ -106,6 +110,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--json", action="store_true",
+                        help="print what was negotiated as one JSON object at the end (the "
+                             "log goes to standard error)")
     args = parser.parse_args(argv)
     config = configuration(args, "initiator", parser)
     inner = args.local_ts
@@ -115,39 +122,88 @@ def main(argv=None) -> int:
         parser.error("--xauth-password needs --xauth-user")
     if args.local_port == args.local_natt_port:
         parser.error("--local-port and --local-natt-port must differ")
-    with log_to_stdout():
-        local = args.local or _local_address(args.peer, args.port)
-        automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
-                                   ike_port=args.local_port, natt_port=args.local_natt_port,
-                                   peer_natt_port=args.natt_port, keylog=args.keylog,
-                                   pcap=args.pcap, sockets=bind_udp(local, args.local_port,
-                                                                    args.local_natt_port))
-        automaton.runbg()
-        try:
-            outcome = wait_for(automaton, args.timeout)
-            if not isinstance(outcome, ev.QuickModeEstablished):
-                raise CommandError(outcome.reason if outcome else "timeout")
-            alive = _watch(automaton)
-            if args.ping:
-                count = args.count or (max(1, int(args.duration / max(args.interval, 0.001)))
-                                       if args.duration else 3)
-                sock = automaton.tunnel_socket()
-                source = str(sock.tunnel.local_ts.network_address)   # ours, or Mode Config's
-                answered = ping(sock, source, args.ping, count, interval=args.interval,
-                                alive=alive)
+    outcome = {"error": None}
+    try:
+        with log_to_stdout(sys.stderr if args.json else None):
+            return _run(args, config, outcome)
+    except CommandError as exc:
+        outcome["error"] = str(exc)
+        raise
+    finally:
+        if args.json:
+            print(json.dumps(outcome, indent=2), flush=True)
+
+
+def _run(args, config, outcome):
+    """Connect, ping, report; *outcome* filled as it goes for ``--json``."""
+    local = args.local or _local_address(args.peer, args.port)
+    automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
+                               ike_port=args.local_port, natt_port=args.local_natt_port,
+                               peer_natt_port=args.natt_port, keylog=args.keylog,
+                               pcap=args.pcap, sockets=bind_udp(local, args.local_port,
+                                                                args.local_natt_port))
+    automaton.runbg()
+    try:
+        established = wait_for(automaton, args.timeout)
+        outcome.update(negotiated(automaton, args.peer))
+        if not isinstance(established, ev.QuickModeEstablished):
+            raise CommandError(established.reason if established else "timeout")
+        if outcome.get("address") and not args.json:
+            print("Mode Config: our address is %s" % outcome["address"], flush=True)
+        alive = _watch(automaton)
+        if args.ping:
+            count = args.count or (max(1, int(args.duration / max(args.interval, 0.001)))
+                                   if args.duration else 3)
+            sock = automaton.tunnel_socket()
+            source = str(sock.tunnel.local_ts.network_address)   # ours, or Mode Config's
+            answered = ping(sock, source, args.ping, count, interval=args.interval,
+                            alive=alive)
+            outcome["ping"] = {"to": args.ping, "from": source, "sent": count,
+                               "answered": answered}
+            if not args.json:
                 print(automaton.show_isakmp_sa())
                 print(automaton.show_ipsec_sa())
                 print("%d of %d echoes answered through the tunnel" % (answered, count))
-                return 0 if answered == count else 1
-            deadline = time.monotonic() + (args.duration or 0)
-            while time.monotonic() < deadline:
-                alive()
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            return 0 if answered == count else 1
+        deadline = time.monotonic() + (args.duration or 0)
+        while time.monotonic() < deadline:
+            alive()
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        if not args.json:
             print(automaton.show_isakmp_sa())
             print(automaton.show_ipsec_sa())
-            return 0
-        except PeerGone:
-            raise CommandError("peer dead (DPD)") from None
-        finally:
-            automaton.stop()
-            automaton.close()
+        return 0
+    except PeerGone:
+        raise CommandError("peer dead (DPD)") from None
+    finally:
+        automaton.stop()
+        automaton.close()
+
+
+def negotiated(automaton, peer):
+    """What the events say was negotiated, for ``--json``: Phase 1 and
+    Quick Mode (algorithms in strongSwan's syntax, cookies and SPIs in
+    hex), XAuth's result, and Mode Config's attributes by name."""
+    out = {"peer": peer, "phase1": None, "quick_mode": None, "xauth": None,
+           "modecfg": None, "address": None}
+    for event in list(automaton.events):
+        if isinstance(event, ev.Phase1Established) and out["phase1"] is None:
+            conn = automaton.endpoint.connections.get(event.cookies[:8])
+            proposal = conn.sa.proposal if conn is not None else None
+            out["phase1"] = {
+                "mode": conn.config.initiator_mode if conn is not None else None,
+                "proposal": proposal.suite() if proposal else None,
+                "auth": auth_name(proposal.auth) if proposal else None,
+                "cookies": event.cookies.hex(), "nat_t": event.natted}
+        elif isinstance(event, ev.QuickModeEstablished) and out["quick_mode"] is None:
+            out["quick_mode"] = {
+                "proposal": event.proposal.describe(), "spi_in": event.spi_in.hex(),
+                "spi_out": event.spi_out.hex(), "local_ts": event.local_ts,
+                "remote_ts": event.remote_ts, "udp_encap": event.udp_encap}
+        elif isinstance(event, ev.XAuthStatus) and event.final:
+            out["xauth"] = {"user": event.user, "ok": event.ok}
+        elif isinstance(event, ev.ModeConfigReceived):
+            out["modecfg"] = as_dict(event.attributes)
+        elif isinstance(event, ev.AddressAssigned):
+            out["address"] = event.address
+    return out

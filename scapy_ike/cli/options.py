@@ -2,6 +2,7 @@
 proposals, identities and selectors of one Configuration."""
 
 import argparse
+import ipaddress
 import logging
 import sys
 from contextlib import contextmanager
@@ -67,20 +68,31 @@ def add_server_arguments(parser):
                         type=_user_password,
                         help="ask each client for XAuth credentials, these accepted (repeat "
                              "for more users); takes XAUTHInitPreShared")
+    parser.add_argument("--xauth-users", metavar="FILE", type=_user_file,
+                        help="the XAuth users, a USER:PASSWORD line each (# comments)")
     parser.add_argument("--xauth-tries", type=positive, default=3, metavar="N",
                         help="XAuth requests before a client is refused (default %(default)s)")
-    parser.add_argument("--pool", type=network, metavar="CIDR",
-                        help="lease Mode Config addresses from this prefix")
+    parser.add_argument("--pool", action="append", default=[], type=network, metavar="CIDR",
+                        help="lease Mode Config addresses from this prefix (one IPv4 and "
+                             "one IPv6 at most)")
     parser.add_argument("--modecfg", choices=("pull", "push"),
                         help="Mode Config style (default pull with --pool): answer the "
                              "client's REQUEST, or SET the address first")
-    parser.add_argument("--dns", action="append", default=[], metavar="ADDR",
+    parser.add_argument("--dns", action="append", default=[], type=_address, metavar="ADDR",
                         help="a DNS server for Mode Config clients (repeat for more)")
-    parser.add_argument("--nbns", action="append", default=[], metavar="ADDR")
-    parser.add_argument("--split-include", action="append", default=[], type=network,
-                        metavar="CIDR", help="a subnet the client routes through the tunnel")
+    parser.add_argument("--nbns", action="append", default=[], type=_address, metavar="ADDR",
+                        help="a WINS server for Mode Config clients")
+    parser.add_argument("--split", action="append", default=[], type=network, metavar="CIDR",
+                        help="a network the client routes through the tunnel (split "
+                             "tunnelling: INTERNAL_IP4_SUBNET and Cisco's SPLIT_INCLUDE)")
     parser.add_argument("--banner", metavar="TEXT", help="Cisco Unity banner for clients")
     parser.add_argument("--default-domain", metavar="NAME", help="Cisco Unity default domain")
+    parser.add_argument("--backup-server", action="append", default=[], metavar="HOST",
+                        help="Cisco Unity backup gateway for clients (repeat for more)")
+    parser.add_argument("--save-password", action="store_true",
+                        help="let Cisco clients save the XAuth password (Unity)")
+    parser.add_argument("--require-pfs", action="store_true",
+                        help="tell Cisco clients to use PFS in Quick Mode (Unity)")
 
 
 def _user_password(text):
@@ -88,6 +100,34 @@ def _user_password(text):
     if not sep or not user or not password:
         raise argparse.ArgumentTypeError("%r is not USER:PASSWORD" % text)
     return user, password
+
+
+def _user_file(path):
+    """The (user, password) pairs of a file of USER:PASSWORD lines."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError("cannot read %s: %s" % (
+            path, getattr(exc, "strerror", None) or exc)) from None
+    users = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                users.append(_user_password(line.strip()))
+            except argparse.ArgumentTypeError:
+                raise argparse.ArgumentTypeError(
+                    "%s line %d is not USER:PASSWORD" % (path, number)) from None
+    if not users:
+        raise argparse.ArgumentTypeError("%s names no user" % path)
+    return tuple(users)
+
+
+def _address(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _remote_access(args, role):
@@ -98,19 +138,30 @@ def _remote_access(args, role):
             fields.update(xauth="client", xauth_user=args.xauth_user,
                           xauth_password=args.xauth_password)
         return fields
-    users = tuple(getattr(args, "xauth", ()) or ())
-    pool = getattr(args, "pool", None)
+    users = tuple(getattr(args, "xauth", ()) or ()) + (getattr(args, "xauth_users", None) or ())
+    pool = tuple(str(p) for p in getattr(args, "pool", ()) or ())
     fields = dict(modecfg=getattr(args, "modecfg", None) or ("pull" if pool else None),
-                  pool=str(pool) if pool else None)
+                  pool=pool or None)
     if users:
         fields.update(xauth="server", xauth_users=users, xauth_tries=args.xauth_tries)
-    attributes = [(A.INTERNAL_IP4_DNS, a) for a in getattr(args, "dns", ())]
-    attributes += [(A.INTERNAL_IP4_NBNS, a) for a in getattr(args, "nbns", ())]
-    attributes += [(A.INTERNAL_IP4_SUBNET, str(n)) for n in getattr(args, "split_include", ())]
-    if getattr(args, "banner", None):
-        attributes.append((A.UNITY_BANNER, args.banner))
-    if getattr(args, "default_domain", None):
-        attributes.append((A.UNITY_DEF_DOMAIN, args.default_domain))
+    kinds = {4: (A.INTERNAL_IP4_DNS, A.INTERNAL_IP4_NBNS),
+             6: (A.INTERNAL_IP6_DNS, A.INTERNAL_IP6_NBNS)}
+    attributes = [(kinds[a.version][0], str(a)) for a in getattr(args, "dns", ())]
+    attributes += [(kinds[a.version][1], str(a)) for a in getattr(args, "nbns", ())]
+    splits = getattr(args, "split", ())
+    attributes += [(A.INTERNAL_IP4_SUBNET if n.version == 4 else A.INTERNAL_IP6_SUBNET, str(n))
+                   for n in splits]
+    if any(n.version == 4 for n in splits):
+        attributes.append((A.UNITY_SPLIT_INCLUDE, tuple(str(n) for n in splits if n.version == 4)))
+    for option, attribute in (("banner", A.UNITY_BANNER), ("default_domain", A.UNITY_DEF_DOMAIN)):
+        if getattr(args, option, None):
+            attributes.append((attribute, getattr(args, option)))
+    if getattr(args, "backup_server", None):
+        attributes.append((A.UNITY_BACKUP_SERVERS, ",".join(args.backup_server)))
+    if getattr(args, "save_password", False):
+        attributes.append((A.UNITY_SAVE_PASSWD, 1))
+    if getattr(args, "require_pfs", False):
+        attributes.append((A.UNITY_PFS, 1))
     fields["modecfg_attributes"] = tuple(attributes)
     return fields
 
@@ -142,10 +193,10 @@ def bind_udp(address, *ports):
 
 
 @contextmanager
-def log_to_stdout():
-    """The engine's log on standard output, IOS style, inside the block;
-    the logger is left as it was after it."""
-    handler = logging.StreamHandler(sys.stdout)
+def log_to_stdout(stream=None):
+    """The engine's log on standard output (or *stream*), IOS style, inside
+    the block; the logger is left as it was after it."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("scapy_ike")
     saved = logger.level, logger.propagate

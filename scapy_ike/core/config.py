@@ -8,6 +8,7 @@ lifetimes and rekeying (charon's ``rekey_time``/``rand_time``, its
 (RFC 3706: idle for ``dpd_delay``, dead after ``dpd_timeout``)."""
 
 import functools
+import hmac
 import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
@@ -156,11 +157,11 @@ class Configuration:
     xauth: Optional[str] = None     # "server" or "client" (draft-beaulieu-ike-xauth-02)
     xauth_user: str = ""            # a client's credentials
     xauth_password: str = ""
-    xauth_users: Tuple[Tuple[str, str], ...] = ()   # a server's (user, password) pairs
+    xauth_users: object = ()        # a server's (user, password) pairs, or check(user, password)
     xauth_tries: int = 3            # a server's REQUESTs before it gives up
     modecfg: Optional[str] = None   # "pull" (the client asks) or "push" (the server sets)
     modecfg_attributes: Tuple = ()  # a server's: ModeConfig attributes beside the address
-    pool: Optional[str] = None      # a server's: the addresses it leases (a CIDR)
+    pool: object = None             # a server's: the prefixes it leases (a CIDR per family)
     half_open_timeout: float = 30.0
     half_open_per_source: int = 5
     max_half_open: int = 2048
@@ -175,8 +176,16 @@ class Configuration:
             raise ValueError("xauth is 'server', 'client' or None, not %r" % (self.xauth,))
         if self.modecfg not in (None, "pull", "push"):
             raise ValueError("modecfg is 'pull', 'push' or None, not %r" % (self.modecfg,))
+        if isinstance(self.pool, str):
+            object.__setattr__(self, "pool", tuple(p.strip() for p in self.pool.split(",")))
         if self.pool is not None:
-            ipaddress.ip_network(self.pool)
+            pool = tuple(str(ipaddress.ip_network(p)) for p in self.pool)
+            if len({ipaddress.ip_network(p).version for p in pool}) != len(pool):
+                raise ValueError("pool is one prefix per address family, not %s"
+                                 % ", ".join(pool))
+            object.__setattr__(self, "pool", pool or None)
+        if not callable(self.xauth_users):
+            object.__setattr__(self, "xauth_users", tuple(tuple(u) for u in self.xauth_users))
         if self.nat_t not in (True, False, "rfc3947", "drafts"):
             raise ValueError("nat_t is True, False, 'rfc3947' or 'drafts', not %r" % (self.nat_t,))
         if isinstance(self.psk, str):
@@ -232,6 +241,14 @@ class Configuration:
             return AuthMethod.PSK
         initiator_is_client = (self.xauth == "client") == (self.role == "initiator")
         return AuthMethod.XAUTH_INIT_PSK if initiator_is_client else AuthMethod.XAUTH_RESP_PSK
+
+    def xauth_accepts(self, user, password):
+        """Whether a server takes *password* (bytes) for *user*: from its
+        table, compared in constant time, or by its callable."""
+        if callable(self.xauth_users):
+            return bool(self.xauth_users(user, password))
+        known = dict(self.xauth_users).get(user)
+        return known is not None and hmac.compare_digest(known.encode(), password)
 
     @property
     def phase15(self):

@@ -23,6 +23,7 @@ identity we do not want) is answered with a notify and fails that
 exchange alone; a Quick Mode's failure leaves the IKE SA up.
 """
 
+import dataclasses
 import ipaddress
 from collections import deque
 
@@ -80,6 +81,7 @@ class IkeConnection(Lifecycle):
         self.remote = RemoteAccess(self)    # XAuth and Mode Config
         self.virtual_ip = None      # a Mode Config client's assigned address
         self.leased = None          # a Mode Config server's lease to the peer
+        self.pfs_group = None       # PFS a Cisco gateway asked for (UNITY_PFS)
         self.half_open_until = now + self.config.half_open_timeout if role == "responder" else None
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
         self.scheduled = None       # the endpoint's timer for it
@@ -148,12 +150,21 @@ class IkeConnection(Lifecycle):
             local = ipaddress.ip_network(self.virtual_ip)
         return local, remote
 
+    def esp_proposals(self):
+        """Our Quick Mode offer: the configured one, with Phase 1's group
+        for PFS where it has none when the gateway asked for PFS."""
+        offer = self.config.esp_proposals()
+        if self.pfs_group is None:
+            return offer
+        return [p if p.group is not None else dataclasses.replace(p, group=self.pfs_group)
+                for p in offer]
+
     def new_transaction(self, cfg_type, attributes, purpose, now):
         """A Transaction exchange of our own, opened by a REQUEST or SET."""
         ex = transaction.Transaction(self, "initiator", self.new_message_id(), S.TX_READY)
         self.exchanges[ex.message_id] = ex
         transaction.ask(ex, cfg_type, attributes, purpose, now)
-        self._set(ex, S.TX_SENT, now)
+        self._set(ex, S.TX_SENT[purpose], now)
         return ex
 
     def notify(self, notify_type, now):
@@ -266,7 +277,7 @@ class IkeConnection(Lifecycle):
                 if n.notify_msg_type == NotifyType.INITIAL_CONTACT and encrypted:
                     self.initial_contact = True
         if ex.state != S.DEAD and self.ended is None:
-            self._set(ex, after, now)
+            self._set(ex, after[ex.purpose] if isinstance(after, dict) else after, now)
         if self.established_p1 and self.early:
             early, self.early = self.early, []
             for args in early:

@@ -14,7 +14,6 @@ of it; a bug of ours on a peer's input is a ``Dropped`` event saying
 """
 
 import heapq
-import ipaddress
 import itertools
 import os
 from collections import Counter, OrderedDict, deque
@@ -25,6 +24,7 @@ from scapy_ike.core.config import Configuration
 from scapy_ike.core.connection import IkeConnection
 from scapy_ike.core.errors import LocalProtocolError
 from scapy_ike.core.message import Message, MessageError
+from scapy_ike.core.pool import AddressPool
 from scapy_ike.core.sa import IkeSa
 
 
@@ -55,8 +55,7 @@ class Endpoint:
         self._contacts = Counter()          # peer address -> its live established IKE SAs
         self._children = {}                 # inbound SPI -> the IKE SA holding that ESP pair
         self._families = {}                 # (peer key, family) -> its current ESP pair
-        self._leases = {}                   # user or peer key -> its Mode Config address
-        self._free = None                   # the pool's addresses not leased yet
+        self.pool = AddressPool(config.pool) if config.pool else None   # Mode Config's
 
     # -- the API ---------------------------------------------------------------
 
@@ -222,21 +221,6 @@ class Endpoint:
         """The ended IKE SAs of *conn*'s peer still holding ESP pairs."""
         return list(self._orphans.get(conn.peer_key, {}).values())
 
-    def lease(self, key):
-        """The pool address for *key* (a user, or a peer): the same one each
-        time, the next free one the first; None with no pool or none
-        left."""
-        if key in self._leases:
-            return self._leases[key]
-        if self.config.pool is None:
-            return None
-        if self._free is None:
-            self._free = ipaddress.ip_network(self.config.pool).hosts()
-        address = next(self._free, None)
-        if address is not None:
-            self._leases[key] = address
-        return address
-
     def holder(self, child):
         """The IKE SA that holds *child*."""
         return self._children.get(child.spi_in)
@@ -286,6 +270,8 @@ class Endpoint:
     def _remove(self, conn):
         if self.connections.get(conn.sa.cky_i) is conn:
             del self.connections[conn.sa.cky_i]
+        if self.pool is not None:
+            self.pool.release(conn)
         conn.scheduled = None
         for index in (self._peers, self._orphans):
             known = index.get(conn.peer_key)

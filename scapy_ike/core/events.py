@@ -51,24 +51,49 @@ class QuickModeEstablished(Event):
 
 
 @dataclass(frozen=True)
-class XauthCompleted(Event):
-    """XAuth (draft-beaulieu-ike-xauth-02) said whether *user* is who it
-    claims: *final* False when the server asks again."""
+class XAuthRequested(Event):
+    """XAuth's REQUEST (draft-beaulieu-ike-xauth-02 4.1) went to the client
+    (the server's event) or came from the server (the client's), for the
+    *attempt*-th time."""
 
     cookies: bytes
-    user: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class XAuthStatus(Event):
+    """XAuth said whether *user* is who it claims: *ok*, and *final* False
+    when the server asks again (draft-beaulieu-ike-xauth-02 4.2)."""
+
+    cookies: bytes
     ok: bool
+    user: str
     final: bool = True
 
 
 @dataclass(frozen=True)
-class ModeConfigApplied(Event):
-    """Mode Config (draft-dukes-ike-mode-cfg-02) is done: the client's
-    *address* (given or got) and every attribute as ``(type, value)``."""
+class ModeConfigReceived(Event):
+    """The client got its Mode Config attributes (draft-dukes-ike-mode-cfg-02
+    3.2: the server's REPLY to its pull, or its SET), each as ``(name,
+    value)`` with the value decoded (:func:`scapy_ike.core.modecfg.named`)."""
+
+    cookies: bytes
+    attributes: Tuple = ()
+
+    def get(self, name, default=None):
+        """The first value of the attribute called *name*."""
+        return next((v for n, v in self.attributes if n == name), default)
+
+
+@dataclass(frozen=True)
+class AddressAssigned(Event):
+    """Mode Config gave an inner address: the server to the client *user*
+    (the user name, or the peer's address without XAuth), or the server to
+    us (the client's event)."""
 
     cookies: bytes
     address: str
-    attributes: Tuple = ()
+    user: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,12 @@ class ProposalError(ValueError):
 _AUTH_NAMES = OAKLEY_ATTRIBUTES.value_names[OakleyAttribute.AUTHENTICATION_METHOD]
 
 
+def auth_name(method):
+    """The name of an Oakley authentication method (RFC 2409 Appendix A,
+    draft-beaulieu-ike-xauth-02 4): ``PSK``, ``XAUTHInitPreShared``..."""
+    return _AUTH_NAMES.get(method, str(method))
+
+
 @dataclass(frozen=True)
 class IkeProposal:
     """One Phase 1 transform (RFC 2409 Appendix A)."""
@@ -70,7 +76,7 @@ class IkeProposal:
         authentication method when it is not a pre-shared key."""
         text = self.suite()
         if self.auth != AuthMethod.PSK:
-            text += " (auth %s)" % _AUTH_NAMES.get(self.auth, self.auth)
+            text += " (auth %s)" % auth_name(self.auth)
         return text
 
 

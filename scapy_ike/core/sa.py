@@ -31,6 +31,7 @@ class IkeSa:
     key_size: int = 0
     auth_method: int = AuthMethod.PSK
     group: Optional[int] = None
+    proposal: Optional[object] = None          # the IkeProposal chosen
     # transcript: payload bodies without their generic headers
     sai_b: bytes = b""
     gxi: bytes = b""
@@ -57,6 +58,7 @@ class IkeSa:
         choice, RFC 2409 5)."""
         self.cipher, self.key_size = proposal.cipher, proposal.key_size
         self.hash, self.group, self.auth_method = proposal.hash.name, proposal.group, proposal.auth
+        self.proposal = proposal
 
     # -- the key schedule ---------------------------------------------------
 

@@ -32,7 +32,16 @@ QM_I_QM1 = "IKE_QM_I_QM1"
 QM_R_QM2 = "IKE_QM_R_QM2"
 QM_COMPLETE = "IKE_QM_PHASE2_COMPLETE"
 INFO_READY, INFO_DONE = "IKE_INFO_READY", "IKE_INFO_DONE"
-TX_READY, TX_SENT, TX_DONE = "IKE_CFG_READY", "IKE_CFG_SENT", "IKE_CFG_DONE"
+TX_READY, TX_DONE = "IKE_CFG_READY", "IKE_CFG_DONE"
+TX_SENT = {"xauth": "IKE_XAUTH_REQ_SENT", "status": "IKE_XAUTH_SET_SENT",
+           "pull": "IKE_CONFIG_MODE_REQ_SENT", "push": "IKE_CONFIG_MODE_SET_SENT"}
+"""A Transaction exchange we opened, by its purpose: XAuth's REQUEST and
+SET of the status (the server's), Mode Config's REQUEST (a pulling
+client's) and SET (a pushing server's), as IOS names these states."""
+TX_ANSWERED = {"xauth": "IKE_XAUTH_REPLY_SENT", "status": "IKE_XAUTH_ACK_SENT",
+               "pull": "IKE_CONFIG_MODE_REPLY_SENT", "push": "IKE_CONFIG_MODE_ACK_SENT"}
+"""A Transaction exchange the peer opened, once we answered, by what it
+asked (a row whose next state is a dict takes the exchange's purpose)."""
 DEAD = "IKE_DEST_SA"
 
 FIRST_SENT = {"main": "IKE_I_MM1", "aggressive": "IKE_I_AM1"}
@@ -71,9 +80,7 @@ TABLE = {
     (QM, "responder", QM_R_QM2, TIMEOUT): (quick.timeout, DEAD),
     (QM, "initiator", QM_I_QM1, ERROR_NOTIFY): (quick.error_notify, DEAD),
     # Transaction (XAuth, Mode Config): ask and answer, after Phase 1
-    (TX, "initiator", TX_SENT, TRANSACTION): (transaction.answered, TX_DONE),
-    (TX, "initiator", TX_SENT, TIMEOUT): (transaction.timeout, DEAD),
-    (TX, "responder", TX_READY, TRANSACTION): (transaction.received, TX_DONE),
+    (TX, "responder", TX_READY, TRANSACTION): (transaction.received, TX_ANSWERED),
     # Informational: one message, any time after its keys (or in clear before them)
     (IN, "responder", INFO_READY, INFO): (informational.receive, INFO_DONE),
 }
@@ -89,3 +96,11 @@ for _role, _states in PHASE1_WAITING.items():
     for _state in _states:
         TABLE[(P1, _role, _state, TIMEOUT)] = (phase1.timeout, DEAD)
         TABLE[(P1, _role, _state, ERROR_NOTIFY)] = (phase1.error_notify, DEAD)
+for _purpose, _state in TX_SENT.items():
+    # ours: the answer comes, or never does; then Phase 1.5's next step
+    TABLE[(TX, "initiator", _state, TRANSACTION)] = (transaction.answered, TX_DONE)
+    TABLE[(TX, "initiator", _state, TIMEOUT)] = (transaction.timeout, DEAD)
+    # the peer's: answered, then the next step
+    _answered = TX_ANSWERED[_purpose]
+    TABLE[(TX, "responder", _answered, ENTERED)] = (transaction.ended, _answered)
+TABLE[(TX, "initiator", TX_DONE, ENTERED)] = (transaction.ended, TX_DONE)

@@ -6,10 +6,9 @@ their length only unless asked."""
 import struct
 from typing import NamedTuple
 
-from scapy_ike.constants import ConfigAttribute
+from scapy_ike.core import modecfg
+from scapy_ike.core.modecfg import SECRETS as SECRET_ATTRIBUTES
 
-SECRET_ATTRIBUTES = frozenset((ConfigAttribute.XAUTH_USER_PASSWORD,
-                               ConfigAttribute.XAUTH_PASSCODE, ConfigAttribute.XAUTH_NEXT_PIN))
 
 
 class Shown(NamedTuple):
@@ -53,6 +52,9 @@ def _value(space, number, tv, raw):
         return "%s (%d)" % (names.get(value, "Unknown"), value)
     if tv or number in space.variable:
         return value
+    if number in modecfg.KINDS and _is_config(space):
+        shown = modecfg.value(number, raw)
+        return ", ".join(shown) if isinstance(shown, list) else shown
     if number in space.addresses and len(raw) == 4:
         return ".".join(map(str, raw))
     try:

@@ -68,7 +68,7 @@ def start(ex, now, proposals=None, family=None):
     configured *proposals* and selectors unless given (a rekey offers the
     pair's own, for its own identities)."""
     conn, sa = ex.conn, ex.conn.sa
-    proposals = ex.offered = proposals or conn.config.esp_proposals()
+    proposals = ex.offered = proposals or conn.esp_proposals()
     ex.family = family or tuple(Identity.of_network(ts).body() for ts in _selectors(conn))
     if ex.predecessor is None:
         ex.predecessor = conn.endpoint.current_pair(conn, ex.family)

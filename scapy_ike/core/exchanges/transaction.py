@@ -9,7 +9,9 @@ What the attributes mean (XAuth's credentials and status, Mode Config's
 addresses) is :mod:`scapy_ike.core.remote_access`'s (``conn.remote``);
 here they are only carried, checked and retransmitted."""
 
-from scapy_ike.constants import ConfigType, ExchangeType, PayloadType as T
+from scapy_ike.constants import (
+    ConfigAttribute, ConfigType, ExchangeType, PayloadType as T,
+)
 from scapy_ike.core.errors import RemoteProtocolError
 from scapy_ike.core.exchanges import Exchange
 from scapy_ike.core.exchanges.quick import _hash_rest, check_hash
@@ -19,6 +21,9 @@ from scapy_ike.core.message import (
 from scapy_ike.crypto import keys
 
 TRANSACTION = ExchangeType.TRANSACTION
+XAUTH = (ConfigAttribute.XAUTH_TYPE, ConfigAttribute.XAUTH_USER_NAME,
+         ConfigAttribute.XAUTH_USER_PASSWORD)
+"""The attributes of XAuth's REQUEST (draft-beaulieu-ike-xauth-02 6.2)."""
 ANSWERS = {ConfigType.CFG_REQUEST: ConfigType.CFG_REPLY, ConfigType.CFG_SET: ConfigType.CFG_ACK}
 """What each message that asks is answered with (3.2)."""
 
@@ -26,7 +31,7 @@ ANSWERS = {ConfigType.CFG_REQUEST: ConfigType.CFG_REPLY, ConfigType.CFG_SET: Con
 class Transaction(Exchange):
     """One Transaction exchange: what we sent or were sent, and its
     purpose for the Phase 1.5 logic (``"xauth"``, ``"status"``,
-    ``"modecfg"``)."""
+    ``"pull"``, ``"push"``: the keys of ``state.TX_SENT``)."""
 
     kind = "transaction"
 
@@ -84,7 +89,17 @@ def received(ex, msg, now):
                                   % _name(cfg.cfg_type))
     ex.asked = cfg
     ex.reply_to = msg.wire
+    ex.purpose = purpose_of(cfg)
     ex.conn.remote.asked(ex, cfg, now)
+
+
+def purpose_of(cfg):
+    """What a REQUEST or SET opened by the peer is for: XAuth's credentials
+    (a REQUEST of XAuth attributes) or status (a SET of XAUTH-STATUS), or
+    Mode Config, pulled (any other REQUEST) or pushed (any other SET)."""
+    if cfg.cfg_type == ConfigType.CFG_REQUEST:
+        return "xauth" if any(t in XAUTH for t, _ in cfg.attributes) else "pull"
+    return "status" if cfg.first(ConfigAttribute.XAUTH_STATUS) is not None else "push"
 
 
 def answer(ex, attributes, now):
@@ -109,6 +124,11 @@ def answered(ex, msg, now):
     ex.pending = None
     ex.ended = now
     ex.conn.remote.answered(ex, cfg, now)
+
+
+def ended(ex, msg, now):
+    """The exchange reached its last state: Phase 1.5 takes its next step."""
+    ex.conn.remote.proceed(now)
 
 
 def timeout(ex, msg, now):
