@@ -59,7 +59,8 @@ def test_connect_json_with_users_from_a_file(tmp_path, capsys):
     try:
         assert gateway.stdout.readline().startswith("listening on")
         status = connect("--xauth-user", "carol", "--xauth-password", "pa:ss", "--json",
-                         "--modecfg", "pull", "--ike", "aes128-sha256-modp2048")
+                         "--modecfg", "pull", "--ike", "aes128-sha256-modp2048",
+                         "--pcap", str(tmp_path / "ra.pcap"), "--keylog", str(tmp_path / "keys"))
         printed = capsys.readouterr()
     finally:
         stop(gateway)
@@ -83,6 +84,15 @@ def test_connect_json_with_users_from_a_file(tmp_path, capsys):
     assert report["ping"] == {"to": "198.51.100.1", "from": "198.51.100.65", "sent": 3,
                               "answered": 3}
     assert "IKE_XAUTH_REPLY_SENT" in printed.err
+    # decode shows the XAuth and Mode Config attributes by name, the password hidden
+    assert main(["decode", str(tmp_path / "ra.pcap"), "--keys", str(tmp_path / "keys"),
+                 "--ike-port", str(PORT), "--natt-port", str(PORT + 1), "-V"]) == 0
+    tree = capsys.readouterr().out
+    assert "XAUTH_USER_NAME: carol" in tree
+    assert "XAUTH_USER_PASSWORD: <hidden 5 bytes>" in tree and "pa:ss" not in tree
+    assert "INTERNAL_IP4_ADDRESS: 198.51.100.65" in tree
+    assert "UNITY_SPLIT_INCLUDE: 198.51.100.0/25" in tree
+    assert "INTERNAL_IP4_SUBNET: 198.51.100.0/25" in tree
 
 
 def test_a_wrong_xauth_password_fails_connect(capsys):
@@ -114,3 +124,4 @@ def test_a_wrong_password_with_json_reports_the_failure(capsys):
     assert report["quick_mode"] is None and report["address"] is None
     assert printed.err.endswith("scapy-ike connect: XAuth failed: the server refused user "
                                 "'alice'\n")
+
