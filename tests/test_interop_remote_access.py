@@ -71,5 +71,30 @@ def test_charon_as_the_client_of_our_gateway(strongswan_peer, push):
         (sa,) = peer.list_sas()
         assert sa["local-vips"] == ["198.51.100.65"]
         assert quick.remote_ts == "198.51.100.64/26"
+        done = peer.ping(count=3)            # charon, from its lease, to our inner address
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert " 3 received" in done.stdout
+    finally:
+        finish(automaton)
+
+
+@pytest.mark.interop
+def test_a_wrong_password_against_charons_gateway(strongswan_peer):
+    """charon refuses our credentials: XAuth fails on our side with the
+    reason, no Quick Mode, and charon's log says the same."""
+    peer = strongswan_peer(psk=PSK, ike_proposals=IKE, esp_proposals=ESP, xauth=True,
+                           xauth_user=USER, xauth_password=PASSWORD, modecfg=True)
+    automaton = ours("initiator", "main", IKE, ESP, peer, local_ts="0.0.0.0/0",
+                     xauth="client", xauth_user=USER, xauth_password="not-" + PASSWORD,
+                     modecfg="pull")
+    try:
+        failed = wait_for(automaton, (ev.QuickModeEstablished, ev.Failed))
+        assert isinstance(failed, ev.Failed), reasons(automaton)
+        assert failed.reason == "XAuth failed: the server refused user %r" % USER
+        assert [(e.user, e.ok) for e in automaton.events if isinstance(e, ev.XAuthStatus)] == [
+            (USER, False)]
+        log = peer.log_file.read_text(errors="replace")
+        assert "XAuth authentication of '%s' failed" % USER in log
+        assert not [e for e in automaton.events if isinstance(e, ev.QuickModeEstablished)]
     finally:
         finish(automaton)
