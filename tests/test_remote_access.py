@@ -300,6 +300,16 @@ def test_a_new_user_takes_a_fresh_address_before_a_released_one():
     assert addresses(join(net, "alice")) == ["198.51.100.65"]
 
 
+def test_the_xauth_message_reaches_the_client():
+    net = remote_access(xauth_message="Enter your token")
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    assert [(e.attempt, e.message) for e in net.of("i", ev.XAuthRequested)] == [
+        (1, "Enter your token")]
+    assert [e.message for e in net.of("r", ev.XAuthRequested)] == ["Enter your token"]
+    assert len(net.of("i", ev.QuickModeEstablished)) == 1
+
+
 def test_a_callable_checks_the_credentials():
     asked = []
 

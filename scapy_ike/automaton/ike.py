@@ -445,7 +445,8 @@ def _phase15_line(conn, event):
     """XAuth and Mode Config: the user and the addresses, never a password
     (the event carries none; Mode Config's secrets come hidden)."""
     if isinstance(event, ev.XAuthRequested):
-        return "ISAKMP:(%s): XAuth request, attempt %d" % (conn, event.attempt)
+        return "ISAKMP:(%s): XAuth request, attempt %d%s" % (
+            conn, event.attempt, ': "%s"' % event.message if event.message else "")
     if isinstance(event, ev.XAuthStatus):
         verdict = "OK" if event.ok else "FAIL" if event.final else "FAIL, asking again"
         return "ISAKMP:(%s): XAuth status for user %s: %s" % (conn, event.user, verdict)

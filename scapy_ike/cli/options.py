@@ -72,6 +72,8 @@ def add_server_arguments(parser):
                         help="the XAuth users, a USER:PASSWORD line each (# comments)")
     parser.add_argument("--xauth-tries", type=positive, default=3, metavar="N",
                         help="XAuth requests before a client is refused (default %(default)s)")
+    parser.add_argument("--xauth-message", metavar="TEXT", default="",
+                        help="XAUTH-MESSAGE: the text a client shows when it asks its user")
     parser.add_argument("--pool", action="append", default=[], type=network, metavar="CIDR",
                         help="lease Mode Config addresses from this prefix (one IPv4 and "
                              "one IPv6 at most)")
@@ -143,7 +145,8 @@ def _remote_access(args, role):
     fields = dict(modecfg=getattr(args, "modecfg", None) or ("pull" if pool else None),
                   pool=pool or None)
     if users:
-        fields.update(xauth="server", xauth_users=users, xauth_tries=args.xauth_tries)
+        fields.update(xauth="server", xauth_users=users, xauth_tries=args.xauth_tries,
+                      xauth_message=args.xauth_message)
     kinds = {4: (A.INTERNAL_IP4_DNS, A.INTERNAL_IP4_NBNS),
              6: (A.INTERNAL_IP6_DNS, A.INTERNAL_IP6_NBNS)}
     attributes = [(kinds[a.version][0], str(a)) for a in getattr(args, "dns", ())]

@@ -159,6 +159,7 @@ class Configuration:
     xauth_password: str = ""
     xauth_users: object = ()        # a server's (user, password) pairs, or check(user, password)
     xauth_tries: int = 3            # a server's REQUESTs before it gives up
+    xauth_message: str = ""         # a server's XAUTH-MESSAGE, shown to the user
     modecfg: Optional[str] = None   # "pull" (the client asks) or "push" (the server sets)
     modecfg_attributes: Tuple = ()  # a server's: ModeConfig attributes beside the address
     pool: object = None             # a server's: the prefixes it leases (a CIDR per family)

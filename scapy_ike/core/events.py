@@ -54,10 +54,11 @@ class QuickModeEstablished(Event):
 class XAuthRequested(Event):
     """XAuth's REQUEST (draft-beaulieu-ike-xauth-02 4.1) went to the client
     (the server's event) or came from the server (the client's), for the
-    *attempt*-th time."""
+    *attempt*-th time, with the server's XAUTH-MESSAGE if it sent one."""
 
     cookies: bytes
     attempt: int
+    message: str = ""
 
 
 @dataclass(frozen=True)

@@ -132,9 +132,12 @@ class RemoteAccess:
 
     def _request_credentials(self, now):
         self.tries += 1
-        self.conn.new_transaction(C.CFG_REQUEST, [(A.XAUTH_TYPE, 0), (A.XAUTH_USER_NAME, b""),
-                                                  (A.XAUTH_USER_PASSWORD, b"")], "xauth", now)
-        self.conn.event(ev.XAuthRequested(self.conn.cookies, self.tries))
+        message = self.conn.config.xauth_message
+        asked = [(A.XAUTH_TYPE, 0), (A.XAUTH_USER_NAME, b""), (A.XAUTH_USER_PASSWORD, b"")]
+        if message:
+            asked.append((A.XAUTH_MESSAGE, message.encode()))
+        self.conn.new_transaction(C.CFG_REQUEST, asked, "xauth", now)
+        self.conn.event(ev.XAuthRequested(self.conn.cookies, self.tries, message))
 
     def _check_credentials(self, cfg):
         user = cfg.first(A.XAUTH_USER_NAME, b"")
@@ -168,7 +171,8 @@ class RemoteAccess:
                   A.XAUTH_USER_NAME: config.xauth_user.encode(),
                   A.XAUTH_USER_PASSWORD: config.xauth_password.encode()}
         transaction.answer(ex, [(t, values[t]) for t, _ in cfg.attributes if t in values], now)
-        self.conn.event(ev.XAuthRequested(self.conn.cookies, self.tries))
+        message = modecfg.value(A.XAUTH_MESSAGE, cfg.first(A.XAUTH_MESSAGE, b"")) or ""
+        self.conn.event(ev.XAuthRequested(self.conn.cookies, self.tries, message))
         self.waiting_until = now + WAIT
 
     def _status(self, ex, cfg, now):
