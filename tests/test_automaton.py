@@ -33,7 +33,7 @@ def run_demo(tmp_path, *extra):
 def test_demo_capture_decrypts_with_its_key_log(tmp_path, capsys):
     out = run_demo(tmp_path)
     printed = capsys.readouterr().out
-    assert "Old State = IKE_I_MM5 New State = IKE_P1_COMPLETE" in printed
+    assert "Old State = IKE_I_MM6 New State = IKE_P1_COMPLETE" in printed
     assert "3 of 3 echoes answered through the tunnel" in printed
     keys = read_keys((out / "demo.keys").read_text())
     assert len(keys.ike) == 1 and keys.ike[0].skeyid_d is not None

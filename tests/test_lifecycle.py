@@ -386,12 +386,12 @@ def test_a_quick_mode_on_a_second_ike_sa_succeeds_the_pair():
 
 
 def test_the_log_says_what_happened_to_each_sa():
-    """The Automaton's log line for each lifecycle event names the SA and
-    what happened to it."""
-    from scapy_ike.automaton.ike import _lifecycle_line
+    """The log line for each lifecycle event names the SA (by its conn-id)
+    and what happened to it."""
+    from scapy_ike.log.lines import line
     c = bytes(range(16))
     pair, new = (b"\x01\x02\x03\x04", b"\x05\x06\x07\x08"), (b"\x09" * 4, b"\x0a" * 4)
-    assert [_lifecycle_line(e) for e in (
+    assert [line(e, 1002) for e in (
         ev.PeerDead(c, ("192.0.2.1", 4500), 10.2),
         ev.Rekeyed(c, 3, pair, new),
         ev.ChildSaClosed(c, *pair, "rekeyed"),
@@ -400,14 +400,14 @@ def test_the_log_says_what_happened_to_each_sa():
         ev.Expired(c, 0, b"", b"", hard=False),
         ev.Expired(c, 7, *pair, hard=True),
     )] == [
-        "ISAKMP:(0001020304050607): peer 192.0.2.1 dead (DPD): silent for 10 s, R-U-THERE "
+        "ISAKMP:(1002): peer 192.0.2.1 dead (DPD): silent for 10 s, R-U-THERE "
         "unanswered; its SAs deleted",
         "IPSEC(rekey): spi in 0x01020304 out 0x05060708 replaced by in 0x09090909 out 0x0a0a0a0a",
         "IPSEC(delete_sa): spi in 0x01020304 out 0x05060708 (rekeyed)",
-        "ISAKMP:(0001020304050607): received DELETE of ESP SPI 0x05060708, removed "
+        "ISAKMP:(1002): received DELETE of ESP SPI 0x05060708, removed "
         "0x01020304, 0x05060708",
-        "ISAKMP:(0001020304050607): received DELETE of ESP SPI 0xffffffff, removed nothing "
+        "ISAKMP:(1002): received DELETE of ESP SPI 0xffffffff, removed nothing "
         "(not known here)",
-        "ISAKMP:(0001020304050607): IKE SA reached its soft lifetime: renewing",
+        "ISAKMP:(1002): IKE SA reached its soft lifetime: renewing",
         "IPSEC(lifetime): spi in 0x01020304 out 0x05060708 reached their hard lifetime",
     ]

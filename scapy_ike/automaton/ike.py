@@ -32,6 +32,8 @@ from scapy_ike.core import Endpoint, events as ev, state as S
 from scapy_ike.decode.keylog import (
     esp_sa_row, ikev1_decryption_table_row, key_log_line, write_key_files,
 )
+from scapy_ike.log import Log
+from scapy_ike.log.lines import DEBUG_ONLY
 
 log = logging.getLogger("scapy_ike")
 
@@ -85,11 +87,13 @@ class IKEv1Automaton(Automaton):
 
     def parse_args(self, config, peer=None, local_address="0.0.0.0", ike_port=500,
                    natt_port=4500, peer_natt_port=4500, sockets=None, keylog=None,
-                   pcap=None, poll=0.1, **kargs):
+                   pcap=None, poll=0.1, log="ios", **kargs):
         super().parse_args(**kargs)
         self.config = config
         self.peer = peer
         self.endpoint = Endpoint(config, local_address, ike_port, natt_port, peer_natt_port)
+        self.log = log if isinstance(log, Log) else Log(log)   # "ios" or "quiet"
+        self.endpoint.debug = self.log.debug
         self.sockets = sockets
         for sock in self.sockets.values():     # the address each datagram was sent to
             try:
@@ -229,25 +233,29 @@ class IKEv1Automaton(Automaton):
         self._esp_in(packet[header:])
 
     def _drain(self):
+        """The events of the last input: acted on, kept, then logged."""
+        batch = []
         while (event := self.endpoint.next_event()) is not None:
-            self.events.append(event)
-            if len(self.events) > 2 * EVENTS_KEPT:    # a responder runs for days
-                del self.events[:EVENTS_KEPT]
-            if isinstance(event, ev.StateChanged):
-                self._log_change(event)
-            elif isinstance(event, ev.QuickModeEstablished):
+            batch.append(event)
+            if isinstance(event, ev.QuickModeEstablished):
                 self._tunnel(event)
             elif isinstance(event, ev.Phase1Established):
                 self._write_keys(event)
             elif isinstance(event, ev.ChildSaClosed):
                 self._forget_pair(event)
-            if not isinstance(event, ev.StateChanged):
-                line = _lifecycle_line(event)
-                if line is not None:
-                    log.log(logging.WARNING if isinstance(event, ev.PeerDead) else logging.INFO,
-                            line)
-                else:
-                    log.info("ISAKMP: %s", event)
+        if not batch:
+            return
+        self.events.extend(e for e in batch if not isinstance(e, DEBUG_ONLY))
+        if len(self.events) > 2 * EVENTS_KEPT:        # a responder runs for days
+            del self.events[:EVENTS_KEPT]
+        try:
+            lines = self.log.feed(batch)
+        except Exception as exc:        # a log that cannot say something must not stop us
+            log.error("ISAKMP: cannot log %s: %s: %s", ", ".join(
+                type(e).__name__ for e in batch), type(exc).__name__, exc)
+            return
+        for line in lines:
+            log.log(logging.WARNING if line.kind == "PeerDead" else logging.INFO, line.text)
 
     def _forget_pair(self, event):
         """The engine removed an ESP pair: its tunnel goes with its last."""
@@ -295,14 +303,6 @@ class IKEv1Automaton(Automaton):
             self.tunnels.append(tunnel)
         self._inbound[established.spi_in] = tunnel
         self._write_keys(tunnel, pair)
-        log.info("IPSEC(create_sa): sa created, spi in 0x%s out 0x%s, %s",
-                 established.spi_in.hex(), established.spi_out.hex(), pair.out.cipher.name)
-
-    def _log_change(self, event):
-        if event.new in (S.INFO_READY, S.INFO_DONE):
-            return
-        log.info("ISAKMP:(%s):Old State = %s New State = %s", event.cookies[:8].hex(),
-                 event.old, event.new)
 
     def _write_keys(self, event, pair=None):
         """The keys of an IKE SA that is up (*event*) or of a tunnel's new
@@ -396,68 +396,6 @@ class IKEv1Automaton(Automaton):
             tunnel.close()
         if self.pcap is not None:
             self.pcap.close()
-
-
-_PROTOCOLS = {1: "ISAKMP", 3: "ESP"}
-
-
-def _spis(spis):
-    return ", ".join("0x" + spi.hex() for spi in spis) or "none"
-
-
-def _lifecycle_line(event):
-    """One clear log line for what happened to an SA, or None."""
-    conn = event.cookies[:8].hex() if hasattr(event, "cookies") else ""
-    if isinstance(event, ev.PeerDead):
-        return ("ISAKMP:(%s): peer %s dead (DPD): silent for %.0f s, R-U-THERE unanswered; "
-                "its SAs deleted" % (conn, event.peer[0], event.silent_for))
-    if isinstance(event, ev.Rekeyed):
-        if event.protocol == 1:
-            return "ISAKMP:(%s): IKE SA renewed by %s" % (conn, event.new[0].hex())
-        return ("IPSEC(rekey): spi in 0x%s out 0x%s replaced by in 0x%s out 0x%s"
-                % (event.old[0].hex(), event.old[1].hex(), event.new[0].hex(),
-                   event.new[1].hex()))
-    if isinstance(event, ev.ChildSaClosed):
-        return ("IPSEC(delete_sa): spi in 0x%s out 0x%s (%s)"
-                % (event.spi_in.hex(), event.spi_out.hex(), event.reason))
-    if isinstance(event, ev.IkeSaClosed):
-        return "ISAKMP:(%s): IKE SA closed (%s)" % (conn, event.reason)
-    if isinstance(event, ev.DeleteReceived):
-        removed = [spi for pair in event.removed for spi in
-                   (pair if isinstance(pair, tuple) else (pair,))]
-        return ("ISAKMP:(%s): received DELETE of %s SPI %s, removed %s"
-                % (conn, _PROTOCOLS.get(event.protocol, event.protocol), _spis(event.spis),
-                   _spis(removed) if removed else "nothing (not known here)"))
-    if isinstance(event, ev.DeleteSent):
-        return ("ISAKMP:(%s): sending DELETE of %s SPI %s"
-                % (conn, _PROTOCOLS.get(event.protocol, event.protocol), _spis(event.spis)))
-    if isinstance(event, ev.Expired):
-        kind = "hard" if event.hard else "soft"
-        if not event.spi_in:
-            return "ISAKMP:(%s): IKE SA reached its %s lifetime%s" % (
-                conn, kind, "" if event.hard else ": renewing")
-        return "IPSEC(lifetime): spi in 0x%s out 0x%s reached their %s lifetime%s" % (
-            event.spi_in.hex(), event.spi_out.hex(), kind, "" if event.hard else ": rekeying")
-    return _phase15_line(conn, event)
-
-
-def _phase15_line(conn, event):
-    """XAuth and Mode Config: the user and the addresses, never a password
-    (the event carries none; Mode Config's secrets come hidden)."""
-    if isinstance(event, ev.XAuthRequested):
-        return "ISAKMP:(%s): XAuth request, attempt %d%s" % (
-            conn, event.attempt, ': "%s"' % event.message if event.message else "")
-    if isinstance(event, ev.XAuthStatus):
-        verdict = "OK" if event.ok else "FAIL" if event.final else "FAIL, asking again"
-        return "ISAKMP:(%s): XAuth status for user %s: %s" % (conn, event.user, verdict)
-    if isinstance(event, ev.ModeConfigReceived):
-        shown = ", ".join("%s %s" % (name, ",".join(value) if isinstance(value, list) else value)
-                          for name, value in event.attributes if value is not None)
-        return "ISAKMP:(%s): Mode Config attributes: %s" % (conn, shown or "none")
-    if isinstance(event, ev.AddressAssigned):
-        return "ISAKMP:(%s): Mode Config address %s assigned to %s" % (
-            conn, event.address, event.user or "us")
-    return None
 
 
 def _total(pairs, direction):

@@ -12,6 +12,7 @@ from scapy_ike.cli.common import CommandError, network, positive, seconds, secre
 from scapy_ike.constants import ConfigAttribute as A
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import ProposalError
+from scapy_ike.log import STYLES
 
 
 def add_config_arguments(parser):
@@ -49,6 +50,14 @@ def add_config_arguments(parser):
                              "(default %(default)s)")
     parser.add_argument("--esp-lifesize", type=positive, metavar="KILOBYTES",
                         help="the ESP SAs' lifetime in kilobytes (default: none)")
+
+
+def add_log_argument(parser, default):
+    """``--log ios|quiet``: IOS's ``debug crypto isakmp`` (every step of
+    every exchange) or one line per event."""
+    parser.add_argument("--log", choices=STYLES, default=default,
+                        help="the log: IOS-style debug of every step, or one line per event "
+                             "(default %(default)s)")
 
 
 def add_client_arguments(parser):

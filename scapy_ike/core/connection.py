@@ -31,6 +31,8 @@ from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER, Flags, NotifyType
 from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.children import Children
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
+from scapy_ike.core.facts import facts
+from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
 from scapy_ike.core.lifecycle import Lifecycle
 from scapy_ike.core.remote_access import RemoteAccess
 from scapy_ike.core.exchanges import (
@@ -82,6 +84,7 @@ class IkeConnection(Lifecycle):
         self.virtual_ip = None      # a Mode Config client's assigned address
         self.leased = None          # a Mode Config server's lease to the peer
         self.pfs_group = None       # PFS a Cisco gateway asked for (UNITY_PFS)
+        self._built = None          # the debug log's facts of the message being built
         self.half_open_until = now + self.config.half_open_timeout if role == "responder" else None
         self.ended = None           # when the IKE SA ended (it lingers, then is pruned)
         self.scheduled = None       # the endpoint's timer for it
@@ -109,20 +112,47 @@ class IkeConnection(Lifecycle):
     def datagram(self, message):
         port = self.endpoint.natt_port if self.natt else self.endpoint.ike_port
         data = NON_ESP_MARKER + message if self.natt else message
+        if self._built is not None:                 # the endpoint's debug is on
+            exchange, message_id, payloads = self._built
+            self._built = None
+            self.event(ev.MessageSent(self.cookies, message_id, exchange, self.role, self.peer,
+                                      self.local_address, port, facts(payloads)))
         return Datagram(data, self.peer, port)
 
     def clear(self, exchange, payloads, message_id=0):
         """A message of ``(type, body)`` *payloads* in clear."""
+        self._building(exchange, message_id, payloads)
         body = encode_payloads(payloads)
         return encode_header(self.sa.cky_i, self.sa.cky_r, payloads[0][0], exchange, 0,
                              message_id, HEADER.size + len(body)) + body
 
+    def _building(self, exchange, message_id, payloads):
+        """For the debug log: what the next datagram carries."""
+        if self.endpoint.debug:
+            self._built = (exchange, message_id, payloads)
+
     def encrypted(self, exchange, payloads, message_id):
         """An encrypted message (RFC 2408 3.1): header in clear, payloads
         padded and encrypted with the exchange's IV chain."""
+        self._building(exchange, message_id, payloads)
         body = self.sa.encrypt(message_id, encode_payloads(payloads))
         return encode_header(self.sa.cky_i, self.sa.cky_r, payloads[0][0], exchange,
                              Flags.ENCRYPTION, message_id, HEADER.size + len(body)) + body
+
+    def checker(self, message_id, phase):
+        """For :func:`~scapy_ike.core.proposals.choose`: a TransformChecked
+        event per pair compared, with the endpoint's debug on (else None)."""
+        if not self.endpoint.debug:
+            return None
+
+        space = OAKLEY_ATTRIBUTES if phase == 1 else IPSEC_ATTRIBUTES
+
+        def tried(policy, prop, transform, matched):
+            self.event(ev.TransformChecked(
+                self.cookies, message_id, phase, getattr(prop, "proposal", 0),
+                transform.transform_count, getattr(transform, "transform_id", 0),
+                _numbered(space, transform.transforms), policy, matched))
+        return tried
 
     def new_message_id(self):
         """A fresh non-zero message ID, not used before on this SA
@@ -246,6 +276,12 @@ class IkeConnection(Lifecycle):
             msg = self._open(head, wire, encrypted, addr, natt)
         except Unauthenticated as exc:
             return self._unauthenticated(ex, addr, exc)
+        if self.endpoint.debug:
+            self.event(ev.MessageReceived(
+                self.cookies, mid, head.exch_type, self.role, addr,
+                local_address or self.local_address,
+                self.endpoint.natt_port if natt else self.endpoint.ike_port,
+                facts(msg.msg.payloads, with_headers=True)))
         waiting = ex.pending
         try:
             handler(ex, msg, now)
@@ -488,3 +524,19 @@ _NAMES = {S.MAIN: "Main Mode", S.AGGRESSIVE: "Aggressive Mode", S.INFO: "Informa
 
 def _exchange_name(number):
     return _NAMES.get(number, "exchange %d" % number)
+
+
+def _numbered(space, attributes):
+    """Decoded attributes as ``(type name, number)``, in their order; one
+    that cannot be read is left out (the log shows what it can)."""
+    out = []
+    for name, value in attributes or ():
+        try:
+            number = space.type_number(name)
+            value = space.value_number(number, value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, (bytes, bytearray)):
+            value = int.from_bytes(value, "big")
+        out.append((space.type_names.get(number, str(number)), int(value)))
+    return tuple(out)

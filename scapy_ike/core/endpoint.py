@@ -45,6 +45,7 @@ class Endpoint:
         self.random = random
         self.outgoing = deque()
         self.events = deque()
+        self.debug = False      # also the facts of IOS's debug log (MessageSent, ...)
         self.connections = {}
         self._half_open = OrderedDict()     # initiator cookie -> connection, oldest first
         self._per_source = {}               # peer address -> half-open SAs from it

@@ -170,6 +170,59 @@ class IkeSaClosed(Event):
 
 
 @dataclass(frozen=True)
+class MessageSent(Event):
+    """A message left for the peer, with the endpoint's ``debug`` on (the
+    facts of IOS's ``sending packet to`` line and of what follows it): our
+    *role* in its IKE SA, the peer's address and port, our address and
+    port, and what its payloads hold (:func:`scapy_ike.core.facts.facts`)."""
+
+    cookies: bytes
+    message_id: int
+    exch_type: int
+    role: str
+    peer: Tuple[str, int]
+    local: str
+    local_port: int
+    payloads: Tuple = ()
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A message of the peer opened (decrypted when it was encrypted;
+    whether it authenticates is told by what follows: a Dropped event or
+    the exchange's next state), with the endpoint's ``debug`` on."""
+
+    cookies: bytes
+    message_id: int
+    exch_type: int
+    role: str
+    peer: Tuple[str, int]
+    local: str
+    local_port: int
+    payloads: Tuple = ()
+
+
+@dataclass(frozen=True)
+class TransformChecked(Event):
+    """One offered transform checked against one of our proposals, with
+    the endpoint's ``debug`` on (IOS's ``Checking ISAKMP transform 1
+    against priority 10 policy``, or ``Checking IPSec proposal 1``):
+    *phase* 1 or 2, the proposal and transform numbers, the transform ID,
+    its attributes as ``(name, value)`` (as the layers name them), our
+    proposal's position (*policy*, from 1), and whether they matched."""
+
+    cookies: bytes
+    message_id: int
+    phase: int
+    proposal: int
+    transform: int
+    transform_id: int
+    attributes: Tuple
+    policy: int
+    accepted: bool
+
+
+@dataclass(frozen=True)
 class Retransmitted(Event):
     cookies: bytes
     message_id: int

@@ -477,13 +477,18 @@ def esp_from_transform(transform):
     return _read_esp(transform)[0]
 
 
-def choose(configured, offered, parse):
+def choose(configured, offered, parse, tried=None):
     """``(our proposal, their Transform payload)`` of the responder's
-    choice, or None: our first proposal that an offered transform matches."""
-    candidates = [(parse(t), t) for _, t in offered]
-    for ours in configured:
-        for theirs, transform in candidates:
-            if theirs is not None and theirs.key() == ours.key():
+    choice, or None: our first proposal that an offered transform matches.
+    *tried(policy, proposal, transform, matched)* is told of each pair
+    compared (the debug log's), *policy* our proposal's position from 1."""
+    candidates = [(parse(t), prop, t) for prop, t in offered]
+    for policy, ours in enumerate(configured, 1):
+        for theirs, prop, transform in candidates:
+            matched = theirs is not None and theirs.key() == ours.key()
+            if tried is not None:
+                tried(policy, prop, transform, matched)
+            if matched:
                 return ours, transform
     return None
 

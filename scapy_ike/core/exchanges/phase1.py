@@ -128,7 +128,8 @@ def _choose(ex, msg):
                                   NotifyType.INVALID_EXCHANGE_TYPE)
     sa_payload = msg.sa()
     offered = list(P.offered_transforms(sa_payload))
-    found = P.choose(ex.conn.config.ike_proposals(), offered, P.ike_from_transform)
+    found = P.choose(ex.conn.config.ike_proposals(), offered, P.ike_from_transform,
+                     ex.conn.checker(0, 1))
     if found is None:
         raise RemoteProtocolError(ex.conn.no_proposal_reason(sa_payload, 1),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
@@ -145,11 +146,11 @@ def _accept_choice(ex, msg):
     """The initiator checks that the responder chose one transform it
     offered."""
     offered = list(P.offered_transforms(msg.sa()))
-    chosen = P.ike_from_transform(offered[0][1]) if len(offered) == 1 else None
-    if chosen is None or chosen.key() not in {p.key() for p in ex.conn.config.ike_proposals()}:
+    if len(offered) != 1 or P.choose(ex.conn.config.ike_proposals(), offered,
+                                     P.ike_from_transform, ex.conn.checker(0, 1)) is None:
         raise RemoteProtocolError("the responder chose a transform we did not offer",
                                   NotifyType.BAD_PROPOSAL_SYNTAX)
-    return chosen
+    return P.ike_from_transform(offered[0][1])
 
 
 def _check_id(conn, body):

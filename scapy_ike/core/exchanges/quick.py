@@ -94,7 +94,8 @@ def responder_qm1(ex, msg, now):
     msg.accept()
     sa_payload = msg.sa()
     offered = list(P.offered_transforms(sa_payload))
-    found = P.choose(conn.config.esp_proposals(), offered, P.esp_from_transform)
+    found = P.choose(conn.config.esp_proposals(), offered, P.esp_from_transform,
+                     conn.checker(ex.message_id, 2))
     if found is None:
         raise RemoteProtocolError(conn.no_proposal_reason(sa_payload, 2),
                                   NotifyType.NO_PROPOSAL_CHOSEN)
@@ -136,11 +137,13 @@ def initiator_qm2(ex, msg, now):
                "HASH(2)")
     msg.accept()
     offered = list(P.offered_transforms(msg.sa()))
-    chosen = P.esp_from_transform(offered[0][1]) if len(offered) == 1 else None
-    if chosen is None or chosen.key() not in {p.key() for p in ex.offered}:
+    found = P.choose(ex.offered, offered, P.esp_from_transform,
+                     ex.conn.checker(ex.message_id, 2)) if len(offered) == 1 else None
+    if found is None:
         raise RemoteProtocolError("the responder chose a transform we did not offer",
                                   NotifyType.BAD_PROPOSAL_SYNTAX)
-    offer = next(p for p in ex.offered if p.key() == chosen.key())
+    offer, transform = found
+    chosen = P.esp_from_transform(transform)
     proposal = replace(chosen, lifetime=min(chosen.lifetime, offer.lifetime),
                        lifesize=_least(chosen.lifesize, offer.lifesize))
     for n in msg.notifies():
