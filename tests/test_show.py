@@ -2,7 +2,11 @@
 the layout, with fixed values, and the counters and lifetimes of a real
 tunnel on loopback after pings through it."""
 
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP
 
@@ -10,12 +14,16 @@ from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.automaton.show import (
     EspSa, IpsecFlow, IsakmpRow, format_ipsec, format_isakmp, ipsec_flows, isakmp_rows,
 )
+from scapy_ike.cli import main
+from scapy_ike.cli.connect import ping
 from scapy_ike.core import Endpoint, events as ev
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import cisco_transform, parse_cisco
+from conftest import stop
 from test_interop_strongswan import wait
 
 PORT = 17900
+ROOT = Path(__file__).resolve().parent.parent
 
 ROW = IsakmpRow(1001, "192.0.2.1", "192.0.2.2", "192.0.2.2", "192.0.2.1", "QM_IDLE",
                 "ACTIVE", "aes", "sha256", "psk", "14", 28712, "DN",
@@ -179,3 +187,56 @@ def test_after_pings_show_counts_them_on_the_right_spis_and_lifetimes_go_down():
         for a in (i, r):
             a.stop()
             a.close()
+
+
+def test_serve_tells_each_peer_and_shows_its_traffic_when_interrupted(capsys):
+    """``serve`` says where it listens and tells each IKE SA as it comes
+    up; ``connect --ping`` shows its SAs after the echoes; on Ctrl-C
+    ``serve`` shows the SAs still up, with the echoes it answered."""
+    base = PORT + 10
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "scapy_ike", "serve", "--listen", "127.0.0.1", "--port",
+         str(base), "--natt-port", str(base + 1), "--psk", "shown", "--local-ts",
+         "198.51.100.1/32", "--remote-ts", "198.51.100.2/32", "--timeout", "60"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    i = None
+    try:
+        assert serve.stdout.readline() == "listening on 127.0.0.1:%d (NAT-T %d)\n" % (
+            base, base + 1)
+        assert main(["connect", "127.0.0.1", "--port", str(base), "--natt-port", str(base + 1),
+                     "--local", "127.0.0.2", "--local-port", str(base + 2), "--local-natt-port",
+                     str(base + 3), "--psk", "shown", "--force-encap", "--local-ts",
+                     "198.51.100.2/32", "--remote-ts", "198.51.100.1/32", "--ping",
+                     "198.51.100.1", "--count", "3", "--interval", "0.2"]) == 0
+        out = capsys.readouterr().out.split("\n")
+        shown = out.index("    #pkts encaps: 3, #pkts encrypt: 3, #pkts digest: 3")
+        assert out[shown + 1] == "    #pkts decaps: 3, #pkts decrypt: 3, #pkts verify: 3"
+        assert shown < out.index("3 of 3 echoes answered through the tunnel")
+        i = IKEv1Automaton(Configuration(role="initiator", psk=b"shown", force_encap=True,
+                                         local_ts="198.51.100.2/32",
+                                         remote_ts="198.51.100.1/32"),
+                           peer=("127.0.0.1", base), local_address="127.0.0.2",
+                           ike_port=base + 4, natt_port=base + 5, peer_natt_port=base + 1)
+        i.runbg()
+        assert isinstance(wait(i, ev.QuickModeEstablished), ev.QuickModeEstablished)
+        assert ping(i.tunnel_socket(), "198.51.100.2", "198.51.100.1", 2, interval=0.2) == 2
+        cookies = [c.cookies.hex() for c in i.endpoint.connections.values()]
+        time.sleep(0.5)                     # serve's next look at its SAs
+        serve.send_signal(signal.SIGINT)
+        told = serve.communicate(timeout=20)[0].split("\n")
+    finally:
+        if serve.poll() is None:
+            stop(serve)
+        if i is not None:
+            i.stop()
+            i.close()
+    assert serve.returncode == 0
+    peers = [line for line in told if line.startswith("peer ")]
+    assert peers[0].startswith("peer 127.0.0.2 port %d: IKE SA 1001 up (cookies " % (base + 3))
+    assert peers[1:] == ["peer 127.0.0.2 port %d: IKE SA 1002 up (cookies %s)" % (
+        base + 5, cookies[0])]
+    assert "127.0.0.1       127.0.0.2       QM_IDLE           1002 ACTIVE" in told
+    flow = told.index("   current_peer 127.0.0.2 port %d" % (base + 5))
+    assert told[flow + 1:flow + 3] == [
+        "    #pkts encaps: 2, #pkts encrypt: 2, #pkts digest: 2",
+        "    #pkts decaps: 2, #pkts decrypt: 2, #pkts verify: 2"]
