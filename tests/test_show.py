@@ -189,6 +189,43 @@ def test_after_pings_show_counts_them_on_the_right_spis_and_lifetimes_go_down():
             a.close()
 
 
+def test_after_a_rekey_show_lists_both_pairs_current_first():
+    """ESP lifetime 6 s, the initiator rekeying at half of it: until the
+    old pair's end both pairs are shown, the new one current, and the flow
+    counts the echoes of both."""
+    base = PORT + 20
+    common = dict(psk=b"shown", esp_lifetime=6, rekey_fuzz=0.0)
+    r = IKEv1Automaton(Configuration(role="responder", local_ts="198.51.100.1/32",
+                                     remote_ts="198.51.100.2/32", rekey_margin=0.05,
+                                     **common),
+                       local_address="127.0.0.1", ike_port=base, natt_port=base + 1)
+    i = IKEv1Automaton(Configuration(role="initiator", local_ts="198.51.100.2/32",
+                                     remote_ts="198.51.100.1/32", force_encap=True,
+                                     rekey_margin=0.5, **common),
+                       peer=("127.0.0.1", base), local_address="127.0.0.2", ike_port=base,
+                       natt_port=base + 1, peer_natt_port=base + 1)
+    r.runbg()
+    i.runbg()
+    try:
+        first = wait(i, ev.QuickModeEstablished)
+        sock = i.tunnel_socket()
+        assert ping(sock, "198.51.100.2", "198.51.100.1", 3, interval=0.2) == 3
+        rekeyed = wait(i, ev.Rekeyed, timeout=6)
+        assert rekeyed.old == (first.spi_in, first.spi_out)
+        assert ping(sock, "198.51.100.2", "198.51.100.1", 2, interval=0.2) == 2
+        (flow,) = ipsec_flows(i.tunnels, i.endpoint, time.monotonic())
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()
+    assert (flow.encaps, flow.decaps, flow.current_spi) == (5, 5, rekeyed.new[1])
+    assert [(sa.spi, sa.status, sa.packets) for sa in flow.inbound] == [
+        (rekeyed.new[0], "ACTIVE", 2), (first.spi_in, "REKEYED", 3)]
+    assert [(sa.spi, sa.status, sa.packets) for sa in flow.outbound] == [
+        (rekeyed.new[1], "ACTIVE", 2), (first.spi_out, "REKEYED", 3)]
+    assert flow.inbound[1].seconds < 3 < flow.inbound[0].seconds < 6
+
+
 def test_serve_tells_each_peer_and_shows_its_traffic_when_interrupted(capsys):
     """``serve`` says where it listens and tells each IKE SA as it comes
     up; ``connect --ping`` shows its SAs after the echoes; on Ctrl-C
