@@ -72,7 +72,7 @@ class EspSa:
 
     spi: bytes
     transform: str              # as IOS writes it
-    settings: str               # "Tunnel" or "Tunnel UDP-Encaps"
+    settings: str               # "Tunnel" or "Transport", then " UDP-Encaps" over NAT-T
     seconds: int                # of the hard lifetime, left
     kilobytes: Optional[int]    # of the kilobyte lifetime, left; None without one
     iv_size: int
@@ -107,7 +107,7 @@ class IpsecFlow:
 def isakmp_rows(endpoint, now):
     """Every IKE SA of *endpoint*, oldest first."""
     rows = []
-    for conn in sorted(endpoint.connections.values(), key=lambda c: c.conn_id):
+    for conn in sorted(list(endpoint.connections.values()), key=lambda c: c.conn_id):
         local, remote = conn.local_address, conn.peer[0]
         proposal = conn.sa.proposal
         config = conn.config
@@ -127,22 +127,25 @@ def isakmp_rows(endpoint, now):
 
 
 def ipsec_flows(tunnels, endpoint, now):
-    """Every tunnel of the automaton, in order of creation."""
+    """Every tunnel of the automaton, in order of creation (copies of the
+    lists first: the automaton's thread changes them as it runs)."""
     flows = []
-    for tunnel in tunnels:
-        pairs = [tunnel.current] + [p for p in reversed(tunnel.pairs.values())
-                                    if p is not tunnel.current]
-        held = endpoint.child(tunnel.current.established.spi_in)
+    for tunnel in list(tunnels):
+        newest, pair = list(tunnel.pairs.values())[::-1], tunnel.current
+        if pair is None:                    # its last pair went a moment ago
+            continue
+        pairs = [pair] + [p for p in newest if p is not pair]
+        current = pair.established
+        held = endpoint.child(current.spi_in)
         conn = held[0] if held else tunnel.connection
-        current = tunnel.current.established
         authenticated = _authenticated(current.proposal.transform)
         digest, verify = (tunnel.encaps, tunnel.decaps) if authenticated else (0, 0)
         flows.append(IpsecFlow(
             str(tunnel.local_ts), str(tunnel.remote_ts), tuple(conn.peer), conn.local_address,
             tunnel.encaps, digest, tunnel.decaps, verify, tunnel.send_errors,
             tunnel.recv_errors, dict(tunnel.refused), current.spi_out, current.proposal.group,
-            tuple(_sa(endpoint, pair, True, now, pair is tunnel.current) for pair in pairs),
-            tuple(_sa(endpoint, pair, False, now, pair is tunnel.current) for pair in pairs)))
+            tuple(_sa(endpoint, p, True, now, p is pair) for p in pairs),
+            tuple(_sa(endpoint, p, False, now, p is pair) for p in pairs)))
     return flows
 
 
@@ -167,7 +170,8 @@ def _sa(endpoint, pair, inbound, now, current):
     sa = pair.inbound if inbound else pair.out
     return EspSa(established.spi_in if inbound else established.spi_out,
                  cisco_transform(transform),
-                 "Tunnel UDP-Encaps" if established.udp_encap else "Tunnel",
+                 ("Tunnel" if transform.tunnel else "Transport")
+                 + (" UDP-Encaps" if established.udp_encap else ""),
                  seconds, kilobytes, transform.cipher.iv_size,
                  sa.stats["packets_in" if inbound else "packets_out"],
                  "ACTIVE" if current else "REKEYED")
