@@ -21,7 +21,14 @@ def test_tunnel_answers_echo_and_refuses_what_is_not_tunnel_mode():
     assert (back[ICMP].type, back[ICMP].id, bytes(back[ICMP].payload)) == (0, 7, b"hi")
     # a dummy packet (next header 59, RFC 4303 2.6) is dropped quietly;
     # a transport-mode TCP payload and garbage are counted as failures
-    assert tr.receive(ti.out.seal(b"", 59)) is None and tr.errors == 0
-    assert tr.receive(ti.out.seal(bytes(20), 6)) is None and tr.errors == 1
-    assert tr.receive(b"garbage") is None and tr.errors == 2
+    assert tr.receive(ti.out.seal(b"", 59)) is None and tr.recv_errors == 0
+    assert tr.receive(ti.out.seal(bytes(20), 6)) is None and tr.recv_errors == 1
+    assert tr.receive(b"garbage") is None and tr.recv_errors == 2
+    # a replayed packet, a flipped bit in the ICV: refused, each by its reason
+    assert tr.receive(request) is None
+    fresh = ti.out.seal(bytes(20), 4)
+    assert tr.receive(fresh[:-1] + bytes([fresh[-1] ^ 1])) is None
+    assert tr.refused == {"invalid prot": 1, "invalid sa": 1, "replay": 1, "integrity": 1}
+    assert (tr.recv_errors, tr.decaps, tr.encaps, tr.send_errors) == (4, 3, 1, 0)
+    assert (ti.encaps, ti.decaps) == (1, 1)
     assert tr.inbound.stats["packets_in"] == 3

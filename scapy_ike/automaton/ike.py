@@ -26,6 +26,7 @@ from scapy.packet import Raw
 from scapy.supersocket import SuperSocket
 from scapy.utils import PcapWriter
 
+from scapy_ike.automaton import show
 from scapy_ike.automaton.tunnel import Tunnel, bind_udp, esp_socket
 from scapy_ike.constants import NAT_KEEPALIVE, NON_ESP_MARKER
 from scapy_ike.core import Endpoint, events as ev, state as S
@@ -169,6 +170,8 @@ class IKEv1Automaton(Automaton):
             if self._send_errors in (1, 10, 100) or self._send_errors % 1000 == 0:
                 log.warning("ISAKMP: cannot send to %s:%d: %s (%d such errors)",
                             addr[0], addr[1], exc, self._send_errors)
+            return False
+        return True
 
     def _record(self, src, dst, data, proto=None):
         """Every datagram we send or receive, into the capture (no
@@ -277,7 +280,7 @@ class IKEv1Automaton(Automaton):
         conn = self.endpoint.connections[established.cookies[:8]]
         if established.udp_encap:
             def send(esp):                 # ESP in UDP, on the NAT-T port (RFC 3948 2)
-                self._sendto(self.endpoint.natt_port, esp, conn.peer)
+                return self._sendto(self.endpoint.natt_port, esp, conn.peer)
         else:
             if self.esp is None:
                 try:
@@ -292,6 +295,8 @@ class IKEv1Automaton(Automaton):
                     self.esp.sendto(esp, (conn.peer[0], 0))
                 except (OSError, AttributeError) as exc:
                     log.warning("IPSEC: cannot send ESP to %s: %s", conn.peer[0], exc)
+                    return False
+                return True
         now = time.monotonic()
         tunnel = self._inbound.get(established.replaces)
         if tunnel is not None:                  # a rekey: the same tunnel, a new pair
@@ -326,64 +331,14 @@ class IKEv1Automaton(Automaton):
         """The newest tunnel as a SuperSocket."""
         return self.tunnels[-1].socket()
 
-    def show_isakmp_sa(self):
-        """Like IOS ``show crypto isakmp sa``: dst, src, state, conn-id."""
-        lines = ["dst             src             state          conn-id status"]
-        for conn in self.endpoint.connections.values():
-            local = self.endpoint.local_address
-            dst, src = (conn.peer[0], local) if conn.role == "initiator" else (local, conn.peer[0])
-            status = "ACTIVE" if conn.state == S.P1_COMPLETE else conn.state
-            lines.append("%-15s %-15s %-14s %7s %s" % (
-                dst, src, "QM_IDLE" if conn.state == S.P1_COMPLETE else conn.state,
-                conn.sa.cky_i[:2].hex(), status))
-        return "\n".join(lines)
+    def show_isakmp_sa(self, detail=False):
+        """IOS's ``show crypto isakmp sa [detail]`` (:mod:`.show`)."""
+        return show.show_isakmp_sa(self, time.monotonic(), detail)
 
     def show_ipsec_sa(self):
-        """Like IOS ``show crypto ipsec sa``: selectors, then for the
-        current pair of each tunnel and the pairs it succeeds (until they
-        are deleted) their SPIs, transforms, remaining lifetimes and packet
-        counters."""
-        now = time.monotonic()
-        out = []
-        for t in self.tunnels:
-            current = t.current
-            pairs = [current] + [p for p in reversed(t.pairs.values()) if p is not current]
-            out += [
-                "   local  ident (addr/mask/prot/port): (%s/0/0)" % t.local_ts,
-                "   remote ident (addr/mask/prot/port): (%s/0/0)" % t.remote_ts,
-                "    #pkts encaps: %d, #pkts encrypt: %d" % ((_total(pairs, "out"),) * 2),
-                "    #pkts decaps: %d, #pkts decrypt: %d" % ((_total(pairs, "inbound"),) * 2),
-                "    #pkts failed: %d" % t.errors,
-                "     current outbound spi: 0x%s" % current.established.spi_out.hex().upper(),
-            ]
-            for pair in pairs:
-                e = pair.established
-                transform = e.proposal.transform
-                left = max(0, int(e.proposal.lifetime - (now - pair.created)))
-                life = "(%d)" % left
-                if e.proposal.lifesize is not None:
-                    used = max(pair.out.stats["bytes"], pair.inbound.stats["bytes"]) // 1024
-                    life = "(k/sec): (%d/%d)" % (max(0, e.proposal.lifesize - used), left)
-                else:
-                    life = "(sec): " + life
-                settings = "Tunnel UDP-Encaps" if e.udp_encap else "Tunnel"
-                for direction, spi, sa in (("inbound", e.spi_in, pair.inbound),
-                                           ("outbound", e.spi_out, pair.out)):
-                    out += [
-                        "     %s esp sas:%s" % (direction, "" if pair is current
-                                                 else " (rekeyed, until deleted)"),
-                        "      spi: 0x%s" % spi.hex().upper(),
-                        "        transform: %s %d %s ," % (transform.cipher.name,
-                                                           transform.key_size * 8,
-                                                           transform.integrity.name),
-                        "        in use settings ={%s, }" % settings,
-                        "        sa timing: remaining key lifetime %s" % life,
-                        "        #pkts %s: %d" % ("decrypt" if direction == "inbound"
-                                                  else "encrypt",
-                                                  sa.stats["packets_in" if direction == "inbound"
-                                                           else "packets_out"]),
-                    ]
-        return "\n".join(out)
+        """IOS's ``show crypto ipsec sa`` (:mod:`.show`): every tunnel,
+        every pair of it, current and previous."""
+        return show.show_ipsec_sa(self, time.monotonic())
 
     def close(self):
         """Tell the peers our SAs are deleted, then close the sockets and
@@ -398,9 +353,6 @@ class IKEv1Automaton(Automaton):
             self.pcap.close()
 
 
-def _total(pairs, direction):
-    key = "packets_in" if direction == "inbound" else "packets_out"
-    return sum(getattr(p, direction).stats[key] for p in pairs)
 
 
 def _destination(ancillary):

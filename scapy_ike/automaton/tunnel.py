@@ -1,9 +1,13 @@
 """The tunnel Quick Modes make: its ESP SA pairs (RFC 4303, UDP-encapsulated
 per RFC 3948 after a NAT-T float), one after another as they are rekeyed,
 and a Scapy SuperSocket over it that lasts across the rekeys: packets sent
-into it leave as ESP, ESP that arrives comes out decrypted."""
+into it leave as ESP, ESP that arrives comes out decrypted.  It counts what
+IOS's ``show crypto ipsec sa`` shows for a flow, across its pairs: packets
+encapsulated and decapsulated, send and receive errors, and why packets
+were refused (an unknown SPI, an ICV that does not verify, a replay)."""
 
 import socket
+from collections import Counter
 from ipaddress import ip_address, ip_network
 
 from scapy.automaton import ObjectPipe, select_objects
@@ -46,7 +50,9 @@ class Tunnel:
         self.local_ts, self.remote_ts = ip_network(local_ts), ip_network(remote_ts)
         self.received = None                # an ObjectPipe, once a socket is asked for
         self.dropped = 0                    # inner packets that no socket was there to take
-        self.errors = 0
+        self.encaps = self.decaps = 0       # ESP packets sealed, and opened
+        self.send_errors = self.recv_errors = 0
+        self.refused = Counter()            # ESP refused, by reason: "invalid sa", EspError's
         self.active = set() if active is None else active   # pairs with octets to report
         self.add(established, now)
 
@@ -84,7 +90,10 @@ class Tunnel:
         while the pair changes goes on either, both valid)."""
         wire = bytes(pkt)
         pair = self.current
-        self._send(pair.out.seal(wire, IPPROTO_IPV6 if wire[0] >> 4 == 6 else IPPROTO_IPIP))
+        esp = pair.out.seal(wire, IPPROTO_IPV6 if wire[0] >> 4 == 6 else IPPROTO_IPIP)
+        self.encaps += 1
+        if self._send(esp) is False:        # the send callable's word that it failed
+            self.send_errors += 1
         pair.unreported_out += len(wire)
         self.active.add(pair)
 
@@ -93,18 +102,18 @@ class Tunnel:
         SA's counters say why)."""
         pair = self.pairs.get(data[:4])
         if pair is None:                    # not one of its SPIs (RFC 4303 2.1)
-            self.errors += 1
-            return None
+            return self._refuse("invalid sa")
         try:
             opened = pair.inbound.open(data)
-        except EspError:
-            self.errors += 1
-            return None
+        except EspError as exc:
+            return self._refuse(exc.reason)
+        self.decaps += 1
         pair.unreported_in += len(opened.payload)
         self.active.add(pair)
         cls = {IPPROTO_IPIP: IP, IPPROTO_IPV6: IPv6}.get(opened.next_header)
         if cls is None:             # a dummy packet (RFC 4303 2.6), or not tunnel mode
-            self.errors += opened.next_header != IPPROTO_NONE
+            if opened.next_header != IPPROTO_NONE:
+                self._refuse("invalid prot")
             return None
         pkt = cls(opened.payload)
         if self._answer_echo(pkt):
@@ -114,6 +123,10 @@ class Tunnel:
         else:
             self.received.send(pkt)
         return pkt
+
+    def _refuse(self, reason):
+        self.recv_errors += 1
+        self.refused[reason] += 1
 
     def _answer_echo(self, pkt):
         """Echo requests to our own inner address are answered through the

@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": ("scapy_ike.cli.demo", "our initiator against our responder on loopback"),
     "probe": ("scapy_ike.cli.probe", "discover, enumerate and fingerprint IKE gateways"),
     "crack": ("scapy_ike.cli.crack", "search for the pre-shared key of Aggressive Mode hashes"),
+    "states": ("scapy_ike.cli.states", "the transition table of every exchange, as text or DOT"),
 }
 
 USAGE = "usage: scapy-ike [--version] COMMAND [ARGS...]\n\ncommands:\n" + "".join(

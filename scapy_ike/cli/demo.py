@@ -7,7 +7,6 @@ bad usage."""
 
 import argparse
 import os
-import time
 
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import ArgumentParser, CommandError, port
@@ -69,10 +68,9 @@ def main(argv=None) -> int:
             outcome = wait_for(initiator, 20)
             if not isinstance(outcome, ev.QuickModeEstablished):
                 raise CommandError(outcome.reason if outcome else "timeout")
-            time.sleep(0.1)
+            answered = ping(initiator.tunnel_socket(), INNER_I, INNER_R, args.count)
             print(initiator.show_isakmp_sa())
             print(initiator.show_ipsec_sa())
-            answered = ping(initiator.tunnel_socket(), INNER_I, INNER_R, args.count)
             print("%d of %d echoes answered through the tunnel" % (answered, args.count))
             print("\ncapture: %s, keys: %s (+ .ikev1_decryption_table, .esp_sa); decrypt with:"
                   % (pcap, keylog))

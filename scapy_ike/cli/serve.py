@@ -44,15 +44,30 @@ def main(argv=None) -> int:
         automaton.runbg()
         print("listening on %s:%d (NAT-T %d)" % (args.listen, args.port, args.natt_port),
               flush=True)
+        seen = set()
         try:
             deadline = None if args.timeout is None else time.monotonic() + args.timeout
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.2)
+                _new_peers(automaton, seen)
         except KeyboardInterrupt:
             pass
         finally:
             automaton.stop()
-            automaton.close()
+            # what was up, with its traffic, before close() deletes it
             print(automaton.show_isakmp_sa())
-            print(automaton.show_ipsec_sa())
+            print(automaton.show_ipsec_sa(), flush=True)
+            automaton.close()
         return 0
+
+
+def _new_peers(automaton, seen):
+    """One line for each IKE SA that came up since the last look (*seen*:
+    the conn-ids already told, those gone forgotten)."""
+    connections = list(automaton.endpoint.connections.values())
+    for conn in connections:
+        if conn.conn_id not in seen and conn.established_at is not None:
+            seen.add(conn.conn_id)
+            print("peer %s port %d: IKE SA %d up (cookies %s)"
+                  % (conn.peer[0], conn.peer[1], conn.conn_id, conn.cookies.hex()), flush=True)
+    seen.intersection_update(conn.conn_id for conn in connections)

@@ -58,6 +58,7 @@ class IkeConnection(Lifecycle):
         self.endpoint = endpoint
         self.config = endpoint.config
         self.role = role
+        self.conn_id = next(endpoint.conn_ids)     # small, for people (IOS's conn-id)
         self.sa = sa
         self.peer = peer
         self.origin = peer          # where a Phase 1 of ours to the peer goes

@@ -51,6 +51,7 @@ class Endpoint:
         self._per_source = {}               # peer address -> half-open SAs from it
         self._timers = []                   # (when, sequence, connection)
         self._sequence = itertools.count()
+        self.conn_ids = itertools.count(1001)   # each IKE SA's, in order, as IOS numbers them
         self._peers = {}                    # peer key -> {cookie: its established IKE SAs}
         self._orphans = {}                  # peer key -> {cookie: ended IKE SAs with ESP pairs}
         self._contacts = Counter()          # peer address -> its live established IKE SAs
@@ -90,6 +91,12 @@ class Endpoint:
         if conn is not None and conn.esp_counted(conn.children.get(spi_in), inbound,
                                                  outbound, now):
             self.reschedule(conn)
+
+    def child(self, spi_in):
+        """The IKE SA holding the ESP pair whose inbound SPI is *spi_in*,
+        and that pair, or None."""
+        conn = self._children.get(spi_in)
+        return None if conn is None else (conn, conn.children.get(spi_in))
 
     def get_timer(self):
         """When :meth:`handle_timer` is next needed, or None."""

@@ -327,6 +327,22 @@ def parse_cisco(text, tunnel=True, lifetime=3600, group=None):
     return _esp_combinations(text, ciphers, integrities, [group], tunnel, lifetime)
 
 
+def cisco_transform(transform):
+    """An ESP transform as IOS writes it in ``show crypto ipsec sa``
+    (``esp-aes 256 esp-sha-hmac``; the key size left out when it is the
+    one :func:`parse_cisco` assumes), strongSwan's keyword for an algorithm
+    IOS has no name for."""
+    cipher, integrity = transform.cipher, transform.integrity
+    words = [next((cisco for cisco, name in _CISCO_CIPHERS.items() if name == cipher.name),
+                  cipher.keyword(transform.key_size))]
+    if words[0].startswith("esp-") and transform.key_size != cipher.key_sizes[0]:
+        words.append(str(transform.key_size * 8))
+    if integrity.name != "null":
+        words.append(next((cisco for cisco, name in _CISCO_INTEGRITY.items()
+                           if name == integrity.name), integrity.name))
+    return " ".join(words)
+
+
 def parse_esp_any(text, **kwargs):
     """strongSwan syntax, or a Cisco transform set when it starts ``esp-``."""
     if text.strip().lower().startswith("esp-"):
