@@ -43,7 +43,8 @@ def test_xauth_and_mode_config_through_serve_and_connect(capsys):
     assert status == 0, printed.err
     assert "Mode Config: our address is 198.51.100.65\n" in printed.out
     assert "3 of 3 echoes answered through the tunnel" in printed.out
-    assert "local  ident (addr/mask/prot/port): (198.51.100.65/32/0/0)" in printed.out
+    assert "local  ident (addr/mask/prot/port): (198.51.100.65/255.255.255.255/0/0)" \
+        in printed.out
     # the log names the user and the address, never the password
     assert "XAuth status for user bob: OK" in printed.out
     assert "Mode Config address 198.51.100.65 assigned to bob" in printed.out

@@ -93,7 +93,7 @@ class IKEv1Automaton(Automaton):
         self.config = config
         self.peer = peer
         self.endpoint = Endpoint(config, local_address, ike_port, natt_port, peer_natt_port)
-        self.log = log if isinstance(log, Log) else Log(log)   # "ios" or "quiet"
+        self.log = log if isinstance(log, Log) else Log(log, self._conn_id)   # "ios", "quiet"
         self.endpoint.debug = self.log.debug
         self.sockets = sockets
         for sock in self.sockets.values():     # the address each datagram was sent to
@@ -113,6 +113,11 @@ class IKEv1Automaton(Automaton):
         self._active = set()                    # pairs whose octets the engine has not seen
         self.events = []
         self._initiated = False
+
+    def _conn_id(self, cookie):
+        """IOS's conn-id of the IKE SA of initiator *cookie* (for the log)."""
+        conn = self.endpoint.connections.get(cookie)
+        return conn.conn_id if conn is not None else None
 
     # -- the endpoint's states -------------------------------------------------
 

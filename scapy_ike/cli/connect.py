@@ -18,7 +18,8 @@ from scapy_ike.cli.common import (
     ArgumentParser, CommandError, ipv4_address, ipv4_host, port, positive, seconds,
 )
 from scapy_ike.cli.options import (
-    add_client_arguments, add_config_arguments, bind_udp, configuration, log_to_stdout,
+    add_client_arguments, add_config_arguments, add_log_argument, bind_udp, configuration,
+    log_to_stdout,
 )
 from scapy_ike.core import events as ev
 from scapy_ike.core.modecfg import as_dict
@@ -100,6 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--local-natt-port", type=port, default=4500)
     add_config_arguments(parser)
     add_client_arguments(parser)
+    add_log_argument(parser, "ios")
     parser.add_argument("--ping", metavar="ADDR", help="ping this inner address through the tunnel")
     parser.add_argument("--count", type=positive,
                         help="echoes to send (default 3, or one per interval for --duration)")
@@ -140,7 +142,8 @@ def _run(args, config, outcome):
     automaton = IKEv1Automaton(config, peer=(args.peer, args.port), local_address=local,
                                ike_port=args.local_port, natt_port=args.local_natt_port,
                                peer_natt_port=args.natt_port, keylog=args.keylog,
-                               pcap=args.pcap, sockets=bind_udp(local, args.local_port,
+                               pcap=args.pcap, log=args.log,
+                               sockets=bind_udp(local, args.local_port,
                                                                 args.local_natt_port))
     automaton.runbg()
     try:

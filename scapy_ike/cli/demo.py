@@ -11,7 +11,7 @@ import os
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import ArgumentParser, CommandError, port
 from scapy_ike.cli.connect import ping, wait_for
-from scapy_ike.cli.options import bind_udp, log_to_stdout
+from scapy_ike.cli.options import add_log_argument, bind_udp, log_to_stdout
 from scapy_ike.core import events as ev
 from scapy_ike.core.config import Configuration
 
@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ike", default="aes256-sha256-modp2048")
     parser.add_argument("--esp", default="aes256-sha256")
     parser.add_argument("--count", type=int, default=3)
+    add_log_argument(parser, "ios")
     args = parser.parse_args(argv)
     natt = args.port - 1000
     try:
@@ -55,12 +56,14 @@ def main(argv=None) -> int:
     responder = IKEv1Automaton(
         Configuration(role="responder", local_ts=INNER_R + "/32", remote_ts=INNER_I + "/32",
                       **common),
-        local_address=RESPONDER, ike_port=args.port, natt_port=natt, sockets=responder_sockets)
+        local_address=RESPONDER, ike_port=args.port, natt_port=natt, sockets=responder_sockets,
+        log=args.log)
     initiator = IKEv1Automaton(
         Configuration(role="initiator", local_ts=INNER_I + "/32", remote_ts=INNER_R + "/32",
                       force_encap=True, **common),
         peer=(RESPONDER, args.port), local_address=INITIATOR, ike_port=args.port,
-        natt_port=natt, peer_natt_port=natt, keylog=keylog, pcap=pcap, sockets=initiator_sockets)
+        natt_port=natt, peer_natt_port=natt, keylog=keylog, pcap=pcap, sockets=initiator_sockets,
+        log=args.log)
     with log_to_stdout():
         responder.runbg()
         initiator.runbg()

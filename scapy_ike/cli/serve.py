@@ -11,7 +11,8 @@ from dataclasses import replace
 from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli.common import ArgumentParser, ipv4_address, port
 from scapy_ike.cli.options import (
-    add_config_arguments, add_server_arguments, bind_udp, configuration, log_to_stdout,
+    add_config_arguments, add_log_argument, add_server_arguments, bind_udp, configuration,
+    log_to_stdout,
 )
 
 
@@ -25,6 +26,7 @@ def main(argv=None) -> int:
                              "charon's block_threshold)")
     add_config_arguments(parser)
     add_server_arguments(parser)
+    add_log_argument(parser, "quiet")
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
     parser.add_argument("--timeout", type=float, default=None,
@@ -39,6 +41,7 @@ def main(argv=None) -> int:
     with log_to_stdout():
         automaton = IKEv1Automaton(config, local_address=args.listen, ike_port=args.port,
                                    natt_port=args.natt_port, keylog=args.keylog, pcap=args.pcap,
+                                   log=args.log,
                                    sockets=bind_udp(args.listen, args.port, args.natt_port))
         gc.freeze()         # what start-up made lives as long as we do: no collection scans it
         automaton.runbg()

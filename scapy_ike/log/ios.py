@@ -23,6 +23,7 @@ from scapy_ike.constants import (
     ConfigType, ExchangeType as X, NotifyType, PayloadType as T, ProtocolId,
 )
 from scapy_ike.core import events as ev, state as S
+from scapy_ike.core.proposals import cisco_transform
 from scapy_ike.log import lines, words
 
 P1 = S.P1_COMPLETE
@@ -126,11 +127,11 @@ class IosLog:
     def number(self, cookies):
         """The IKE SA's number (IOS's conn-id once it has its keys)."""
         cky = cookies[:8]
-        if self._numbers is not None:
-            number = self._numbers(cky)
-            if number is not None:
-                return number
-        return self._own.setdefault(cky, self._first + len(self._own))
+        number = self._own.get(cky)
+        if number is None:
+            number = self._numbers(cky) if self._numbers is not None else None
+            self._own[cky] = number = number or self._first + len(self._own)
+        return number
 
     def _line(self, kind, cookies, text, received=False, **facts):
         cid = self.conn_id(cookies) if cookies else 0
@@ -379,7 +380,7 @@ class IosLog:
                 "IPSEC(create_sa): sa created, (sa) sa_dest= %s, sa_proto= 50, sa_spi= 0x%s(%d), "
                 "sa_trans= %s , sa_conn_id= %d" % (dest, spi.hex().upper(),
                                                    int.from_bytes(spi, "big"),
-                                                   words.transform_set(e.proposal),
+                                                   cisco_transform(e.proposal.transform),
                                                    self.number(e.cookies)),
                 (("spi", spi), ("dest", dest))))
 

@@ -165,18 +165,3 @@ def id_type_name(body):
     except (ValueError, IndexError):
         return "ID type %d" % (body[0] if body else 0)
 
-
-_ESP_CIPHERS = {"aes": "esp-aes %d", "3des": "esp-3des", "des": "esp-des", "null": "esp-null",
-                "aesgcm16": "esp-gcm %d", "aesgcm12": "esp-gcm %d", "aesgcm8": "esp-gcm %d",
-                "aesctr": "esp-aes-ctr %d", "blowfish": "esp-blowfish %d", "cast": "esp-cast"}
-
-
-def transform_set(proposal):
-    """An ESP proposal as an IOS transform set: ``esp-aes 256 esp-sha256-hmac``."""
-    t = proposal.transform
-    cipher = _ESP_CIPHERS.get(t.cipher.name, "esp-" + t.cipher.name)
-    words = [cipher % (t.key_size * 8) if "%d" in cipher else cipher]
-    if t.integrity.icv_size:
-        name = {"sha1": "sha"}.get(t.integrity.name, t.integrity.name)
-        words.append("esp-%s-hmac" % name)
-    return " ".join(words)
