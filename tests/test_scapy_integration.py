@@ -59,9 +59,11 @@ def test_scapy_alone_keeps_its_classes():
     assert out == ["scapy.layers.isakmp", "False"]
 
 
-def test_scapy_26_loads_the_extension_by_its_classifier():
-    """Scapy 2.6 has no ``conf.exts.load(name)``: it loads, when it starts,
-    every installed package classified ``Framework :: Scapy`` and GPLv2."""
+def test_load_contrib_gives_our_classes_on_every_scapy():
+    """``load_contrib("ikev1")`` after ``conf.exts.load("scapy-ike")`` on
+    Scapy 2.7 and later; on 2.6, which has no ``conf.exts.load(name)``, with
+    nothing before it: 2.6 loads, when it starts, every installed package
+    classified ``Framework :: Scapy`` and GPLv2."""
     out = run("""
         from scapy.all import conf, load_contrib
         import scapy_ike.layers.isakmp as L
