@@ -7,12 +7,9 @@
 """IKEv1/ISAKMP layers of scapy-ike, for ``load_contrib("ikev1")`` after
 ``conf.exts.load("scapy-ike")``.  The definitions live in
 :mod:`scapy_ike.layers.isakmp`; this module only re-exports them and
-offers them to the prompt (:mod:`scapy_ike.contrib.prompt`).
-
->>> load_contrib("ikev1")
->>> ls(ISAKMP_payload_ID)           # our fields: IDtype, ProtoID, Port, IdentData
->>> explore("ikev1")
-"""
+offers them to the prompt (:mod:`scapy_ike.contrib.prompt`): after
+``load_contrib("ikev1")``, ``ls(ISAKMP_payload_ID)`` lists our fields and
+``explore("ikev1")`` our layers."""
 
 from scapy_ike.contrib.prompt import offer_to_prompt
 from scapy_ike.layers import isakmp as _layers
