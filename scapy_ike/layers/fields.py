@@ -216,8 +216,8 @@ class AttributesField(StrLenField):
                 space.value_number(space.type_number(t), v)
                 return
             except ValueError as exc:
-                errors.append(exc)
-        raise errors[0]
+                errors.append(str(exc))
+        raise ValueError(errors[0])
 
     def i2len(self, pkt, x):
         return len(self.i2m(pkt, x))
