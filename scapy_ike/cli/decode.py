@@ -261,8 +261,9 @@ def _report(session):
             print("scapy-ike decode: IKE SA %s: %s" % (cky.hex(), reason), file=sys.stderr)
         failed = failed or bool(ike.failed)
     for (src, dst, spi), count in sorted(session.failures.items()):
-        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
-              % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)
+        failed_how = "" if (src, dst, spi) in session.misfit else "%d packet(s) failed: " % count
+        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %s%s"
+              % (spi, src, dst, failed_how, session.last_error[(src, dst, spi)]), file=sys.stderr)
     for (src, dst, spi), reason in sorted(session.unkeyed.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %s" % (spi, src, dst, reason),
               file=sys.stderr)

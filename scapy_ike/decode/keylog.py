@@ -81,6 +81,10 @@ class EspKey:
     auth_algo: str                  # "NULL", Scapy's name, or else strongSwan's
     auth_key: bytes
     skip_icv: Optional[int]         # bytes of ICV to skip unchecked ("no checking", -hmac96)
+    guess: Optional[str] = None
+    """What the key was made from when that is only a candidate (a g^xy
+    given for a Quick Mode with PFS): it is used only if it opens its SA's
+    first packet, and a wrong one is said once for the SA."""
 
     def matches(self, src, dst, spi):
         """Whether this key is for packets from *src* to *dst* with *spi*."""

@@ -73,7 +73,7 @@ def decode_parallel(frames, session, formatter, times, jobs):
     finally:
         _SHARED.clear()
     last = {}
-    for done, failures, errors, unkeyed in results:
+    for done, failures, errors, unkeyed, misfit in results:
         for index, text in done:
             texts[index] = text
         session.failures.update(failures)
@@ -82,6 +82,7 @@ def decode_parallel(frames, session, formatter, times, jobs):
                 last[key] = (frame, error)
         for key, reason in unkeyed.items():
             session.unkeyed.setdefault(key, reason)
+        session.misfit.update(misfit)
     session.last_error.update({key: error for key, (_, error) in last.items()})
     return texts
 
@@ -106,7 +107,7 @@ def _share(groups, jobs):
 
 def _work(indexes):
     """Decode and format the ESP frames at *indexes*: ``(texts, failures,
-    last errors with their frame, unkeyed)``."""
+    last errors with their frame, unkeyed, misfit)``."""
     shared = _SHARED
     known = _KeysSoFar(shared["ike_keys"], shared["opaque"])
     session = Session(shared["esp_keys"], ike=known, ike_port=shared["ports"][0],
@@ -121,4 +122,4 @@ def _work(indexes):
         record = session.decode_frame(index + 1, stamp, linktype, data)
         done.append((index, formatter(record, times[index])))
     errors = {key: (session.last_failure[key], error) for key, error in session.last_error.items()}
-    return done, Counter(session.failures), errors, dict(session.unkeyed)
+    return done, Counter(session.failures), errors, dict(session.unkeyed), session.misfit

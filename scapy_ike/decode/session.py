@@ -129,6 +129,9 @@ class Session:
         self.last_error = {}
         self.last_failure = {}
         """(source, destination, SPI) -> frame number of its last failure."""
+        self.misfit = set()
+        """(source, destination, SPI) of SAs that no candidate key opens
+        (so far): said once, not as packets that failed."""
         self.unkeyed = {}
         """(source, destination, SPI) -> why its keys are unknown, for SAs
         whose Quick Mode was seen but could not be keyed."""
@@ -248,7 +251,7 @@ class Session:
 
     def _sa(self, key, body, record):
         """The SA for (source, destination, SPI): made from the key that
-        matches, or from the first of several that opens *body*; keys
+        matches, or from the first of several (or a guess) that opens *body*; keys
         that Quick Modes make later count too.  None without a key (the
         first packet of an SA whose keys are known to be unknown says why)."""
         sa = self._sas.get(key)
@@ -263,7 +266,7 @@ class Session:
                 self.unkeyed[key] = reason
                 record.notes.append(reason)
             return None
-        if len(matches) > 1:
+        if len(matches) > 1 or matches[0].guess is not None:
             for candidate in matches:
                 sa = candidate.security_association(spi=spi, replay_window=0)
                 try:
@@ -271,10 +274,15 @@ class Session:
                 except EspError:
                     continue
                 self._sas[key] = candidate.security_association(spi=spi, replay_window=0)
+                self.misfit.discard(key)
                 return self._sas[key]
-            error = "no key fits: %d candidate keys fail" % len(matches)
+            guesses = sorted({k.guess for k in matches if k.guess is not None})
+            error = "no key fits: %d candidate(s) fail to verify the ICV" % len(matches)
+            if guesses:
+                error += " (wrong %s?)" % " or ".join(guesses)
             record.decrypted, record.error = False, "SPI 0x%08x: %s" % (spi, error)
             self._failed(key, error, record.frame)
+            self.misfit.add(key)
             return None
         self._sas[key] = matches[0].security_association(spi=spi, replay_window=0)
         return self._sas[key]
