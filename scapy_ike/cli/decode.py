@@ -22,7 +22,7 @@ import time
 from functools import partial
 
 from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, positive, secret
-from scapy_ike.decode.capture import CaptureError, open_capture
+from scapy_ike.decode.capture import CaptureError, map_pcap, open_capture
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
     write_key_files,
@@ -51,7 +51,9 @@ def write_key_logs(path, session):
 
 
 class Clock:
-    """Time stamps as tshark's ``-t r``, ``-t ad`` (in UTC) and ``-t d``."""
+    """Time stamps as tshark's ``-t r``, ``-t ad`` (in UTC) and ``-t d``:
+    called with each frame's time in turn, or :meth:`text` given the
+    previous frame's once :attr:`first` is set."""
 
     def __init__(self, mode):
         self.mode, self.first, self.previous = mode, None, None
@@ -59,13 +61,16 @@ class Clock:
     def __call__(self, stamp):
         if self.first is None:
             self.first = self.previous = stamp
+        text = self.text(stamp, self.previous)
+        self.previous = stamp
+        return text
+
+    def text(self, stamp, previous):
         if self.mode == "absolute":
             whole = int(stamp)
             return "%s.%06d" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)),
                                 round((stamp - whole) * 1e6) % 1000000)
-        base = self.first if self.mode == "relative" else self.previous
-        self.previous = stamp
-        return "%.6f" % (stamp - base)
+        return "%.6f" % (stamp - (self.first if self.mode == "relative" else previous))
 
 
 def main(argv=None) -> int:
@@ -124,8 +129,11 @@ def main(argv=None) -> int:
     progress = Progress(f) if sys.stderr.isatty() else None
     with f, _bindings(args.ike_port, args.natt_port):
         try:
-            run = _print if jobs == 1 else _print_parallel
-            run(records, session, _formatter(args), Clock(args.time), jobs, progress)
+            if jobs == 1:
+                _print(records, session, _formatter(args), Clock(args.time), progress)
+            else:
+                _print_parallel(records, session, _formatter(args), Clock(args.time), jobs,
+                                progress, args.capture)
         except CaptureError as exc:
             damaged = exc
         finally:
@@ -216,7 +224,7 @@ class _Output:
             self.lines = []
 
 
-def _print(records, session, formatter, clock, jobs, progress):
+def _print(records, session, formatter, clock, progress):
     """Decode and print as the frames come."""
     out = _Output()
     try:
@@ -228,24 +236,39 @@ def _print(records, session, formatter, clock, jobs, progress):
         out.flush()
 
 
-def _print_parallel(records, session, formatter, clock, jobs, progress):
-    """Read every frame, decode them with *jobs* processes
-    (:mod:`~scapy_ike.decode.parallel`), print in capture order; a
-    damaged capture is decoded up to the damage, then the error raised."""
+def _print_parallel(records, session, formatter, clock, jobs, progress, path):
+    """Read every frame (in place, from an uncompressed pcap file), decode
+    them with *jobs* processes (:mod:`~scapy_ike.decode.parallel`), print
+    in capture order; a damaged capture is decoded up to the damage, then
+    the error raised."""
+    from scapy_ike.decode.frames import FrameStore
     from scapy_ike.decode.parallel import decode_parallel
-    frames, damaged = [], None
+    mapped = map_pcap(path)
+    if mapped is None:
+        store = FrameStore()
+        add = store.append
+    else:                           # no reading to follow, only offsets
+        records, store, progress = mapped[2], FrameStore(mapped[1]), None
+        add = store.add
+    damaged = None
     try:
-        for frame in records:
-            frames.append(frame)
-            if progress is not None and not len(frames) % 512:
-                progress(len(frames))
+        for record in records:
+            add(*record)
+            if progress is not None and not len(store) % 512:
+                progress(len(store))
     except CaptureError as exc:
         damaged = exc
-    times = [clock(stamp) for _, stamp, _ in frames]
+    if len(store):
+        clock.first = store.stamps[0]
     out = _Output()
-    for text in decode_parallel(frames, session, formatter, times, jobs):
-        out(text)
-    out.flush()
+    try:
+        for text in decode_parallel(store, session, formatter, clock, jobs):
+            out(text)
+    finally:
+        out.flush()
+        store.close()
+        if mapped is not None:
+            mapped[0].close()
     if damaged is not None:
         raise damaged
 

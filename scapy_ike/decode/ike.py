@@ -84,6 +84,10 @@ class IkeTracker:
         self.unkeyed: Dict[bytes, str] = {}
         """Initiator cookie -> why the IKE SA has no keys."""
 
+    def fresh(self):
+        """A tracker with the same keys that has seen nothing."""
+        return IkeTracker(self.ike_keys.values(), self.psk, self.gxy, self.qm_gxy)
+
     def message(self, data, src):
         """``(clear message or None, error or None, note or None)`` for the
         ISAKMP message *data* sent by *src*: the clear message is its
