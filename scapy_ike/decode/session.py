@@ -93,12 +93,10 @@ class Record:
 
     def to_json(self, show_secrets=False):
         """One JSON object (the schema of :mod:`~scapy_ike.decode.json_fields`)."""
-        from scapy_ike.decode.json_fields import layer_json
-        layers = []
-        for pkt in [self.packet] + self.inner:
-            layers += [layer_json(layer, show_secrets) for layer in pkt.iterpayloads()]
+        from scapy_ike.decode.json_layers import record_layers
         return {"frame": self.frame, "time": self.time, "summary": self.summary(),
-                "layers": layers, "decrypted": self.decrypted, "error": self.error}
+                "layers": record_layers(self, show_secrets), "decrypted": self.decrypted,
+                "error": self.error}
 
 
 def _dissect(kind, data):
