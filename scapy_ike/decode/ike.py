@@ -202,8 +202,10 @@ class IkeTracker:
         if quick.unsupported is not None:
             self.opaque.update(dict.fromkeys(spis, quick.unsupported))
             return
-        phase1 = {t.sa.gxy for t in self.sas.values()}
-        secrets = [g for g in self.qm_gxy if g not in phase1] if quick.pfs else [b""]
+        secrets = [b""]
+        if quick.pfs:
+            phase1 = {t.sa.gxy for t in self.sas.values()}
+            secrets = [g for g in self.qm_gxy if g not in phase1]
         if not secrets:
             self.opaque.update(dict.fromkeys(spis, PFS_UNKNOWN % quick.group))
             return

@@ -122,6 +122,7 @@ class Session:
         self.ports = (ike_port, natt_port)
         self._sas = {}
         self._prefixes = {}
+        self._by_spi, self._indexed = {}, 0
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
         self.last_error = {}
@@ -247,6 +248,17 @@ class Session:
         """``((source, destination, SPI), SA)`` of every ESP SA used."""
         return [(key, sa) for key, sa in self._sas.items() if sa is not None]
 
+    def _ike_keys(self, spi):
+        """The ESP keys the IKE side has made so far for *spi* (each is for
+        one SPI), in the order made; indexed as they come."""
+        if self._ike is None:
+            return []
+        made = self._ike.esp_keys
+        for k in made[self._indexed:]:
+            self._by_spi.setdefault(k.spi, []).append(k)
+        self._indexed = len(made)
+        return self._by_spi.get(spi, [])
+
     def _sa(self, key, body, record):
         """The SA for (source, destination, SPI): made from the key that
         matches, or from the first of several (or a guess) that opens *body*; keys
@@ -256,8 +268,7 @@ class Session:
         if sa is not None:
             return sa
         src, dst, spi = key
-        ike_keys = self._ike.esp_keys if self._ike is not None else []
-        matches = [k for k in self.esp_keys + ike_keys if k.matches(src, dst, spi)]
+        matches = [k for k in self.esp_keys + self._ike_keys(spi) if k.matches(src, dst, spi)]
         if not matches:
             reason = self._ike.opaque.get(spi) if self._ike is not None else None
             if reason is not None and key not in self.unkeyed:
