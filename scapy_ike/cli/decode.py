@@ -113,6 +113,8 @@ def main(argv=None) -> int:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)
         return 2
     ike = None
+    if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy or args.json or args.verbose:
+        _scapy_without_routes()
     if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy:
         from scapy_ike.decode.ike import IkeTracker
         ike = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=keys.qm_gxy + args.gxy)
@@ -150,6 +152,13 @@ def main(argv=None) -> int:
     if damaged is not None:
         print("scapy-ike decode: %s: %s" % (args.capture, damaged), file=sys.stderr)
     return 1 if failed or damaged is not None else 0
+
+
+def _scapy_without_routes():
+    """Scapy, about to be loaded (IKE and -V and --json need it), told not
+    to read the routing tables as it loads: decoding sends nothing."""
+    from scapy.config import conf
+    conf.route_autoload = conf.route6_autoload = False
 
 
 def _bindings(ike_port, natt_port):

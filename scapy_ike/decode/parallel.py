@@ -51,8 +51,9 @@ def decode_parallel(store, session, formatter, clock, jobs):
         else:
             esp_groups[where].append(index)
     texts = [None] * len(store)
+    template = session.ike.fresh() if ike_groups else None     # its modules loaded once
     _SHARED.update(store=store, formatter=formatter, clock=clock, ports=session.ports,
-                   esp_keys=list(session.esp_keys), template=session._ike, keys=[], opaque={})
+                   esp_keys=list(session.esp_keys), template=template, keys=[], opaque={})
     try:
         if ike_groups:
             _merge_ike(session, fan_out(_ike_work, _share(ike_groups, jobs)), texts)
@@ -172,12 +173,9 @@ def _ike_work(indexes):
     """Decode and format the ISAKMP frames at *indexes*: ``(texts, events)``,
     an event ``(index, "key", ESP key)``, ``(index, "opaque", (SPI,
     reason))`` or ``(index, "failed" or "unkeyed", (cookie, reason))``."""
-    store, formatter, template = _SHARED["store"], _SHARED["formatter"], _SHARED["template"]
+    store, formatter = _SHARED["store"], _SHARED["formatter"]
     noted = []
-    if template is None:
-        from scapy_ike.decode.ike import IkeTracker
-        template = IkeTracker()
-    tracker = template.fresh()
+    tracker = _SHARED["template"].fresh()
     tracker.opaque = _Noted(noted)
     session = Session(_SHARED["esp_keys"], ike=tracker, ike_port=_SHARED["ports"][0],
                       natt_port=_SHARED["ports"][1])
