@@ -81,8 +81,9 @@ def test_pfs_with_a_wrong_gxy_says_no_key_fits_once_per_sa(capsys, jobs):
                    for spi, way in ((0x2a910720, "192.0.2.1 > 192.0.2.2"),
                                     (0x7ffb027c, "192.0.2.2 > 192.0.2.1"))]
     esp = [line for line in out if " ESP " in line]
-    assert len(esp) == 6 and all(line.endswith("[error: SPI 0x%s: %s]" % (line.split("SPI=0x")[1][:8],
-                                                                         misfit)) for line in esp)
+    assert len(esp) == 6
+    assert all(line.endswith("[error: SPI 0x%s: %s]" % (line.split("SPI=0x")[1][:8], misfit))
+               for line in esp)
 
 
 def test_a_guessed_key_is_settled_by_a_later_packet():
