@@ -147,3 +147,34 @@ def test_several_ike_sas_interleaved(tmp_path, capsys, keyed):
         assert (out.count(" -> ISAKMP "), out.count(" -> ICMP ")) == (6, 6)
         assert err.splitlines() == ["scapy-ike decode: IKE SA %s: %s" % (cky, WRONG)
                                     for cky in ("9b2c7559cbd3a735", "c0d9e1bfeb42ee1f")]
+
+
+def _fail_on_odd(bundle):
+    if bundle[0] % 2:
+        raise ValueError("odd bundle %d" % bundle[0])
+    return sum(bundle)
+
+
+def test_fan_out_results_in_order_and_a_failing_child():
+    """Results in the bundles' order, the first from this process; a
+    child that fails makes the parent raise, saying why."""
+    from scapy_ike.decode.parallel import fan_out
+    assert fan_out(_fail_on_odd, [[2, 3], [4], [6, 1]]) == [([2, 3], 5), ([4], 4), ([6, 1], 7)]
+    with pytest.raises(RuntimeError, match="a decoding process failed: ValueError: odd bundle 3"):
+        fan_out(_fail_on_odd, [[2], [3]])
+    assert fan_out(_fail_on_odd, []) == []
+
+
+def _fail_here(bundle):
+    if bundle == [1]:
+        raise ValueError("in this process")
+    return bytes(1 << 20)                   # more than a pipe holds
+
+
+def test_fan_out_waits_for_children_when_this_process_fails():
+    import os
+    from scapy_ike.decode.parallel import fan_out
+    with pytest.raises(ValueError, match="in this process"):
+        fan_out(_fail_here, [[1], [2], [3]])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)          # no child left behind

@@ -110,27 +110,33 @@ def _share(groups, jobs):
 def fan_out(work, bundles):
     """``(bundle, work(bundle))`` for each bundle, in order: the first in
     this process, the others in forked children, whose results come back
-    pickled through a pipe."""
+    pickled through a pipe.  Every child is waited for, whatever fails."""
     gc.freeze()             # no collection in a child writes to the objects it shares
-    children = []
+    children, results, failure = [], [], None
     try:
         for bundle in bundles[1:]:
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:
+                for _, pipe, _ in children:
+                    pipe.close()    # only this process reads the others' results
                 _child(work, bundle, read, write)
             os.close(write)
-            children.append((pid, read))
-        results = [(bundles[0], work(bundles[0]))] if bundles else []
-        for (pid, read), bundle in zip(children, bundles[1:]):
-            with open(read, "rb") as pipe:
-                ok, value = pickle.load(pipe)
-            os.waitpid(pid, 0)
-            if not ok:
-                raise RuntimeError("a decoding process failed: %s" % value)
+            children.append((pid, os.fdopen(read, "rb"), bundle))
+        if bundles:
+            results.append((bundles[0], work(bundles[0])))
+        for pid, pipe, bundle in children:
+            ok, value = pickle.load(pipe)
+            if not ok and failure is None:
+                failure = value
             results.append((bundle, value))
     finally:
+        for pid, pipe, _ in children:
+            pipe.close()            # a child still writing stops
+            os.waitpid(pid, 0)
         gc.unfreeze()
+    if failure is not None:
+        raise RuntimeError("a decoding process failed: %s" % failure)
     return results
 
 
