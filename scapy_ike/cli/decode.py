@@ -269,15 +269,16 @@ def _print_parallel(records, session, formatter, clock, jobs, progress, path):
         damaged = exc
     if len(store):
         clock.first = store.stamps[0]
-    out = _Output()
     try:
-        for text in decode_parallel(store, session, formatter, clock, jobs):
-            out(text)
+        texts = decode_parallel(store, session, formatter, clock, jobs)
     finally:
-        out.flush()
         store.close()
         if mapped is not None:
             mapped[0].close()
+    out = _Output()
+    for text in texts:
+        out(text)
+    out.flush()
     if damaged is not None:
         raise damaged
 

@@ -50,10 +50,16 @@ class FrameStore:
         return len(self.stamps)
 
     def __getitem__(self, index):
+        return next(self.frames((index,)))[1:]
+
+    def frames(self, indexes):
+        """``(index, link type, time, bytes)`` of the frames at *indexes*."""
         if self._view is None:
             self._view = memoryview(self.blob)      # the buffer grows no more
-        return (self.linktypes[index], self.stamps[index],
-                self._view[self.starts[index]:self.ends[index]].tobytes())
+        view, starts, ends = self._view, self.starts, self.ends
+        linktypes, stamps = self.linktypes, self.stamps
+        for index in indexes:
+            yield index, linktypes[index], stamps[index], view[starts[index]:ends[index]].tobytes()
 
     def close(self):
         if self._view is not None:

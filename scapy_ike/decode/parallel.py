@@ -154,9 +154,19 @@ def _child(work, bundle, read, write):
         os._exit(0)
 
 
-def _time(index):
-    clock, stamps = _SHARED["clock"], _SHARED["store"].stamps
-    return clock.text(stamps[index], stamps[index - 1] if index else stamps[0])
+def _decoded(session, indexes, before=None, after=None):
+    """The texts of the frames at *indexes* as *session* decodes them;
+    *before* and *after* are called with each frame's index around it."""
+    store, formatter, text = _SHARED["store"], _SHARED["formatter"], _SHARED["clock"].text
+    stamps, decode, done = store.stamps, session.decode_frame, []
+    for index, linktype, stamp, data in store.frames(indexes):
+        if before is not None:
+            before(index)
+        record = decode(index + 1, stamp, linktype, data)
+        done.append(formatter(record, text(stamp, stamps[index - 1] if index else stamp)))
+        if after is not None:
+            after(index)
+    return done
 
 
 class _Noted(dict):
@@ -179,33 +189,26 @@ def _ike_work(indexes):
     """Decode and format the ISAKMP frames at *indexes*: ``(texts, events)``,
     an event ``(index, "key", ESP key)``, ``(index, "opaque", (SPI,
     reason))`` or ``(index, "failed" or "unkeyed", (cookie, reason))``."""
-    store, formatter = _SHARED["store"], _SHARED["formatter"]
-    noted = []
+    noted, events = [], []
     tracker = _SHARED["template"].fresh()
     tracker.opaque = _Noted(noted)
     session = Session(_SHARED["esp_keys"], ike=tracker, ike_port=_SHARED["ports"][0],
                       natt_port=_SHARED["ports"][1])
-    done, events = [], []
-    counts = {"failed": 0, "unkeyed": 0}
-    for index in indexes:
-        made = len(tracker.esp_keys)
-        record = session.decode_frame(index + 1, *_frame(store, index))
-        done.append(formatter(record, _time(index)))
-        events += [(index, "key", key) for key in tracker.esp_keys[made:]]
-        events += [(index, "opaque", note) for note in noted]
+    counts = {"key": 0, "failed": 0, "unkeyed": 0}
+
+    def note(index):
+        """The events of the frame just decoded."""
+        events.extend((index, "key", key) for key in tracker.esp_keys[counts["key"]:])
+        counts["key"] = len(tracker.esp_keys)
+        events.extend((index, "opaque", spi_reason) for spi_reason in noted)
         noted.clear()
-        for kind, count in counts.items():
+        for kind in ("failed", "unkeyed"):
             said = getattr(tracker, kind)
-            if len(said) > count:
-                events += [(index, kind, item) for item in list(said.items())[count:]]
+            if len(said) > counts[kind]:
+                events.extend((index, kind, item) for item in list(said.items())[counts[kind]:])
                 counts[kind] = len(said)
-    return done, events
 
-
-def _frame(store, index):
-    """``(time, link type, bytes)`` as :meth:`Session.decode_frame` takes them."""
-    linktype, stamp, data = store[index]
-    return stamp, linktype, data
+    return _decoded(session, indexes, after=note), events
 
 
 class _KeysSoFar:
@@ -218,6 +221,9 @@ class _KeysSoFar:
         self._opaque = opaque
         self.index = 0
         self.opaque = self
+
+    def at(self, index):
+        self.index = index
 
     @property
     def esp_keys(self):
@@ -236,14 +242,9 @@ class _KeysSoFar:
 def _esp_work(indexes):
     """Decode and format the frames at *indexes*: ``(texts, failures, last
     errors with their frame, unkeyed, misfit)``."""
-    store, formatter = _SHARED["store"], _SHARED["formatter"]
     known = _KeysSoFar(_SHARED["keys"], _SHARED["opaque"])
     session = Session(_SHARED["esp_keys"], ike=known, ike_port=_SHARED["ports"][0],
                       natt_port=_SHARED["ports"][1])
-    done = []
-    for index in indexes:
-        known.index = index
-        record = session.decode_frame(index + 1, *_frame(store, index))
-        done.append(formatter(record, _time(index)))
+    done = _decoded(session, indexes, before=known.at)
     errors = {key: (session.last_failure[key], error) for key, error in session.last_error.items()}
     return done, Counter(session.failures), errors, dict(session.unkeyed), session.misfit
