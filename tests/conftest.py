@@ -56,3 +56,19 @@ def stop(process, grace=10):
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate(timeout=5)[0]
+
+
+def loopback_pair(port, **common):
+    """Our initiator on 127.0.0.2 and responder on 127.0.0.1, ports *port*
+    and *port* + 1 (NAT-T, forced), selectors 198.51.100.2 === .1, the
+    Configuration fields *common* shared: ``(initiator, responder)``."""
+    from scapy_ike.automaton import IKEv1Automaton
+    from scapy_ike.core.config import Configuration
+    r = IKEv1Automaton(Configuration(role="responder", local_ts="198.51.100.1/32",
+                                     remote_ts="198.51.100.2/32", **common),
+                       local_address="127.0.0.1", ike_port=port, natt_port=port + 1)
+    i = IKEv1Automaton(Configuration(role="initiator", local_ts="198.51.100.2/32",
+                                     remote_ts="198.51.100.1/32", force_encap=True, **common),
+                       peer=("127.0.0.1", port), local_address="127.0.0.2", ike_port=port,
+                       natt_port=port + 1, peer_natt_port=port + 1)
+    return i, r

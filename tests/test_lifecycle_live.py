@@ -11,11 +11,10 @@ from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP
 
-from scapy_ike.automaton import IKEv1Automaton
 from scapy_ike.cli import main
 from scapy_ike.core import events as ev
-from scapy_ike.core.config import Configuration, Retransmission
-from conftest import stop
+from scapy_ike.core.config import Retransmission
+from conftest import loopback_pair, stop
 from test_interop_strongswan import wait
 
 PORT = 17600
@@ -26,14 +25,7 @@ def automata(**life):
     fast = Retransmission(timeout=0.3, base=1.5, tries=4)
     common = dict(psk=b"lasting", retransmission=fast, ike="aes128-sha256-ecp256",
                   esp="aes128gcm16", **life)
-    r = IKEv1Automaton(Configuration(role="responder", local_ts="198.51.100.1/32",
-                                     remote_ts="198.51.100.2/32", **common),
-                       local_address="127.0.0.1", ike_port=PORT, natt_port=PORT + 1)
-    i = IKEv1Automaton(Configuration(role="initiator", local_ts="198.51.100.2/32",
-                                     remote_ts="198.51.100.1/32", force_encap=True, **common),
-                       peer=("127.0.0.1", PORT), local_address="127.0.0.2", ike_port=PORT,
-                       natt_port=PORT + 1, peer_natt_port=PORT + 1)
-    return i, r
+    return loopback_pair(PORT, **common)
 
 
 def test_traffic_crosses_rekeys_and_renewals():

@@ -19,7 +19,7 @@ from scapy_ike.cli.connect import ping
 from scapy_ike.core import Endpoint, events as ev
 from scapy_ike.core.config import Configuration
 from scapy_ike.core.proposals import cisco_transform, parse_cisco
-from conftest import stop
+from conftest import loopback_pair, stop
 from test_interop_strongswan import wait
 
 PORT = 17900
@@ -119,14 +119,7 @@ def test_conn_ids_count_from_1001_in_order_of_creation():
 def _automata():
     common = dict(psk=b"shown", ike="aes128-sha256-modp2048", esp="aes256-sha1",
                   esp_lifetime=60, esp_lifesize=1000)
-    r = IKEv1Automaton(Configuration(role="responder", local_ts="198.51.100.1/32",
-                                     remote_ts="198.51.100.2/32", **common),
-                       local_address="127.0.0.1", ike_port=PORT, natt_port=PORT + 1)
-    i = IKEv1Automaton(Configuration(role="initiator", local_ts="198.51.100.2/32",
-                                     remote_ts="198.51.100.1/32", force_encap=True, **common),
-                       peer=("127.0.0.1", PORT), local_address="127.0.0.2", ike_port=PORT,
-                       natt_port=PORT + 1, peer_natt_port=PORT + 1)
-    return i, r
+    return loopback_pair(PORT, **common)
 
 
 def test_after_pings_show_counts_them_on_the_right_spis_and_lifetimes_go_down():

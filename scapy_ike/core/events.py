@@ -170,10 +170,9 @@ class IkeSaClosed(Event):
 
 
 @dataclass(frozen=True)
-class MessageSent(Event):
-    """A message left for the peer, with the endpoint's ``debug`` on (the
-    facts of IOS's ``sending packet to`` line and of what follows it): our
-    *role* in its IKE SA, the peer's address and port, our address and
+class _Message(Event):
+    """A message of the IKE SA *cookies*, with the endpoint's ``debug`` on:
+    our *role* in that SA, the peer's address and port, our address and
     port, and what its payloads hold (:func:`scapy_ike.core.facts.facts`)."""
 
     cookies: bytes
@@ -187,19 +186,16 @@ class MessageSent(Event):
 
 
 @dataclass(frozen=True)
-class MessageReceived(Event):
+class MessageSent(_Message):
+    """A message left for the peer (the facts of IOS's ``sending packet
+    to`` line and of what comes before it)."""
+
+
+@dataclass(frozen=True)
+class MessageReceived(_Message):
     """A message of the peer opened (decrypted when it was encrypted;
     whether it authenticates is told by what follows: a Dropped event or
-    the exchange's next state), with the endpoint's ``debug`` on."""
-
-    cookies: bytes
-    message_id: int
-    exch_type: int
-    role: str
-    peer: Tuple[str, int]
-    local: str
-    local_port: int
-    payloads: Tuple = ()
+    the exchange's next state)."""
 
 
 @dataclass(frozen=True)
