@@ -171,7 +171,17 @@ class SecurityAssociation:
     for :meth:`encrypt`; *nat_t_header* (a Scapy ``UDP``) adds RFC 3948 UDP
     encapsulation.  *skip_icv* makes a decrypt-only SA for captures whose
     integrity key is unknown: that many ICV bytes are skipped unchecked and
-    counted in ``stats["unverified"]``.
+    counted in ``stats["unverified"]``.  Its repr names the SPI, the
+    algorithms (Scapy's names) and the encapsulation, never the keys:
+
+    >>> from scapy.layers.inet import IP, UDP, ICMP
+    >>> sa = SecurityAssociation(0x1001, crypt_algo="AES-GCM", crypt_key=bytes(16 + 4),
+    ...                          tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"),
+    ...                          nat_t_header=UDP(sport=4500, dport=4500))
+    >>> sa
+    <SecurityAssociation spi=0x00001001 AES-GCM (ICV 16) tunnel 192.0.2.2 > 192.0.2.1 UDP 4500 > 4500 seq=1>
+    >>> sa.decrypt(sa.encrypt(IP(dst="198.51.100.1") / ICMP())).dst
+    '198.51.100.1'
     """
 
     def __init__(self, spi, seq_num=1, crypt_algo="NULL", crypt_key=b"",
@@ -212,6 +222,21 @@ class SecurityAssociation:
         self.soft_expired = False
         self._bytes = self._packets_in = self._packets_out = 0
         self._counts = Counter()
+
+    def __repr__(self):
+        algorithms = self.cipher.scapy or self.cipher.name
+        if self.cipher.aead:
+            algorithms += " (ICV %d)" % self.cipher.icv_size
+        if self.integrity.icv_size or not self.cipher.aead:
+            algorithms += " " + (self.integrity.scapy or self.integrity.name)
+        if self.tunnel_header is not None:
+            mode = "tunnel %s > %s" % (self.tunnel_header.src, self.tunnel_header.dst)
+        else:
+            mode = "transport"
+        if self.nat_t_header is not None:
+            mode += " UDP %d > %d" % (self.nat_t_header.sport, self.nat_t_header.dport)
+        return "<SecurityAssociation spi=0x%08x %s %s seq=%d>" % (
+            self.spi, algorithms, mode, self.seq_num)
 
     # -- the fast path -----------------------------------------------------
 

@@ -35,6 +35,12 @@ def test_demo_capture_decrypts_with_its_key_log(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Old State = IKE_I_MM6 New State = IKE_P1_COMPLETE" in printed
     assert "3 of 3 echoes answered through the tunnel" in printed
+    # both roles in IOS's words, the SPIs of the key files, no Python repr
+    assert "(I) MM_NO_STATE" in printed and "(R) MM_SA_SETUP" in printed
+    assert "b'" not in printed and "(cookies=" not in printed
+    logged = {int(line.split()[2], 16) for line in printed.splitlines()
+              if line.strip().startswith("has spi 0x")}
+    assert logged == {k.spi for k in read_keys((out / "demo.keys.esp_sa").read_text()).esp}
     keys = read_keys((out / "demo.keys").read_text())
     assert len(keys.ike) == 1 and keys.ike[0].skeyid_d is not None
     with bind_ports(PORT, PORT - 1000):

@@ -249,3 +249,73 @@ def test_quiet_is_one_line_per_event_without_debug_facts():
     kinds = [x.kind for x in net.lines["i"]]
     assert "Phase1Established" in kinds and "QuickModeEstablished" in kinds
     assert kinds.count("StateChanged") == len(net.of("i", ev.StateChanged))
+
+
+def test_dpd_and_delete_as_ios_logs_them():
+    """R-U-THERE and its ACK with their sequence, then the Deletes of a
+    closing initiator: each Informational's node set, sent and purged."""
+    import dataclasses
+    from scapy_ike.constants import NotifyType
+    i, r = configs("main", **FAST)
+    net = LoggedNetwork(dataclasses.replace(i, dpd_delay=10), r)
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    (qm,) = net.of("i", ev.QuickModeEstablished)
+    start_i, start_r = len(net.lines["i"]), len(net.lines["r"])
+    net.now = 11.0
+    net.i.handle_timer(net.now)
+    net.run(until=12)
+    net.i.close(net.now)
+    net.run(until=13)
+    ours, theirs = net.lines["i"][start_i:], net.lines["r"][start_r:]
+    (sent,) = [x for x in ours if x.kind == "notify"]
+    assert sent.fact("notify") == NotifyType.R_U_THERE
+    (asked,) = [x for x in theirs if x.kind == "dpd" and x.fact("notify") == NotifyType.R_U_THERE]
+    (acked,) = [x for x in ours if x.kind == "dpd"]
+    assert acked.fact("notify") == NotifyType.R_U_THERE_ACK
+    assert asked.fact("sequence") == acked.fact("sequence")
+    deletes = [x for x in ours if x.kind == "delete"]
+    assert [(x.fact("protocol"), x.fact("spis")) for x in deletes] == [
+        (3, (qm.spi_in,)), (1, (qm.cookies,))]
+    for x in deletes:
+        in_order(ours, [("new node", {"message_id": x.fact("message_id")}),
+                        ("delete", {"message_id": x.fact("message_id")}),
+                        ("sending", {"message_id": x.fact("message_id")}),
+                        ("node purged", {"message_id": x.fact("message_id")})])
+    in_order(ours, [("input", {"input": "IKE_MESG_INTERNAL, IKE_PHASE1_DEL"}),
+                    ("state", {"old": "IKE_P1_COMPLETE", "new": "IKE_DEST_SA"}),
+                    ("IkeSaClosed", {})])
+    in_order(theirs, [("received", {}), ("processing", {"payload": "DELETE"}),
+                      ("delete", {"spis": (qm.spi_in,)}), ("node deleted", {}),
+                      ("ChildSaClosed", {}), ("received", {}), ("new node", {}),
+                      ("processing", {"payload": "DELETE"}), ("node deleted", {}),
+                      ("state", {"new": "IKE_DEST_SA"}), ("IkeSaClosed", {})])
+
+
+def test_a_forged_message_is_logged_as_dropped():
+    """A flipped bit in MM5: the received packet, then why it was dropped;
+    no state line for it, and the real MM5 goes on."""
+    seen = []
+
+    def forge(n, d):
+        data = d.data[4:] if d.local_port == 4500 else d.data
+        if d.addr[0] == R_ADDR and Message.parse(data).flags & 1 and not seen:
+            seen.append(d)
+            bad = bytearray(d.data)
+            bad[-1] ^= 1
+            net.r.receive_datagram(bytes(bad), (I_ADDR, d.local_port), net.now,
+                                   local_port=d.local_port)
+            net.collect()
+        return 1
+    net = LoggedNetwork(*configs("main", **FAST))
+    net.filter = forge
+    net.i.initiate((R_ADDR, 500), net.now)
+    net.run()
+    lines = net.lines["r"]
+    dropped = next(n for n, x in enumerate(lines) if x.kind == "Dropped")
+    assert lines[dropped - 1].kind in ("received", "processing")
+    assert lines[dropped].text == ("ISAKMP: dropped a packet from %s port 4500: HASH_I does not "
+                                   "verify" % I_ADDR)
+    received = max(n for n in range(dropped) if lines[n].kind == "received")
+    assert not [x for x in lines[received:dropped] if x.kind == "state"]
+    assert len(net.of("r", ev.QuickModeEstablished)) == 1

@@ -12,11 +12,14 @@ ALLOWED = {
     "layers": {"constants"},
     "esp": {"constants", "crypto", "layers"},
     "core": {"constants", "crypto", "layers", "esp"},
-    "decode": {"constants", "crypto", "layers", "esp", "core"},
+    "log": {"constants", "crypto", "layers", "esp", "core"},
+    "decode": {"constants", "crypto", "layers", "esp", "core", "log"},
     "probe": {"constants", "crypto", "layers", "esp", "core"},
-    "automaton": {"constants", "crypto", "layers", "esp", "core", "decode", "probe"},
-    "cli": {"constants", "crypto", "layers", "esp", "core", "decode", "probe", "automaton"},
-    "testing": {"constants", "crypto", "layers", "esp", "core", "decode", "probe", "automaton"},
+    "automaton": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe"},
+    "cli": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe",
+            "automaton"},
+    "testing": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe",
+                "automaton"},
 }
 
 

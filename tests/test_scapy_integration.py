@@ -48,14 +48,32 @@ def test_coexists_with_ikev2_in_either_import_order(first):
 
 def test_scapy_alone_keeps_its_classes():
     """Without scapy-ike, Scapy's ISAKMP dissects as before (nothing of ours
-    is loaded behind its back)."""
+    is loaded behind its back: Scapy 2.6 imports our top package, which
+    only registers the contrib module, when it starts)."""
     out = run("""
         import sys
         from scapy.layers.isakmp import ISAKMP
         p = ISAKMP(bytes(ISAKMP()))
-        print(type(p).__module__, "scapy_ike" in sys.modules)
+        print(type(p).__module__, "scapy_ike.layers" in sys.modules)
     """)
     assert out == ["scapy.layers.isakmp", "False"]
+
+
+def test_load_contrib_gives_our_classes_on_every_scapy():
+    """``load_contrib("ikev1")`` after ``conf.exts.load("scapy-ike")`` on
+    Scapy 2.7 and later; on 2.6, which has no ``conf.exts.load(name)``, with
+    nothing before it: 2.6 loads, when it starts, every installed package
+    classified ``Framework :: Scapy`` and GPLv2."""
+    out = run("""
+        from scapy.all import conf, load_contrib
+        import scapy_ike.layers.isakmp as L
+        if hasattr(conf.exts, "loadall"):
+            conf.exts.load("scapy-ike")
+        import builtins
+        load_contrib("ikev1")
+        print(builtins.ISAKMP_payload_SA is L.ISAKMP_payload_SA)
+    """)
+    assert out == ["True"]
 
 
 def test_extension_loader_and_load_contrib():

@@ -64,7 +64,15 @@ class IKEv1Automaton(Automaton):
     namespace, say), else they are bound here (an ``OSError`` says why
     they cannot be); *keylog* a path written as keys appear (this project's
     key log, with Wireshark's ``ikev1_decryption_table`` and ``esp_sa``
-    beside it), *pcap* a capture file's path.
+    beside it), *pcap* a capture file's path.  A responder on loopback:
+
+    >>> from scapy_ike.core.config import Configuration
+    >>> ike = IKEv1Automaton(Configuration(role="responder", psk="secret"),
+    ...                      local_address="127.0.0.1", ike_port=17850, natt_port=17851)
+    >>> ike.runbg()
+    >>> ike
+    <IKEv1Automaton responder 127.0.0.1:17850 (NAT-T 17851), 0 IKE SAs, 0 tunnels [RUNNING]>
+    >>> ike.stop(); ike.close()
     """
 
     def __init__(self, *args, **kargs):
@@ -113,6 +121,16 @@ class IKEv1Automaton(Automaton):
         self._active = set()                    # pairs whose octets the engine has not seen
         self.events = []
         self._initiated = False
+
+    def __repr__(self):
+        endpoint = self.endpoint
+        where = "%s:%d (NAT-T %d)" % (endpoint.local_address, endpoint.ike_port,
+                                     endpoint.natt_port)
+        if self.peer is not None:
+            where += " to %s:%d" % tuple(self.peer)
+        return "<IKEv1Automaton %s %s, %d IKE SAs, %d tunnels [%s]>" % (
+            self.config.role, where, len(endpoint.connections), len(self.tunnels),
+            "RUNNING" if self.isrunning() else "HALTED")
 
     def _conn_id(self, cookie):
         """IOS's conn-id of the IKE SA of initiator *cookie* (for the log)."""

@@ -8,9 +8,36 @@ import ipaddress
 import socket
 
 
+def has_default(action):
+    """Whether an option has a default worth showing: a value, not a
+    flag's False nor an empty list or text."""
+    default = action.default
+    if not action.option_strings or default is None or default is argparse.SUPPRESS:
+        return False
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
+                           argparse._HelpAction, argparse._VersionAction)):
+        return False
+    return not (isinstance(default, (list, tuple, str)) and not default)
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it says it."""
+
+    def _get_help_string(self, action):
+        text = action.help
+        if has_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse``'s parser, a usage error being one line: ``prog:
-    message`` (``--help`` still prints the whole usage)."""
+    message`` (``--help`` still prints the whole usage), each option's
+    default shown in ``--help``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsShown)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, "%s: %s\n" % (self.prog, message))

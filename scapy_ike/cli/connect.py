@@ -97,8 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=port, default=500, help="the responder's IKE port")
     parser.add_argument("--natt-port", type=port, default=4500, help="the responder's NAT-T port")
     parser.add_argument("--local", type=ipv4_address, help="our address (default: the route's)")
-    parser.add_argument("--local-port", type=port, default=500)
-    parser.add_argument("--local-natt-port", type=port, default=4500)
+    parser.add_argument("--local-port", type=port, default=500, help="our IKE port")
+    parser.add_argument("--local-natt-port", type=port, default=4500, help="our NAT-T port")
     add_config_arguments(parser)
     add_client_arguments(parser)
     add_log_argument(parser, "ios")
@@ -111,7 +111,8 @@ def main(argv=None) -> int:
                         help="keep the tunnel up this long (pinging all along with --ping)")
     parser.add_argument("--keylog", metavar="FILE")
     parser.add_argument("--pcap", metavar="FILE")
-    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="give up when Phase 1 and Quick Mode are not up after this long")
     parser.add_argument("--json", action="store_true",
                         help="print what was negotiated as one JSON object at the end (the "
                              "log goes to standard error)")

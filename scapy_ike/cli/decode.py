@@ -1,6 +1,6 @@
 """``scapy-ike decode CAPTURE [--keys FILE]... [--psk TEXT] [--gxy HEX]...
-[--keylog-out FILE] [--json | -V [--show-secrets]] [--time relative|absolute|delta]
-[--jobs N]``: stream a capture, one line per packet like tshark's summary
+[--keylog-out FILE] [--json | -V [--show-secrets] | --ios-log]
+[--time relative|absolute|delta] [--jobs N]``: stream a capture, one line per packet like tshark's summary
 (or a tree of fields like tshark -V, or JSON), every IKEv1 payload named,
 IKE and ESP decrypted where keys are known or can be derived (from the PSK
 and g^xy: the whole session, ESP included, through Quick Mode's KEYMAT),
@@ -98,6 +98,10 @@ def main(argv=None) -> int:
     parser.add_argument("--time", choices=TIME_FORMATS, default="relative",
                         help="time stamps since the first packet (the default), as UTC date "
                              "and time, or since the previous packet")
+    parser.add_argument("--ios-log", action="store_true",
+                        help="instead of the packets, each side's Cisco IOS debug crypto isakmp "
+                             "log of the capture's exchanges, as the engine would have logged "
+                             "them")
     parser.add_argument("--jobs", type=positive, default=os.cpu_count() or 1, metavar="N",
                         help="decode ESP with N processes, the output the same as with one "
                              "(default: the number of CPUs; 1 with --keylog-out)")
@@ -124,8 +128,11 @@ def main(argv=None) -> int:
     progress = Progress(f) if sys.stderr.isatty() else None
     with f, _bindings(args.ike_port, args.natt_port):
         try:
-            run = _print if jobs == 1 else _print_parallel
-            run(records, session, _formatter(args), Clock(args.time), jobs, progress)
+            if args.ios_log:
+                _print_ios_log(records, session)
+            else:
+                run = _print if jobs == 1 else _print_parallel
+                run(records, session, _formatter(args), Clock(args.time), jobs, progress)
         except CaptureError as exc:
             damaged = exc
         finally:
@@ -224,6 +231,21 @@ def _print(records, session, formatter, clock, jobs, progress):
             out(formatter(session.decode_frame(number, stamp, linktype, data), clock(stamp)))
             if progress is not None and not number % 512:
                 progress(number)
+    finally:
+        out.flush()
+
+
+def _print_ios_log(records, session):
+    """Each router's log of the capture, after a prompt line naming it."""
+    from scapy_ike.decode.ios_log import ios_log
+    frames = (session.decode_frame(n, stamp, linktype, data)
+              for n, (linktype, stamp, data) in enumerate(records, 1))
+    out = _Output()
+    try:
+        for address, lines in ios_log(frames).items():
+            out("%s#debug crypto isakmp" % address)
+            for line in lines:
+                out(line.text)
     finally:
         out.flush()
 

@@ -33,10 +33,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="demo", help="folder for the capture and key log")
     parser.add_argument("--port", type=ike_port, default=15500,
                         help="IKE port (NAT-T: port - 1000)")
-    parser.add_argument("--mode", choices=("main", "aggressive"), default="main")
-    parser.add_argument("--ike", default="aes256-sha256-modp2048")
-    parser.add_argument("--esp", default="aes256-sha256")
-    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--mode", choices=("main", "aggressive"), default="main",
+                        help="the initiator's Phase 1 mode")
+    parser.add_argument("--ike", default="aes256-sha256-modp2048", metavar="PROPOSALS",
+                        help="Phase 1 proposals, strongSwan syntax")
+    parser.add_argument("--esp", default="aes256-sha256", metavar="PROPOSALS",
+                        help="Quick Mode proposals, strongSwan syntax or a Cisco transform set")
+    parser.add_argument("--count", type=int, default=3, help="echoes sent through the tunnel")
     add_log_argument(parser, "ios")
     args = parser.parse_args(argv)
     natt = args.port - 1000

@@ -31,8 +31,10 @@ def add_config_arguments(parser):
                              "defaults as for --ike")
     parser.add_argument("--local-id", help="our identity: an address, a.b (FQDN) or u@a.b")
     parser.add_argument("--remote-id", help="the identity the peer must show")
-    parser.add_argument("--local-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
-    parser.add_argument("--remote-ts", type=network, default="0.0.0.0/0", metavar="CIDR")
+    parser.add_argument("--local-ts", type=network, default="0.0.0.0/0", metavar="CIDR",
+                        help="our Quick Mode selector")
+    parser.add_argument("--remote-ts", type=network, default="0.0.0.0/0", metavar="CIDR",
+                        help="the peer's Quick Mode selector")
     parser.add_argument("--force-encap", action="store_true",
                         help="pretend a NAT, so that ESP goes in UDP (RFC 3947)")
     parser.add_argument("--nat-t", choices=("any", "rfc3947", "drafts", "off"), default="any",

@@ -18,9 +18,11 @@ from scapy_ike.cli.options import (
 
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="scapy-ike serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listen", type=ipv4_address, default="0.0.0.0", metavar="ADDR")
-    parser.add_argument("--port", type=port, default=500)
-    parser.add_argument("--natt-port", type=port, default=4500)
+    parser.add_argument("--listen", type=ipv4_address, default="0.0.0.0", metavar="ADDR",
+                        help="the address to listen on (0.0.0.0: every address, each peer's "
+                             "identity being the address it reached)")
+    parser.add_argument("--port", type=port, default=500, help="the IKE port")
+    parser.add_argument("--natt-port", type=port, default=4500, help="the NAT-T port")
     parser.add_argument("--half-open-per-source", type=int, default=5, metavar="N",
                         help="half-open SAs allowed from one address (default %(default)s, as "
                              "charon's block_threshold)")

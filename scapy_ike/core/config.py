@@ -10,7 +10,7 @@ lifetimes and rekeying (charon's ``rekey_time``/``rand_time``, its
 import functools
 import hmac
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Optional, Tuple
 
 from scapy_ike.constants import AuthMethod, IdType
@@ -126,10 +126,19 @@ class Retransmission:
         return sum(self.delays())
 
 
+_SECRETS = ("psk", "xauth_password")
+"""Fields a repr shows only the length of."""
+
+
 @dataclass(frozen=True)
 class Configuration:
     """Everything an endpoint needs; proposal strings use strongSwan's
-    syntax (Cisco transform sets for ESP too)."""
+    syntax (Cisco transform sets for ESP too).  Its repr shows what differs
+    from the defaults, secrets hidden:
+
+    >>> Configuration(role="responder", psk="secret", ike="aes128-sha256-modp2048")
+    Configuration(role='responder', psk=<hidden 6 bytes>, ike='aes128-sha256-modp2048')
+    """
 
     role: str = "initiator"
     mode: Optional[str] = None      # the initiator's (main by default); a responder's only one
@@ -219,6 +228,22 @@ class Configuration:
                              % ", ".join(str(g) for g in sorted(groups)))
         self.esp_proposals()
         self.selectors()
+
+    def __repr__(self):
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default is MISSING else f.default
+            if value == default:
+                continue
+            if f.name in _SECRETS:
+                text = "<hidden %d bytes>" % len(value)
+            elif f.name == "xauth_users":
+                text = "<a check>" if callable(value) else "<%d users>" % len(value)
+            else:
+                text = repr(value)
+            shown.append("%s=%s" % (f.name, text))
+        return "Configuration(%s)" % ", ".join(shown)
 
     @property
     def initiator_mode(self):

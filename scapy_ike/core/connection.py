@@ -152,7 +152,7 @@ class IkeConnection(Lifecycle):
             self.event(ev.TransformChecked(
                 self.cookies, message_id, phase, getattr(prop, "proposal", 0),
                 transform.transform_count, getattr(transform, "transform_id", 0),
-                _numbered(space, transform.transforms), policy, matched))
+                P.numbered_attributes(space, transform.transforms), policy, matched))
         return tried
 
     def new_message_id(self):
@@ -526,18 +526,3 @@ _NAMES = {S.MAIN: "Main Mode", S.AGGRESSIVE: "Aggressive Mode", S.INFO: "Informa
 def _exchange_name(number):
     return _NAMES.get(number, "exchange %d" % number)
 
-
-def _numbered(space, attributes):
-    """Decoded attributes as ``(type name, number)``, in their order; one
-    that cannot be read is left out (the log shows what it can)."""
-    out = []
-    for name, value in attributes or ():
-        try:
-            number = space.type_number(name)
-            value = space.value_number(number, value)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(value, (bytes, bytearray)):
-            value = int.from_bytes(value, "big")
-        out.append((space.type_names.get(number, str(number)), int(value)))
-    return tuple(out)

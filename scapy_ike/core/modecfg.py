@@ -122,8 +122,8 @@ def named(attributes):
     ``<hidden N bytes>``."""
     out = []
     for number, raw in attributes:
-        if number in SECRETS:
-            out.append((name(number), "<hidden %d bytes>" % len(raw or b"")))
+        if number in SECRETS and raw:
+            out.append((name(number), "<hidden %d bytes>" % len(raw)))
         else:
             out.append((name(number), value(number, raw)))
     return tuple(out)

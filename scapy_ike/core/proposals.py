@@ -493,6 +493,22 @@ def esp_from_transform(transform):
     return _read_esp(transform)[0]
 
 
+def numbered_attributes(space, attributes):
+    """Decoded attributes (RFC 2408 3.3) as ``(type name, number)``, in
+    their order, for a log; one that cannot be read is left out."""
+    out = []
+    for name, value in attributes or ():
+        try:
+            number = space.type_number(name)
+            value = space.value_number(number, value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, (bytes, bytearray)):
+            value = int.from_bytes(value, "big")
+        out.append((space.type_names.get(number, str(number)), int(value)))
+    return tuple(out)
+
+
 def choose(configured, offered, parse, tried=None):
     """``(our proposal, their Transform payload)`` of the responder's
     choice, or None: our first proposal that an offered transform matches.

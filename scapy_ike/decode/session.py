@@ -116,7 +116,22 @@ class Session:
     """Decodes the frames of one capture, in order: IKE messages with the
     :class:`~scapy_ike.decode.ike.IkeTracker` given (one is made at the
     first ISAKMP message otherwise), ESP with the keys given and those its
-    Quick Modes made."""
+    Quick Modes made.  A recorded capture, decrypted at the prompt:
+
+    >>> from importlib.resources import files
+    >>> from scapy.utils import rdpcap
+    >>> from scapy_ike.decode.ike import IkeTracker
+    >>> from scapy_ike.decode.keylog import read_keys
+    >>> pcaps = files("scapy_ike.pcaps")
+    >>> keys = read_keys((pcaps / "mm-psk-aes128-sha1-modp2048.keys").read_text())
+    >>> decoder = Session(esp_keys=keys.esp, ike=IkeTracker(keys.ike))
+    >>> capture = rdpcap(str(pcaps / "mm-psk-aes128-sha1-modp2048.pcap"))
+    >>> records = [decoder.decode(n, pkt) for n, pkt in enumerate(capture, 1)]
+    >>> records[9].inner[0].summary()
+    'IP / ICMP 198.51.100.2 > 198.51.100.1 echo-request 0 / Raw'
+    >>> decoder
+    <Session: 1 IKE SAs, 2 ESP SAs, 0 packets failed>
+    """
 
     def __init__(self, esp_keys=(), ike=None, ike_port=500, natt_port=4500):
         self.esp_keys = list(esp_keys)
@@ -132,6 +147,11 @@ class Session:
         self.unkeyed = {}
         """(source, destination, SPI) -> why its keys are unknown, for SAs
         whose Quick Mode was seen but could not be keyed."""
+
+    def __repr__(self):
+        return "<Session: %d IKE SAs, %d ESP SAs, %d packets failed>" % (
+            len(self._ike.sas) if self._ike is not None else 0, len(self.esp_sas()),
+            sum(self.failures.values()))
 
     @property
     def ike(self):

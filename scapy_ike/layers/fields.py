@@ -10,9 +10,16 @@ gives back the input.
 import ipaddress
 import struct
 
-from scapy.fields import ByteEnumField, StrLenField
+from scapy import fields as _scapy_fields
+from scapy.fields import StrLenField
 
 from scapy_ike.constants import IdType
+
+
+def unknown(what, name, valid):
+    """The one-line message for a name that is not among *valid*."""
+    valid = list(valid)
+    return "%s %r; valid: %s" % (what, name, ", ".join(valid) if valid else "a number")
 
 
 def _flag(pkt, reason):
@@ -77,8 +84,13 @@ class AttributeSpace:
             try:
                 return self.type_numbers[t]
             except KeyError:
-                raise ValueError("unknown attribute type %r" % t) from None
+                raise ValueError(unknown("unknown attribute type", t,
+                                         self.type_names.values())) from None
         return int(t)
+
+    def knows(self, t):
+        """Whether *t* (a number or a name) is a type of this space."""
+        return not isinstance(t, str) or t in self.type_numbers
 
     def value_number(self, t, v):
         if isinstance(v, str) and t not in self.variable:
@@ -87,8 +99,9 @@ class AttributeSpace:
             except KeyError:
                 if t in self.addresses:
                     return ipaddress.IPv4Address(v).packed
-                raise ValueError("unknown value %r for attribute %s"
-                                 % (v, self.type_names.get(t, t))) from None
+                raise ValueError(unknown(
+                    "unknown value for attribute %s:" % self.type_names.get(t, t),
+                    v, self.value_names.get(t, {}).values())) from None
         if isinstance(v, str):
             return v.encode()
         return v
@@ -160,14 +173,19 @@ class AttributeSpace:
 
 class AttributesField(StrLenField):
     """A list of data attributes, in TV or TLV format (RFC 2408 3.3),
-    named by the :class:`AttributeSpace` that *space_of(pkt)* returns."""
+    named by the :class:`AttributeSpace` that *space_of(pkt)* returns.
 
-    __slots__ = ["space_of"]
+    Names are checked when set, against every space in *spaces* (a
+    transform does not know its proposal yet), so that a misspelt one is
+    refused at once with the names that are valid."""
+
+    __slots__ = ["space_of", "spaces"]
     islist = 1
 
-    def __init__(self, name, default, space_of, length_from):
+    def __init__(self, name, default, space_of, length_from, spaces=()):
         super().__init__(name, default, length_from=length_from)
         self.space_of = space_of
+        self.spaces = tuple(spaces)
 
     def i2m(self, pkt, x):
         space = self.space_of(pkt)
@@ -177,7 +195,29 @@ class AttributesField(StrLenField):
         return self.space_of(pkt).decode(pkt, m)
 
     def any2i(self, pkt, x):
-        return list(x) if x is not None else None
+        if x is None:
+            return None
+        x = list(x)
+        for attr in x:
+            self._check(pkt, *attr)
+        return x
+
+    def _check(self, pkt, t, v):
+        if t is None:
+            return
+        here = self.space_of(pkt)
+        spaces = [s for s in (here,) + self.spaces if s.knows(t)]
+        if not spaces:
+            names = dict.fromkeys(n for s in (here,) + self.spaces for n in s.type_names.values())
+            raise ValueError(unknown("unknown attribute type", t, names))
+        errors = []
+        for space in spaces:
+            try:
+                space.value_number(space.type_number(t), v)
+                return
+            except ValueError as exc:
+                errors.append(str(exc))
+        raise ValueError(errors[0])
 
     def i2len(self, pkt, x):
         return len(self.i2m(pkt, x))
@@ -186,7 +226,36 @@ class AttributesField(StrLenField):
         return repr([tuple(a) for a in x or []])
 
 
-class ContextEnumField(ByteEnumField):
+class _NamedEnum:
+    """Scapy's enum fields, with more spellings (*aliases*, ``{name:
+    number}``) and a name that is not one of them refused in one line that
+    lists the valid ones."""
+
+    __slots__ = ()
+
+    def __init__(self, name, default, enum, aliases=None):
+        super().__init__(name, default, enum)
+        self.s2i.update(aliases or {})
+
+    def any2i_one(self, pkt, x):
+        if isinstance(x, str) and x not in self.s2i:
+            raise ValueError(unknown("%s: unknown name" % self.name, x, self.i2s.values()))
+        return super().any2i_one(pkt, x)
+
+
+class ByteEnumField(_NamedEnum, _scapy_fields.ByteEnumField):
+    """Scapy's ``ByteEnumField`` with :class:`_NamedEnum`'s names."""
+
+
+class ShortEnumField(_NamedEnum, _scapy_fields.ShortEnumField):
+    """Scapy's ``ShortEnumField`` with :class:`_NamedEnum`'s names."""
+
+
+class IntEnumField(_NamedEnum, _scapy_fields.IntEnumField):
+    """Scapy's ``IntEnumField`` with :class:`_NamedEnum`'s names."""
+
+
+class ContextEnumField(_scapy_fields.ByteEnumField):
     """A byte enum whose names depend on another field of the packet, like a
     transform ID whose meaning depends on the proposal's protocol.  Names
     given when building may come from any of the tables (a transform does
@@ -208,7 +277,7 @@ class ContextEnumField(ByteEnumField):
             try:
                 return self.numbers[x]
             except KeyError:
-                raise ValueError("unknown name %r for %s" % (x, self.name)) from None
+                raise ValueError(unknown("%s: unknown name" % self.name, x, self.numbers)) from None
         return x
 
 

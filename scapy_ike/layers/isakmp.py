@@ -23,8 +23,8 @@ from contextlib import contextmanager
 
 from scapy.config import conf
 from scapy.fields import (
-    ByteEnumField, ByteField, FieldLenField, FieldListField, FlagsField,
-    IntEnumField, IntField, PacketLenField, ShortEnumField, ShortField,
+    ByteField, FieldLenField, FieldListField, FlagsField,
+    IntField, PacketLenField, ShortField,
     XByteField, XIntField, XStrField,
     XStrFixedLenField, XStrLenField,
 )
@@ -44,7 +44,8 @@ from scapy_ike.constants import (
     XauthStatus, XauthType, vendor_id_name,
 )
 from scapy_ike.layers.fields import (
-    AttributeSpace, AttributesField, ContextEnumField, IdentDataField,
+    AttributeSpace, AttributesField, ByteEnumField, ContextEnumField,
+    IdentDataField, IntEnumField, ShortEnumField,
 )
 
 MAX_PAYLOADS = 100
@@ -59,6 +60,15 @@ def _names(enum, legacy=None):
     one, else the enum name with dashes."""
     table = {int(m): m.name.replace("_", "-") for m in enum}
     table.update(legacy or {})
+    return table
+
+
+def _spellings(enum, prefix=""):
+    """``{name: number}``: the other spellings a name may be given in, the
+    enum's own (``IPV4_ADDR``) and, with *prefix*, the RFC's
+    (``ID_IPV4_ADDR``, RFC 2407 4.6.2.1)."""
+    table = {m.name: int(m) for m in enum}
+    table.update({prefix + m.name: int(m) for m in enum if prefix})
     return table
 
 
@@ -256,9 +266,9 @@ class ISAKMP(_IKEv1Layer, _scapy.ISAKMP):
     fields_desc = [
         XStrFixedLenField("init_cookie", b"", 8),
         XStrFixedLenField("resp_cookie", b"", 8),
-        ByteEnumField("next_payload", 0, PAYLOAD_NAMES),
+        ByteEnumField("next_payload", 0, PAYLOAD_NAMES, _spellings(PayloadType)),
         XByteField("version", ISAKMP_VERSION),
-        ByteEnumField("exch_type", 0, EXCHANGE_NAMES),
+        ByteEnumField("exch_type", 0, EXCHANGE_NAMES, _spellings(ExchangeType)),
         FlagsField("flags", 0, 8, ["encryption", "commit", "auth_only"]),
         XIntField("id", 0),
         IntField("length", None),
@@ -289,8 +299,9 @@ class ISAKMP(_IKEv1Layer, _scapy.ISAKMP):
         return self.next_payload_class(payload, stop_when_malformed=False)
 
     def mysummary(self):
+        """One line, with the UDP layer's addresses and ports before it."""
         return self.sprintf("ISAKMP %ISAKMP.exch_type% %ISAKMP.init_cookie%"
-                            " > %ISAKMP.resp_cookie% id=%ISAKMP.id%")
+                            " > %ISAKMP.resp_cookie% id=%ISAKMP.id%"), [UDP]
 
 
 class ISAKMP_Truncated(Packet):
@@ -329,7 +340,7 @@ class ISAKMP_payload(_IKEv1Layer, _scapy.ISAKMP_payload):
     name = "ISAKMP payload"
     min_length = 4
     fields_desc = [
-        ByteEnumField("next_payload", None, PAYLOAD_NAMES),
+        ByteEnumField("next_payload", None, PAYLOAD_NAMES, _spellings(PayloadType)),
         ByteField("res", 0),
         ShortField("length", None),
         XStrLenField("load", b"", length_from=_body(4)),
@@ -377,7 +388,7 @@ class ISAKMP_payload_Transform(ISAKMP_payload, _scapy.ISAKMP_payload_Transform):
             TRANSFORM_ID_NAMES.values()),
         ShortField("res2", 0),
         AttributesField("transforms", None, lambda pkt: attribute_space(pkt),
-                        length_from=_body(8)),
+                        length_from=_body(8), spaces=(OAKLEY_ATTRIBUTES, IPSEC_ATTRIBUTES)),
     ]
 
 
@@ -395,7 +406,7 @@ class ISAKMP_payload_Proposal(ISAKMP_payload, _scapy.ISAKMP_payload_Proposal):
     min_length = 8
     fields_desc = _HEADER + [
         ByteField("proposal", 1),
-        ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES),
+        ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES, _spellings(ProtocolId)),
         FieldLenField("SPIsize", None, "SPI", "B"),
         ByteField("trans_nb", None),
         XStrLenField("SPI", b"", length_from=lambda pkt: pkt.SPIsize),
@@ -420,7 +431,7 @@ class ISAKMP_payload_SA(ISAKMP_payload, _scapy.ISAKMP_payload_SA):
     name = "ISAKMP SA"
     min_length = 12
     fields_desc = _HEADER + [
-        IntEnumField("doi", DOI.IPSEC, DOI_NAMES),
+        IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
         FlagsField("situation", 1, 32, ["identity", "secrecy", "integrity"]),
         PacketLenField("prop", None, ISAKMP_payload_Proposal,
                        length_from=_body(12)),
@@ -442,7 +453,7 @@ class ISAKMP_payload_ID(ISAKMP_payload, _scapy.ISAKMP_payload_ID):
     name = "ISAKMP Identification"
     min_length = 8
     fields_desc = _HEADER + [
-        ByteEnumField("IDtype", IdType.IPV4_ADDR, ID_NAMES),
+        ByteEnumField("IDtype", IdType.IPV4_ADDR, ID_NAMES, _spellings(IdType, "ID_")),
         ByteEnumField("ProtoID", 0, _IP_PROTOCOLS),
         ShortEnumField("Port", 0, {0: "Unused"}),
         IdentDataField("IdentData", "127.0.0.1", "IDtype", length_from=_body(8)),
@@ -487,7 +498,7 @@ class ISAKMP_payload_CERT(ISAKMP_payload):
     name = "ISAKMP Certificate"
     min_length = 5
     fields_desc = _HEADER + [
-        ByteEnumField("cert_encoding", CertEncoding.X509_SIG, CERT_NAMES),
+        ByteEnumField("cert_encoding", CertEncoding.X509_SIG, CERT_NAMES, _spellings(CertEncoding)),
         XStrLenField("cert_data", b"", length_from=_body(5)),
     ]
 
@@ -498,7 +509,7 @@ class ISAKMP_payload_CR(ISAKMP_payload):
     name = "ISAKMP Certificate Request"
     min_length = 5
     fields_desc = _HEADER + [
-        ByteEnumField("cert_type", CertEncoding.X509_SIG, CERT_NAMES),
+        ByteEnumField("cert_type", CertEncoding.X509_SIG, CERT_NAMES, _spellings(CertEncoding)),
         XStrLenField("cert_authority", b"", length_from=_body(5)),
     ]
 
@@ -530,10 +541,10 @@ class ISAKMP_payload_Notify(ISAKMP_payload, _scapy.ISAKMP_payload_Notify):
     name = "ISAKMP Notify (Notification)"
     min_length = 12
     fields_desc = _HEADER + [
-        IntEnumField("doi", DOI.IPSEC, DOI_NAMES),
-        ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES),
+        IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
+        ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES, _spellings(ProtocolId)),
         FieldLenField("SPIsize", None, "SPI", "B"),
-        ShortEnumField("notify_msg_type", 0, NOTIFY_NAMES),
+        ShortEnumField("notify_msg_type", 0, NOTIFY_NAMES, _spellings(NotifyType)),
         XStrLenField("SPI", b"", length_from=lambda pkt: pkt.SPIsize),
         XStrLenField("notify_data", b"", length_from=lambda pkt: max(
             0, (pkt.length or 0) - 12 - (pkt.SPIsize or 0))),
@@ -546,8 +557,8 @@ class ISAKMP_payload_Delete(ISAKMP_payload, _scapy.ISAKMP_payload_Delete):
     name = "ISAKMP Delete"
     min_length = 12
     fields_desc = _HEADER + [
-        IntEnumField("doi", DOI.IPSEC, DOI_NAMES),
-        ByteEnumField("proto", ProtocolId.IPSEC_ESP, PROTOCOL_NAMES),
+        IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
+        ByteEnumField("proto", ProtocolId.IPSEC_ESP, PROTOCOL_NAMES, _spellings(ProtocolId)),
         FieldLenField("SPIsize", None, length_of="SPIs", fmt="B",
                       adjust=lambda pkt, x: x and x // len(pkt.SPIs)),
         FieldLenField("SPIcount", None, count_of="SPIs", fmt="H"),
@@ -585,7 +596,7 @@ class ISAKMP_payload_Attributes(ISAKMP_payload):
     name = "ISAKMP Attributes"
     min_length = 8
     fields_desc = _HEADER + [
-        ByteEnumField("type", ConfigType.CFG_REQUEST, CONFIG_TYPE_NAMES),
+        ByteEnumField("type", ConfigType.CFG_REQUEST, CONFIG_TYPE_NAMES, _spellings(ConfigType)),
         ByteField("res2", 0),
         ShortField("identifier", 0),
         AttributesField("attributes", None, lambda pkt: CONFIG_ATTRIBUTES,
@@ -618,7 +629,7 @@ class ISAKMP_payload_NAT_OA(ISAKMP_payload):
     name = "ISAKMP NAT-OA"
     min_length = 8
     fields_desc = _HEADER + [
-        ByteEnumField("id_type", IdType.IPV4_ADDR, ID_NAMES),
+        ByteEnumField("id_type", IdType.IPV4_ADDR, ID_NAMES, _spellings(IdType, "ID_")),
         XStrFixedLenField("res2", b"\x00\x00\x00", 3),
         IdentDataField("address", "0.0.0.0", "id_type", length_from=_body(8)),
     ]

@@ -91,13 +91,20 @@ class IosLog:
                 step = _Step(e)
             elif isinstance(e, ev.MessageSent):
                 self._sent[(e.cookies[:8], e.message_id)] = e
-                (step.sent if step is not None and _same_sa(step.received, e) else loose).append(e)
+                if step is not None and _same_sa(step.received, e):
+                    step.sent.append(e)
+                elif e.exch_type == X.INFORMATIONAL:    # no state of its own: told now
+                    self._informational_sent(e)
+                else:
+                    loose.append(e)
             elif isinstance(e, ev.StateChanged):
                 if step is not None and _same_exchange(step.received, e) and step.change is None:
                     step.change = e
                     if e.new != S.QM_COMPLETE:
                         self._step(step)
                         step = None
+                elif step is not None and step.change is None:
+                    step.details.append(e)          # another exchange's, told after the step
                 else:
                     mine = [m for m in loose if _same_exchange(m, e)]
                     loose = [m for m in loose if m not in mine]
@@ -160,12 +167,11 @@ class IosLog:
                    % (r.peer[0], r.local_port, r.peer[1], "N" if phase == "NEW SA" else role,
                       phase), received=True, peer=r.peer[0], local_port=r.local_port,
                    peer_port=r.peer[1], phase=phase, message_id=r.message_id)
-        if change is None:
+        if change is None and r.exch_type == X.INFORMATIONAL:    # it ended its IKE SA
+            return self._informational(step)
+        if change is None:                  # dropped, or refused
             self._processing(step, authenticated=False)
-            for e in step.details:
-                if not isinstance(e, ev.TransformChecked):
-                    self._event(e)
-            return
+            return self._details(step)
         if r.exch_type in (X.MAIN_MODE, X.AGGRESSIVE):
             return self._phase1(step)
         if r.exch_type == X.QUICK_MODE:
@@ -249,7 +255,9 @@ class IosLog:
 
     def _details(self, step):
         for e in step.details:
-            if not isinstance(e, ev.TransformChecked):
+            if isinstance(e, ev.StateChanged):
+                self._internal(e, [])
+            elif not isinstance(e, ev.TransformChecked):
                 self._event(e)
 
     def _processing(self, step, authenticated, keying=False):
@@ -411,9 +419,33 @@ class IosLog:
             return
         for m in sent:
             self._sending(m)
-        self._state(c.cookies, c.message_id, c.old, c.new, "IKE_MESG_INTERNAL, %s"
-                    % ("IKE_PHASE1_COMPLETE" if c.old == P1 else "IKE_TIMER_EXPIRED"
-                       if c.new == S.DEAD else "IKE_PROCESS_COMPLETE"))
+        if c.new == S.DEAD:
+            cause = "IKE_PHASE1_DEL" if c.old == P1 else "IKE_TIMER_EXPIRED"
+        else:
+            cause = "IKE_PHASE1_COMPLETE" if c.old == P1 else "IKE_PROCESS_COMPLETE"
+        self._state(c.cookies, c.message_id, c.old, c.new, "IKE_MESG_INTERNAL, " + cause)
+
+    def _informational_sent(self, m):
+        """An Informational of ours (a Delete, a notify, DPD): its node,
+        what it says, the packet, the node purged."""
+        mid = words.message_id(m.message_id)
+        self._line("new node", m.cookies, "set new node %d to QM_IDLE" % mid,
+                   message_id=m.message_id)
+        for fact in m.payloads:
+            if fact.type == T.NOTIFICATION and fact.value is not None:
+                kind, protocol, spi, data = fact.value
+                sequence = ", sequence 0x%X" % int.from_bytes(data, "big") if kind in (
+                    NotifyType.R_U_THERE, NotifyType.R_U_THERE_ACK) and len(data) == 4 else ""
+                self._line("notify", m.cookies, "Sending NOTIFY %s protocol %d%s, message ID = %d"
+                           % (lines.notify_name(kind), protocol, sequence, mid), notify=kind,
+                           message_id=m.message_id)
+            elif fact.type == T.DELETE and fact.value is not None:
+                protocol, spis = fact.value
+                self._line("delete", m.cookies, "sending DELETE of %s SPI %s, message ID = %d" % (
+                    _protocol(protocol), ", ".join("0x" + s.hex().upper() for s in spis)
+                    or "none", mid), protocol=protocol, spis=tuple(spis), message_id=m.message_id)
+        self._sending(m)
+        self._line("node purged", m.cookies, "purging node %d" % mid, message_id=m.message_id)
 
     def _constructed(self, m):
         for fact in m.payloads:
@@ -456,7 +488,8 @@ class IosLog:
                 return
         if isinstance(e, ev.QuickModeEstablished):
             return self._created(e, "peer", "us")
-        if isinstance(e, (ev.Phase1Established, ev.TransformChecked, ev.NotifyReceived)):
+        if isinstance(e, (ev.Phase1Established, ev.TransformChecked, ev.NotifyReceived,
+                          ev.DeleteSent)):
             return                      # told by the lines of their message
         cid = self.number(e.cookies) if hasattr(e, "cookies") else 0
         text = lines.line(e, cid)
