@@ -20,7 +20,8 @@ and tshark's summary (packets per wall-clock second), and with
 ``--verbose``, ``-V`` against ``tshark -V`` and ``--json`` against
 ``tshark -T json`` (*verbose_rounds* rounds).  Printed: min/median/max CPU
 seconds, packets per CPU-second and per wall-clock second, peak memory,
-and the ratios ours/tshark of the rates (above 1: we are faster).
+and the ratios ours/tshark of the rates (above 1: we are faster), each
+round's pair giving one: their min/median/max.
 
 Run: ``python benchmarks/decode.py [--rounds N] [--verbose [--verbose-rounds N]]``.
 """
@@ -169,10 +170,12 @@ def report(title, packets, results, pairs):
               % (name, cpu[0], statistics.median(cpu), cpu[-1], packets / statistics.median(cpu),
                  packets / wall, max(r[1] for r in runs)))
     for ours, theirs, column in pairs:
-        mine = statistics.median(r[column] for r in results[ours])
-        other = statistics.median(r[column] for r in results[theirs])
-        print("  %s / %s: %.2fx tshark's packets per %s second"
-              % (ours, theirs, other / mine, "CPU" if column == 0 else "wall-clock"))
+        ratios = sorted(other[column] / mine[column]
+                        for mine, other in zip(results[ours], results[theirs]))
+        print("  %s / %s: %.2fx tshark's packets per %s second (rounds: min/median/max "
+              "%.2f/%.2f/%.2f)" % (ours, theirs, statistics.median(ratios),
+                                   "CPU" if column == 0 else "wall-clock", ratios[0],
+                                   statistics.median(ratios), ratios[-1]))
 
 
 def main():

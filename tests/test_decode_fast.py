@@ -58,3 +58,20 @@ def test_the_fast_path_describes_decrypted_packets():
                    for r in esp for _, _, line in r.opened)
         ike = [r for r in records if r.opened and not r.esp]
         assert ike and all(line.startswith("ISAKMP ") for r in ike for _, _, line in r.opened)
+
+
+def test_decoding_leaves_the_routing_tables_unread(tmp_path):
+    """decode with IKE keys (Scapy loaded) does not have Scapy read the
+    routing tables, which decoding never uses; the output is unchanged."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    capture = PCAPS / "mm-psk-aes128-sha1-modp2048.pcap"
+    code = ("import sys; from scapy_ike.cli import main; status = main(sys.argv[1:]); "
+            "from scapy.config import conf; "
+            "print(status, len(conf.route.routes), len(conf.route6.routes), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, "decode", str(capture), "--keys",
+                           str(capture.with_suffix(".keys")), "--jobs", "1"],
+                          capture_output=True, timeout=60, cwd=ROOT, text=True)
+    assert done.stderr == "0 0 0\n"
+    assert len(done.stdout.splitlines()) == 17 and done.stdout.count(" -> ") == 13

@@ -66,17 +66,47 @@ def test_pfs_with_its_gxy_decrypts(capsys):
     assert len(esp) == 6 and all("-> ICMP 198.51.100." in line for line in esp)
 
 
-def test_pfs_with_a_wrong_gxy_fails(capsys):
-    """A Quick Mode g^xy given that is not the one: the keys fail on every
-    packet, one message per SA, exit status 1."""
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_pfs_with_a_wrong_gxy_says_no_key_fits_once_per_sa(capsys, jobs):
+    """A Quick Mode g^xy given that is not the one: exit status 1, one
+    message per SA naming the Quick Mode whose g^xy is wrong (as a wrong
+    PSK is said once per IKE SA), not an ICV failure per packet."""
     keys = logged(PFS)
-    status, _, err = run(capsys, PFS, "--psk", "scapy-ike-pfs", "--gxy", keys.ike[0].gxy.hex(),
-                         "--gxy", "01" * 128)
+    status, out, err = run(capsys, PFS, "--psk", "scapy-ike-pfs", "--gxy", keys.ike[0].gxy.hex(),
+                           "--gxy", "01" * 128, "--jobs", jobs)
+    misfit = ("no key fits: 1 candidate(s) fail to verify the ICV (wrong g^xy for Quick Mode "
+              "0152a0c2, PFS group 2?)")
     assert status == 1
-    assert err == [
-        "scapy-ike decode: ESP SPI 0x%08x %s: 3 packet(s) failed: ICV does not verify (seq 3)"
-        % (spi, way) for spi, way in ((0x2a910720, "192.0.2.1 > 192.0.2.2"),
-                                      (0x7ffb027c, "192.0.2.2 > 192.0.2.1"))]
+    assert err == ["scapy-ike decode: ESP SPI 0x%08x %s: %s" % (spi, way, misfit)
+                   for spi, way in ((0x2a910720, "192.0.2.1 > 192.0.2.2"),
+                                    (0x7ffb027c, "192.0.2.2 > 192.0.2.1"))]
+    esp = [line for line in out if " ESP " in line]
+    assert len(esp) == 6
+    assert all(line.endswith("[error: SPI 0x%s: %s]" % (line.split("SPI=0x")[1][:8], misfit))
+               for line in esp)
+
+
+def test_a_guessed_key_is_settled_by_a_later_packet():
+    """A guessed ESP key that does not open a damaged first packet but
+    opens the next: the SA is keyed from then on, the first packet counts
+    as failed, the SA is not said to have no key that fits."""
+    from scapy_ike.decode.keylog import EspKey
+    from scapy_ike.esp import SecurityAssociation
+    sa = SecurityAssociation(0x1234, crypt_algo="AES-CBC", crypt_key=bytes(16),
+                             auth_algo="HMAC-SHA1-96", auth_key=bytes(20))
+    key = EspKey(0x1234, None, None, "AES-CBC", bytes(16), None, "HMAC-SHA1-96", bytes(20), None,
+                 guess="g^xy for Quick Mode 00000001, PFS group 2")
+    inner = bytes(IP(src="198.51.100.1", dst="198.51.100.2") / UDP())
+    frames = [bytes(ETHER / IP(src="192.0.2.1", dst="192.0.2.2", proto=50) / sa.seal(inner))
+              for _ in range(2)]
+    damaged = frames[0][:-1] + bytes([frames[0][-1] ^ 1])
+    session = Session([key])
+    first, second = (session.decode_frame(n, 0.0, 1, data) for n, data in ((1, damaged),
+                                                                           (2, frames[1])))
+    assert (first.decrypted, second.decrypted) == (False, True)
+    assert first.error.startswith("SPI 0x00001234: no key fits: 1 candidate(s)")
+    sa_key = ("192.0.2.1", "192.0.2.2", 0x1234)
+    assert session.failures == {sa_key: 1} and session.misfit == set()
 
 
 def test_psk_alone_says_what_it_needs(capsys):

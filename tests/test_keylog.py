@@ -352,3 +352,12 @@ def test_key_files_are_written_for_the_owner_only(tmp_path):
         '"IPv4","192.0.2.1","192.0.2.2","0x00000001"\n"IPv4","*","*","*"\n']
     write_key_files(str(path), [], [], [])
     assert [name.read_text() for name in names] == ["", "", ""]
+
+
+def test_a_bad_key_size_after_good_keys_of_the_algorithm():
+    """Keys are tried once per algorithm and key size: a good AES-CBC key
+    on line 1 does not let a 15-byte one on line 2 through."""
+    good = ROW % ("AES-CBC [RFC3602]", "0x" + "00" * 16, "NULL", "")
+    with pytest.raises(KeyFileError, match="^line 2: .*not 15"):
+        read_esp_keys(good + "\n" + ROW % ("AES-CBC [RFC3602]", "0x" + "00" * 15, "NULL", ""))
+    assert len(read_esp_keys(good + "\n" + good)) == 2

@@ -22,7 +22,7 @@ import time
 from functools import partial
 
 from scapy_ike.cli.common import ArgumentParser, hex_bytes, port, positive, secret
-from scapy_ike.decode.capture import CaptureError, open_capture
+from scapy_ike.decode.capture import CaptureError, map_pcap, open_capture
 from scapy_ike.decode.keylog import (
     KeyFileError, Keys, esp_sa_row, ikev1_decryption_table_row, key_log_line, read_keys,
     write_key_files,
@@ -51,7 +51,9 @@ def write_key_logs(path, session):
 
 
 class Clock:
-    """Time stamps as tshark's ``-t r``, ``-t ad`` (in UTC) and ``-t d``."""
+    """Time stamps as tshark's ``-t r``, ``-t ad`` (in UTC) and ``-t d``:
+    called with each frame's time in turn, or :meth:`text` given the
+    previous frame's once :attr:`first` is set."""
 
     def __init__(self, mode):
         self.mode, self.first, self.previous = mode, None, None
@@ -59,13 +61,16 @@ class Clock:
     def __call__(self, stamp):
         if self.first is None:
             self.first = self.previous = stamp
+        text = self.text(stamp, self.previous)
+        self.previous = stamp
+        return text
+
+    def text(self, stamp, previous):
         if self.mode == "absolute":
             whole = int(stamp)
             return "%s.%06d" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)),
                                 round((stamp - whole) * 1e6) % 1000000)
-        base = self.first if self.mode == "relative" else self.previous
-        self.previous = stamp
-        return "%.6f" % (stamp - base)
+        return "%.6f" % (stamp - (self.first if self.mode == "relative" else previous))
 
 
 def main(argv=None) -> int:
@@ -112,6 +117,8 @@ def main(argv=None) -> int:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)
         return 2
     ike = None
+    if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy or args.json or args.verbose:
+        _scapy_without_routes()
     if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy:
         from scapy_ike.decode.ike import IkeTracker
         ike = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=keys.qm_gxy + args.gxy)
@@ -130,9 +137,11 @@ def main(argv=None) -> int:
         try:
             if args.ios_log:
                 _print_ios_log(records, session)
+            elif jobs == 1:
+                _print(records, session, _formatter(args), Clock(args.time), progress)
             else:
-                run = _print if jobs == 1 else _print_parallel
-                run(records, session, _formatter(args), Clock(args.time), jobs, progress)
+                _print_parallel(records, session, _formatter(args), Clock(args.time), jobs,
+                                progress, args.capture)
         except CaptureError as exc:
             damaged = exc
         finally:
@@ -149,6 +158,13 @@ def main(argv=None) -> int:
     if damaged is not None:
         print("scapy-ike decode: %s: %s" % (args.capture, damaged), file=sys.stderr)
     return 1 if failed or damaged is not None else 0
+
+
+def _scapy_without_routes():
+    """Scapy, about to be loaded (IKE and -V and --json need it), told not
+    to read the routing tables as it loads: decoding sends nothing."""
+    from scapy.config import conf
+    conf.route_autoload = conf.route6_autoload = False
 
 
 def _bindings(ike_port, natt_port):
@@ -223,7 +239,7 @@ class _Output:
             self.lines = []
 
 
-def _print(records, session, formatter, clock, jobs, progress):
+def _print(records, session, formatter, clock, progress):
     """Decode and print as the frames come."""
     out = _Output()
     try:
@@ -250,22 +266,38 @@ def _print_ios_log(records, session):
         out.flush()
 
 
-def _print_parallel(records, session, formatter, clock, jobs, progress):
-    """Read every frame, decode them with *jobs* processes
-    (:mod:`~scapy_ike.decode.parallel`), print in capture order; a
-    damaged capture is decoded up to the damage, then the error raised."""
+def _print_parallel(records, session, formatter, clock, jobs, progress, path):
+    """Read every frame (in place, from an uncompressed pcap file), decode
+    them with *jobs* processes (:mod:`~scapy_ike.decode.parallel`), print
+    in capture order; a damaged capture is decoded up to the damage, then
+    the error raised."""
+    from scapy_ike.decode.frames import FrameStore
     from scapy_ike.decode.parallel import decode_parallel
-    frames, damaged = [], None
+    mapped = map_pcap(path)
+    if mapped is None:
+        store = FrameStore()
+        add = store.append
+    else:                           # no reading to follow, only offsets
+        records, store, progress = mapped[2], FrameStore(mapped[1]), None
+        add = store.add
+    damaged = None
     try:
-        for frame in records:
-            frames.append(frame)
-            if progress is not None and not len(frames) % 512:
-                progress(len(frames))
+        for record in records:
+            add(*record)
+            if progress is not None and not len(store) % 512:
+                progress(len(store))
     except CaptureError as exc:
         damaged = exc
-    times = [clock(stamp) for _, stamp, _ in frames]
+    if len(store):
+        clock.first = store.stamps[0]
+    try:
+        texts = decode_parallel(store, session, formatter, clock, jobs)
+    finally:
+        store.close()
+        if mapped is not None:
+            mapped[0].close()
     out = _Output()
-    for text in decode_parallel(frames, session, formatter, times, jobs):
+    for text in texts:
         out(text)
     out.flush()
     if damaged is not None:
@@ -283,8 +315,9 @@ def _report(session):
             print("scapy-ike decode: IKE SA %s: %s" % (cky.hex(), reason), file=sys.stderr)
         failed = failed or bool(ike.failed)
     for (src, dst, spi), count in sorted(session.failures.items()):
-        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %d packet(s) failed: %s"
-              % (spi, src, dst, count, session.last_error[(src, dst, spi)]), file=sys.stderr)
+        failed_how = "" if (src, dst, spi) in session.misfit else "%d packet(s) failed: " % count
+        print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %s%s"
+              % (spi, src, dst, failed_how, session.last_error[(src, dst, spi)]), file=sys.stderr)
     for (src, dst, spi), reason in sorted(session.unkeyed.items()):
         print("scapy-ike decode: ESP SPI 0x%08x %s > %s: %s" % (spi, src, dst, reason),
               file=sys.stderr)

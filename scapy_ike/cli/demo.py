@@ -6,6 +6,7 @@ every echo was answered, 1 when not (or the ports cannot be bound), 2 for
 bad usage."""
 
 import argparse
+import itertools
 import os
 
 from scapy_ike.automaton import IKEv1Automaton
@@ -67,6 +68,9 @@ def main(argv=None) -> int:
         peer=(RESPONDER, args.port), local_address=INITIATOR, ike_port=args.port,
         natt_port=natt, peer_natt_port=natt, keylog=keylog, pcap=pcap, sockets=initiator_sockets,
         log=args.log)
+    # two routers in one terminal: the responder's conn-ids from 2001, so that
+    # each line says whose it is (the initiator's from 1001, as IOS numbers them)
+    responder.endpoint.conn_ids = itertools.count(2001)
     with log_to_stdout():
         responder.runbg()
         initiator.runbg()

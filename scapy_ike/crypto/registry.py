@@ -19,7 +19,6 @@ from typing import Optional, Tuple
 from scapy_ike.constants import (
     EncryptionAlgorithm, EspTransformId, HashAlgorithm, IpsecAuthAlgorithm,
 )
-from scapy_ike.crypto import dh
 
 
 @dataclass(frozen=True)
@@ -206,6 +205,7 @@ group by its main keyword."""
 def dh_group(name_or_number):
     """The Diffie-Hellman group of a Group Description value or of any
     strongSwan keyword for it (``modp2048``, ``x25519``)."""
+    from scapy_ike.crypto import dh     # loaded where a group is asked for, not to decode
     if isinstance(name_or_number, str):
         name_or_number = DH_ALIASES.get(name_or_number.lower(), name_or_number)
     try:

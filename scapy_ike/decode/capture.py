@@ -12,6 +12,8 @@ not add up, gives the records before the damage, then raises
 """
 
 import gzip
+import mmap
+import os
 import struct
 import zlib
 
@@ -69,19 +71,62 @@ def _read(f, size, frame, offset, what, end_ok=False):
 
 
 def _pcap(f, order, unit):
-    rest = _read(f, 20, 1, 4, "the pcap file header")
-    linktype = struct.unpack(order + "I", rest[16:20])[0] & 0x0FFFFFFF
-    record = struct.Struct(order + "IIII")
+    linktype, record = _pcap_header(_read(f, 20, 1, 4, "the pcap file header"), order)
     frame, offset = 1, 24
     while True:
         head = _read(f, 16, frame, offset, "record header", end_ok=True)
         if not head:
             return
-        sec, frac, caplen, _ = record.unpack(head)
-        if caplen > 0x4000000:
-            raise CaptureError(frame, offset, "record length %d is not plausible" % caplen)
+        stamp, caplen = _pcap_record(record, head, unit, frame, offset)
         data = _read(f, caplen, frame, offset, "record of %d bytes" % caplen)
-        yield linktype, sec + frac * unit, data
+        yield linktype, stamp, data
+        frame, offset = frame + 1, offset + 16 + caplen
+
+
+def _pcap_header(rest, order):
+    """The link type of a pcap file header's last 20 bytes, and the
+    record header's layout."""
+    return struct.unpack(order + "I", rest[16:20])[0] & 0x0FFFFFFF, struct.Struct(order + "IIII")
+
+
+def _pcap_record(record, head, unit, frame, offset):
+    """``(time, captured length)`` of a pcap record header."""
+    sec, frac, caplen, _ = record.unpack(head)
+    if caplen > 0x4000000:
+        raise CaptureError(frame, offset, "record length %d is not plausible" % caplen)
+    return sec + frac * unit, caplen
+
+
+def map_pcap(path):
+    """``(file, mapped file, frames)`` for an uncompressed pcap file, the
+    frames an iterator of ``(link type, time, start, end)`` in the mapped
+    file, which a damaged capture ends as :func:`open_capture`'s records
+    do; None for any other file."""
+    f = open(path, "rb")
+    try:
+        size = os.fstat(f.fileno()).st_size
+        magic = f.read(4)
+        if size < 24 or magic not in PCAP_MAGIC:
+            f.close()
+            return None
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError:
+        f.close()
+        raise
+    return f, mapped, _mapped_pcap(mapped, *PCAP_MAGIC[magic])
+
+
+def _mapped_pcap(mapped, order, unit):
+    linktype, record = _pcap_header(mapped[4:24], order)
+    frame, offset, size = 1, 24, len(mapped)
+    while offset < size:
+        if size - offset < 16:
+            raise CaptureError(frame, offset, "record header: %d of 16 bytes" % (size - offset))
+        stamp, caplen = _pcap_record(record, mapped[offset:offset + 16], unit, frame, offset)
+        if offset + 16 + caplen > size:
+            raise CaptureError(frame, offset, "record of %d bytes: %d of %d bytes"
+                               % (caplen, size - offset - 16, caplen))
+        yield linktype, stamp, offset + 16, offset + 16 + caplen
         frame, offset = frame + 1, offset + 16 + caplen
 
 

@@ -9,8 +9,10 @@ Which of several candidate secrets (``--gxy`` may repeat) belongs to an SA
 is settled by its first encrypted message: the one whose plaintext
 chains cleanly and whose HASH_I or HASH_R verifies (RFC 2409 5).  A Quick
 Mode with PFS takes its own g^xy (RFC 2409 5.5): candidates are the
-key log's ``qm`` secrets and the ``--gxy`` values no Phase 1 took; without
-any its ESP SAs are left opaque and say so (:attr:`IkeTracker.opaque`).
+key log's ``qm`` secrets and the ``--gxy`` values no Phase 1 took, each
+giving ESP keys that an SA's first packet must open (the session says
+once per SA when none does); without any its ESP SAs are left opaque and
+say so (:attr:`IkeTracker.opaque`).
 
 What could not be keyed is said once per SA: :attr:`IkeTracker.failed`
 (keys given that do not fit) and :attr:`IkeTracker.unkeyed` (keys that
@@ -32,6 +34,7 @@ from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, TRANSFORM_ID_NAMES
 PHASE1 = (ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE)
 PSK_ALONE = "keys unknown: --psk needs --gxy or a key log (--keys)"
 PFS_UNKNOWN = "keys unknown: Quick Mode used PFS (group %s); give its g^xy with --gxy"
+QM_GXY = "g^xy for Quick Mode %08x, PFS group %s"
 
 
 @dataclass
@@ -80,6 +83,10 @@ class IkeTracker:
         """Initiator cookie -> why the keys given do not open the IKE SA."""
         self.unkeyed: Dict[bytes, str] = {}
         """Initiator cookie -> why the IKE SA has no keys."""
+
+    def fresh(self):
+        """A tracker with the same keys that has seen nothing."""
+        return IkeTracker(self.ike_keys.values(), self.psk, self.gxy, self.qm_gxy)
 
     def message(self, data, src):
         """``(clear message or None, error or None, note or None)`` for the
@@ -182,11 +189,12 @@ class IkeTracker:
             _quick(quick, msg, from_initiator)
             if not quick.keyed and quick.spi_i and quick.nr_b and sa.skeyid_d:
                 if quick.transform is not None or quick.unsupported is not None:
-                    self._keymat(sa, quick)
+                    self._keymat(sa, quick, msg.message_id)
 
-    def _keymat(self, sa, quick):
+    def _keymat(self, sa, quick, message_id):
         """ESP keys of both SPIs (RFC 2409 5.5); with PFS, each candidate
-        Quick Mode secret gives a pair, the wrong ones fail on the ICV.
+        Quick Mode secret gives a pair, each a guess (of Quick Mode
+        *message_id*) that must open its SA's first packet.
         A transform we lack, or PFS without a candidate, leaves both SPIs
         opaque with the reason."""
         quick.keyed = True
@@ -194,16 +202,19 @@ class IkeTracker:
         if quick.unsupported is not None:
             self.opaque.update(dict.fromkeys(spis, quick.unsupported))
             return
-        phase1 = {t.sa.gxy for t in self.sas.values()}
-        secrets = [g for g in self.qm_gxy if g not in phase1] if quick.pfs else [b""]
+        secrets = [b""]
+        if quick.pfs:
+            phase1 = {t.sa.gxy for t in self.sas.values()}
+            secrets = [g for g in self.qm_gxy if g not in phase1]
         if not secrets:
             self.opaque.update(dict.fromkeys(spis, PFS_UNKNOWN % quick.group))
             return
         size = quick.transform.keymat_size
+        guess = QM_GXY % (message_id, quick.group) if quick.pfs else None
         for gxy_qm in secrets:
             for spi in (quick.spi_i, quick.spi_r):
                 km = sa.keymat(ProtocolId.IPSEC_ESP, spi, quick.ni_b, quick.nr_b, size, gxy_qm)
-                self.esp_keys.append(_esp_key(quick.transform, spi, km))
+                self.esp_keys.append(_esp_key(quick.transform, spi, km, guess))
 
 
 def _fresh(sa):
@@ -342,9 +353,9 @@ def _choose_esp(quick, transform):
     quick.group = None if group is None else int(group)
 
 
-def _esp_key(transform, spi, keymat):
+def _esp_key(transform, spi, keymat, guess):
     split = transform.key_size + transform.cipher.salt_size
     return EspKey(spi=int.from_bytes(spi, "big"), src=None, dst=None,
                   crypt_algo=transform.cipher.name, crypt_key=keymat[:split], crypt_icv_size=None,
                   auth_algo=transform.integrity.name,
-                  auth_key=keymat[split:transform.keymat_size], skip_icv=None)
+                  auth_key=keymat[split:transform.keymat_size], skip_icv=None, guess=guess)

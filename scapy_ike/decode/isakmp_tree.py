@@ -290,19 +290,52 @@ def _chain_bytes(out, ptype, data, show_secrets, depth, proposal, count):
                                None if kind == 1 else values["proto"], count)
             if end != len(inner):
                 return None
-        elif kind == 3:
-            attributes(out, values["transforms"], values["space"],
-                       ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth + 1)
-        elif kind == 14:
-            attributes(out, values["attributes"], values["space"], "Config Attribute",
-                       show_secrets, depth + 1)
+        elif kind in (3, 14):
+            out += _attribute_lines(kind, body, values, proposal, show_secrets, depth + 1)
         ptype, offset = following, offset + length
     return offset
 
 
+_KNOWN = {}
+"""Transform and Mode Config payloads recur (the same proposals, SA after
+SA): their fields, and their attributes' lines, by body."""
+
+
+def _remembered(key, make):
+    known = _KNOWN.get(key)
+    if known is None:
+        if len(_KNOWN) > 4096:
+            _KNOWN.clear()
+        known = _KNOWN[key] = (make(),)
+    return known[0]
+
+
+def _attribute_lines(kind, body, values, proposal, show_secrets, depth):
+    """The lines of a Transform's (*kind* 3) or Mode Config payload's (14)
+    attributes."""
+    def make():
+        lines = []
+        if kind == 3:
+            attributes(lines, values["transforms"], values["space"],
+                       ATTRIBUTE_LABELS.get(proposal, "IPsec Attribute"), show_secrets, depth)
+        else:
+            attributes(lines, values["attributes"], values["space"], "Config Attribute",
+                       show_secrets, depth)
+        return lines
+    return _remembered(("lines", kind, body, proposal, show_secrets, depth), make)
+
+
 def _values(kind, body, proposal):
     """A payload body's fields by their Scapy names, or None when Scapy
-    would flag it."""
+    would flag it (left as they are: Transform and Mode Config payloads'
+    are remembered)."""
+    if kind in (3, 14):
+        return _remembered(("values", kind, body, proposal),
+                           lambda: _read_values(kind, body, proposal))
+    return _read_values(kind, body, proposal)
+
+
+def _read_values(kind, body, proposal):
     from scapy_ike.layers import isakmp as L
     if kind in _DATA:
         return {_DATA[kind][1]: body}

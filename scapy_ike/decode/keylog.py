@@ -81,6 +81,10 @@ class EspKey:
     auth_algo: str                  # "NULL", Scapy's name, or else strongSwan's
     auth_key: bytes
     skip_icv: Optional[int]         # bytes of ICV to skip unchecked ("no checking", -hmac96)
+    guess: Optional[str] = None
+    """What the key was made from when that is only a candidate (a g^xy
+    given for a Quick Mode with PFS): it is used only if it opens its SA's
+    first packet, and a wrong one is said once for the SA."""
 
     def matches(self, src, dst, spi):
         """Whether this key is for packets from *src* to *dst* with *spi*."""
@@ -335,14 +339,22 @@ def _lines(text):
 
 def _esp_key(number, cipher, integrity, **fields):
     """The key, once a SecurityAssociation takes its algorithms and key
-    sizes."""
+    sizes (tried once for each of them)."""
     key = EspKey(crypt_algo=cipher.scapy, crypt_icv_size=cipher.icv_size if cipher.aead else None,
                  auth_algo=integrity.scapy or integrity.name, **fields)
-    try:
-        key.security_association(spi=0)
-    except ValueError as error:
-        raise KeyFileError(number, str(error)) from None
+    shape = (key.crypt_algo, key.crypt_icv_size, key.auth_algo, len(key.crypt_key),
+             len(key.auth_key), key.skip_icv)
+    if shape not in _TAKEN:
+        try:
+            key.security_association(spi=0)
+        except ValueError as error:
+            raise KeyFileError(number, str(error)) from None
+        _TAKEN.add(shape)
     return key
+
+
+_TAKEN = set()
+"""Algorithms and key sizes a SecurityAssociation has taken."""
 
 
 def _spi(text, number):

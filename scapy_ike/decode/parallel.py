@@ -1,80 +1,92 @@
 """Decoding a capture with several processes, its output the same as one
 process gives.
 
-IKE comes first, since ESP keys may come from it: this process decodes
-every frame that is not ESP, in order, noting after each one how many
-ESP keys its Quick Modes have made so far (and which SAs they left
-opaque).  The ESP frames are then shared out between worker processes by
-SA (source, destination, SPI of the outer header), so that each SA's
-state stays in one process; a worker sees, for each frame, exactly the
-keys that existed when one process would have reached it.  The texts come
-back and are put in capture order.
+Each frame is first routed (:func:`~scapy_ike.decode.frames.route`) by
+what its decoding depends on.  Then two rounds, each sharing its work out
+between processes, largest share first:
 
-Workers are forked: they inherit the frames, the keys and the formatter,
-and send back only text and counts.
+1. IKE, since ESP keys may come from it: the ISAKMP messages by IKE SA
+   (initiator cookie, RFC 2408 3.1), whose state is its own.  A Quick Mode
+   with PFS and candidate secrets weighs the Phase 1 secrets of every SA
+   (:meth:`~scapy_ike.decode.ike.IkeTracker._keymat`), so then IKE stays
+   in one process.  Each process notes which frame made each ESP key,
+   opaque SPI and message about an IKE SA.
+2. ESP by SA (source, destination, SPI of the outer header), so that each
+   SA's state stays in one process, which sees for each frame exactly the
+   keys one process would have made by then; frames of no SA alongside.
+
+Workers are forked (:func:`fan_out`): they inherit the frames (one
+buffer, :class:`~scapy_ike.decode.frames.FrameStore`), the keys and the
+formatter, and send back texts and what the merge needs.
 """
 
 import bisect
-import multiprocessing
-import struct
+import gc
+import os
+import pickle
 from collections import Counter, defaultdict
 
-from scapy_ike.decode import wire
+from scapy_ike.decode.frames import IKE, route
 from scapy_ike.decode.session import Session
 
 _SHARED = {}
-"""What forked workers inherit: frames, formatter, keys and their marks."""
+"""What forked workers inherit: frames, formatter, clock, keys."""
+_STATELESS_RUN = 256
+"""Frames of no SA are shared out in runs of this many."""
 
 
-class _KeysSoFar:
-    """The IKE side as a worker sees it before a frame: the ESP keys and
-    opaque SPIs made by the frames before it."""
-
-    def __init__(self, keys, opaque):
-        self._keys, self._opaque = keys, opaque
-        self.esp_keys, self.opaque = [], {}
-
-    def advance(self, key_count, opaque_count):
-        self.esp_keys = self._keys[:key_count]
-        self.opaque = dict(self._opaque[:opaque_count])
-
-
-def decode_parallel(frames, session, formatter, times, jobs):
-    """The texts of *frames* (``(link type, time, bytes)``) in order, as
-    ``formatter(record, time text)`` gives them, *times* being the time
-    texts; *session*'s counts of failed and unkeyed SAs are those of the
-    whole capture afterwards."""
-    texts = [None] * len(frames)
-    groups = defaultdict(list)
-    marks, counts = [], []          # non-ESP frame indexes, and (keys, opaque) after each
-    for index, (linktype, stamp, data) in enumerate(frames):
-        key = _esp_sa(linktype, data, session.ports)
-        if key is not None:
-            groups[key].append(index)
-            continue
-        record = session.decode_frame(index + 1, stamp, linktype, data)
-        texts[index] = formatter(record, times[index])
-        ike = session._ike
-        marks.append(index)
-        counts.append((len(ike.esp_keys), len(ike.opaque)) if ike is not None else (0, 0))
-    ike = session._ike
-    _SHARED.update(frames=frames, formatter=formatter, times=times, marks=marks, counts=counts,
-                   esp_keys=list(session.esp_keys), ports=session.ports,
-                   ike_keys=list(ike.esp_keys) if ike is not None else [],
-                   opaque=list(ike.opaque.items()) if ike is not None else [])
-    bundles = _share(groups, jobs)
-    try:
-        if len(bundles) > 1:          # this process takes the first bundle itself
-            with multiprocessing.get_context("fork").Pool(len(bundles) - 1) as pool:
-                others = pool.map_async(_work, bundles[1:])
-                results = [_work(bundles[0])] + others.get()
+def decode_parallel(store, session, formatter, clock, jobs):
+    """The texts of the frames of *store* in order, as ``formatter(record,
+    time text)`` gives them, the time texts from *clock* (its ``first`` set);
+    *session*'s messages about SAs are those of the whole capture
+    afterwards."""
+    ike_groups, esp_groups = defaultdict(list), defaultdict(list)
+    whole = session._ike is not None and bool(session._ike.qm_gxy)
+    for index in range(len(store)):
+        where = route(store, index, *session.ports)
+        if where is None:
+            esp_groups[index // _STATELESS_RUN].append(index)
+        elif where[0] == IKE:
+            ike_groups[None if whole else where[1]].append(index)
         else:
-            results = [_work(b) for b in bundles]
+            esp_groups[where].append(index)
+    texts = [None] * len(store)
+    template = session.ike.fresh() if ike_groups else None     # its modules loaded once
+    _SHARED.update(store=store, formatter=formatter, clock=clock, ports=session.ports,
+                   esp_keys=list(session.esp_keys), template=template, keys=[], opaque={})
+    try:
+        if ike_groups:
+            _merge_ike(session, fan_out(_ike_work, _share(ike_groups, jobs)), texts)
+        _merge_esp(session, fan_out(_esp_work, _share(esp_groups, jobs)), texts)
     finally:
         _SHARED.clear()
+    return texts
+
+
+def _merge_ike(session, results, texts):
+    """The IKE round's texts into *texts*, its messages about IKE SAs into
+    *session*'s tracker and its ESP keys and opaque SPIs, in capture
+    order, to where the ESP round takes them."""
+    ike, events = session.ike, []
+    for indexes, (done, made) in results:
+        for index, text in zip(indexes, done):
+            texts[index] = text
+        events += made
+    events.sort(key=lambda event: event[0])         # stable: one frame's events stay in order
+    keys, opaque = _SHARED["keys"], _SHARED["opaque"]
+    for index, kind, value in events:
+        if kind == "key":
+            keys.append((index, value))
+        elif kind == "opaque":
+            opaque.setdefault(value[0], []).append((index, value[1]))
+        else:
+            getattr(ike, kind).setdefault(*value)
+
+
+def _merge_esp(session, results, texts):
     last = {}
-    for done, failures, errors, unkeyed in results:
-        for index, text in done:
+    for indexes, (done, failures, errors, unkeyed, misfit) in results:
+        for index, text in zip(indexes, done):
             texts[index] = text
         session.failures.update(failures)
         for key, (frame, error) in errors.items():
@@ -82,43 +94,157 @@ def decode_parallel(frames, session, formatter, times, jobs):
                 last[key] = (frame, error)
         for key, reason in unkeyed.items():
             session.unkeyed.setdefault(key, reason)
+        session.misfit.update(misfit)
     session.last_error.update({key: error for key, (_, error) in last.items()})
-    return texts
-
-
-def _esp_sa(linktype, data, ports):
-    """(source, destination, SPI) of an ESP frame, else None."""
-    offset = wire.link_payload(linktype, data)
-    ip = None if offset is None else wire.parse_ip(data, offset, *ports)
-    if ip is None or ip.kind != wire.ESP or len(ip.body) < 8:
-        return None
-    return ip.src, ip.dst, struct.unpack_from("!I", ip.body)[0]
 
 
 def _share(groups, jobs):
-    """The frame indexes of the SAs in *jobs* bundles of about equal size,
-    largest SAs first, each bundle in capture order."""
+    """The frame indexes of the groups in at most *jobs* bundles of about
+    equal size, largest groups first, each bundle in capture order."""
     bundles = [[] for _ in range(max(1, min(jobs, len(groups))))]
     for indexes in sorted(groups.values(), key=len, reverse=True):
         min(bundles, key=len).extend(indexes)
     return [sorted(b) for b in bundles if b]
 
 
-def _work(indexes):
-    """Decode and format the ESP frames at *indexes*: ``(texts, failures,
-    last errors with their frame, unkeyed)``."""
-    shared = _SHARED
-    known = _KeysSoFar(shared["ike_keys"], shared["opaque"])
-    session = Session(shared["esp_keys"], ike=known, ike_port=shared["ports"][0],
-                      natt_port=shared["ports"][1])
-    frames, formatter, times = shared["frames"], shared["formatter"], shared["times"]
-    marks, counts = shared["marks"], shared["counts"]
-    done = []
-    for index in indexes:
-        before = bisect.bisect_left(marks, index)
-        known.advance(*(counts[before - 1] if before else (0, 0)))
-        linktype, stamp, data = frames[index]
-        record = session.decode_frame(index + 1, stamp, linktype, data)
-        done.append((index, formatter(record, times[index])))
+def fan_out(work, bundles):
+    """``(bundle, work(bundle))`` for each bundle, in order: the first in
+    this process, the others in forked children, whose results come back
+    pickled through a pipe.  Every child is waited for, whatever fails."""
+    gc.freeze()             # no collection in a child writes to the objects it shares
+    children, results, failure = [], [], None
+    try:
+        for bundle in bundles[1:]:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                for _, pipe, _ in children:
+                    pipe.close()    # only this process reads the others' results
+                _child(work, bundle, read, write)
+            os.close(write)
+            children.append((pid, os.fdopen(read, "rb"), bundle))
+        if bundles:
+            results.append((bundles[0], work(bundles[0])))
+        for pid, pipe, bundle in children:
+            ok, value = pickle.load(pipe)
+            if not ok and failure is None:
+                failure = value
+            results.append((bundle, value))
+    finally:
+        for pid, pipe, _ in children:
+            pipe.close()            # a child still writing stops
+            os.waitpid(pid, 0)
+        gc.unfreeze()
+    if failure is not None:
+        raise RuntimeError("a decoding process failed: %s" % failure)
+    return results
+
+
+def _child(work, bundle, read, write):
+    """Run *work* on *bundle* in a forked child, send the result and exit."""
+    os.close(read)
+    try:
+        try:
+            result = (True, work(bundle))
+        except BaseException as exc:            # the parent raises it
+            result = (False, "%s: %s" % (type(exc).__name__, exc))
+        with open(write, "wb") as pipe:
+            pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        os._exit(0)
+
+
+def _decoded(session, indexes, before=None, after=None):
+    """The texts of the frames at *indexes* as *session* decodes them;
+    *before* and *after* are called with each frame's index around it."""
+    store, formatter, text = _SHARED["store"], _SHARED["formatter"], _SHARED["clock"].text
+    stamps, decode, done = store.stamps, session.decode_frame, []
+    for index, linktype, stamp, data in store.frames(indexes):
+        if before is not None:
+            before(index)
+        record = decode(index + 1, stamp, linktype, data)
+        done.append(formatter(record, text(stamp, stamps[index - 1] if index else stamp)))
+        if after is not None:
+            after(index)
+    return done
+
+
+class _Noted(dict):
+    """A tracker's opaque SPIs, noting each as it is set."""
+
+    def __init__(self, notes):
+        super().__init__()
+        self.notes = notes
+
+    def __setitem__(self, spi, reason):
+        self.notes.append((spi, reason))
+        super().__setitem__(spi, reason)
+
+    def update(self, items):
+        for spi, reason in items.items():
+            self[spi] = reason
+
+
+def _ike_work(indexes):
+    """Decode and format the ISAKMP frames at *indexes*: ``(texts, events)``,
+    an event ``(index, "key", ESP key)``, ``(index, "opaque", (SPI,
+    reason))`` or ``(index, "failed" or "unkeyed", (cookie, reason))``."""
+    noted, events = [], []
+    tracker = _SHARED["template"].fresh()
+    tracker.opaque = _Noted(noted)
+    session = Session(_SHARED["esp_keys"], ike=tracker, ike_port=_SHARED["ports"][0],
+                      natt_port=_SHARED["ports"][1])
+    counts = {"key": 0, "failed": 0, "unkeyed": 0}
+
+    def note(index):
+        """The events of the frame just decoded."""
+        events.extend((index, "key", key) for key in tracker.esp_keys[counts["key"]:])
+        counts["key"] = len(tracker.esp_keys)
+        events.extend((index, "opaque", spi_reason) for spi_reason in noted)
+        noted.clear()
+        for kind in ("failed", "unkeyed"):
+            said = getattr(tracker, kind)
+            if len(said) > counts[kind]:
+                events.extend((index, kind, item) for item in list(said.items())[counts[kind]:])
+                counts[kind] = len(said)
+
+    return _decoded(session, indexes, after=note), events
+
+
+class _KeysSoFar:
+    """The IKE side as an ESP worker sees it before frame :attr:`index`:
+    the ESP keys and opaque SPIs made by the frames before it."""
+
+    def __init__(self, keys, opaque):
+        self._marks = [index for index, _ in keys]
+        self._keys = [key for _, key in keys]
+        self._opaque = opaque
+        self.index = 0
+        self.opaque = self
+
+    def at(self, index):
+        self.index = index
+
+    @property
+    def esp_keys(self):
+        return self._keys[:bisect.bisect_left(self._marks, self.index)]
+
+    def get(self, spi):
+        """Why *spi* has no keys, as the frames before :attr:`index` said."""
+        reason = None
+        for index, text in self._opaque.get(spi, ()):
+            if index >= self.index:
+                break
+            reason = text
+        return reason
+
+
+def _esp_work(indexes):
+    """Decode and format the frames at *indexes*: ``(texts, failures, last
+    errors with their frame, unkeyed, misfit)``."""
+    known = _KeysSoFar(_SHARED["keys"], _SHARED["opaque"])
+    session = Session(_SHARED["esp_keys"], ike=known, ike_port=_SHARED["ports"][0],
+                      natt_port=_SHARED["ports"][1])
+    done = _decoded(session, indexes, before=known.at)
     errors = {key: (session.last_failure[key], error) for key, error in session.last_error.items()}
-    return done, Counter(session.failures), errors, dict(session.unkeyed)
+    return done, Counter(session.failures), errors, dict(session.unkeyed), session.misfit

@@ -93,12 +93,10 @@ class Record:
 
     def to_json(self, show_secrets=False):
         """One JSON object (the schema of :mod:`~scapy_ike.decode.json_fields`)."""
-        from scapy_ike.decode.json_fields import layer_json
-        layers = []
-        for pkt in [self.packet] + self.inner:
-            layers += [layer_json(layer, show_secrets) for layer in pkt.iterpayloads()]
+        from scapy_ike.decode.json_layers import record_layers
         return {"frame": self.frame, "time": self.time, "summary": self.summary(),
-                "layers": layers, "decrypted": self.decrypted, "error": self.error}
+                "layers": record_layers(self, show_secrets), "decrypted": self.decrypted,
+                "error": self.error}
 
 
 def _dissect(kind, data):
@@ -139,11 +137,15 @@ class Session:
         self.ports = (ike_port, natt_port)
         self._sas = {}
         self._prefixes = {}
+        self._by_spi, self._indexed = {}, 0
         self.failures = Counter()
         """(source, destination, SPI) -> number of packets that failed."""
         self.last_error = {}
         self.last_failure = {}
         """(source, destination, SPI) -> frame number of its last failure."""
+        self.misfit = set()
+        """(source, destination, SPI) of SAs that no candidate key opens
+        (so far): said once, not as packets that failed."""
         self.unkeyed = {}
         """(source, destination, SPI) -> why its keys are unknown, for SAs
         whose Quick Mode was seen but could not be keyed."""
@@ -266,24 +268,34 @@ class Session:
         """``((source, destination, SPI), SA)`` of every ESP SA used."""
         return [(key, sa) for key, sa in self._sas.items() if sa is not None]
 
+    def _ike_keys(self, spi):
+        """The ESP keys the IKE side has made so far for *spi* (each is for
+        one SPI), in the order made; indexed as they come."""
+        if self._ike is None:
+            return []
+        made = self._ike.esp_keys
+        for k in made[self._indexed:]:
+            self._by_spi.setdefault(k.spi, []).append(k)
+        self._indexed = len(made)
+        return self._by_spi.get(spi, [])
+
     def _sa(self, key, body, record):
         """The SA for (source, destination, SPI): made from the key that
-        matches, or from the first of several that opens *body*; keys
+        matches, or from the first of several (or a guess) that opens *body*; keys
         that Quick Modes make later count too.  None without a key (the
         first packet of an SA whose keys are known to be unknown says why)."""
         sa = self._sas.get(key)
         if sa is not None:
             return sa
         src, dst, spi = key
-        ike_keys = self._ike.esp_keys if self._ike is not None else []
-        matches = [k for k in self.esp_keys + ike_keys if k.matches(src, dst, spi)]
+        matches = [k for k in self.esp_keys + self._ike_keys(spi) if k.matches(src, dst, spi)]
         if not matches:
             reason = self._ike.opaque.get(spi) if self._ike is not None else None
             if reason is not None and key not in self.unkeyed:
                 self.unkeyed[key] = reason
                 record.notes.append(reason)
             return None
-        if len(matches) > 1:
+        if len(matches) > 1 or matches[0].guess is not None:
             for candidate in matches:
                 sa = candidate.security_association(spi=spi, replay_window=0)
                 try:
@@ -291,10 +303,15 @@ class Session:
                 except EspError:
                     continue
                 self._sas[key] = candidate.security_association(spi=spi, replay_window=0)
+                self.misfit.discard(key)
                 return self._sas[key]
-            error = "no key fits: %d candidate keys fail" % len(matches)
+            guesses = sorted({k.guess for k in matches if k.guess is not None})
+            error = "no key fits: %d candidate(s) fail to verify the ICV" % len(matches)
+            if guesses:
+                error += " (wrong %s?)" % " or ".join(guesses)
             record.decrypted, record.error = False, "SPI 0x%08x: %s" % (spi, error)
             self._failed(key, error, record.frame)
+            self.misfit.add(key)
             return None
         self._sas[key] = matches[0].security_association(spi=spi, replay_window=0)
         return self._sas[key]

@@ -1,0 +1,126 @@
+"""A capture's frames held in one buffer, and what each frame's decoding
+depends on, read with :mod:`struct` before any of them is decoded.
+
+One buffer rather than one bytes object per frame: processes forked to
+decode share it without copying (a frame object's reference count,
+written when a process touches it, would copy its memory page).
+
+What a frame depends on (:func:`route`), as
+:meth:`~scapy_ike.decode.session.Session.decode_frame` would find it:
+an ESP packet (RFC 4303 2.1: SPI first; in UDP, RFC 3948 2) on its SA,
+an ISAKMP message (RFC 2408 3.1: the initiator cookie first) on its IKE
+SA, anything else on nothing.
+"""
+
+import struct
+from array import array
+
+from scapy_ike.decode import wire
+
+ESP, IKE = "esp", "ike"
+_ETHER_IPV4 = struct.Struct("!12x2sBxHxxHxB2x8s")   # Ethernet type, IPv4 header (RFC 791)
+_UDP = struct.Struct("!HHH")
+_ISAKMP_HEADER = 28
+
+
+class FrameStore:
+    """A capture's frames: ``store[i]`` is the i-th ``(link type, time,
+    bytes)``.  Either appended as they are read (:meth:`append`) or
+    already in *blob*, a mapped file (:meth:`add`)."""
+
+    def __init__(self, blob=None):
+        self.blob = bytearray() if blob is None else blob
+        self.starts, self.ends = array("Q"), array("Q")
+        self.stamps = array("d")
+        self.linktypes = array("H")
+        self._view = None
+
+    def append(self, linktype, stamp, data):
+        start = len(self.blob)
+        self.blob += data
+        self.add(linktype, stamp, start, len(self.blob))
+
+    def add(self, linktype, stamp, start, end):
+        self.starts.append(start)
+        self.ends.append(end)
+        self.stamps.append(stamp)
+        self.linktypes.append(linktype)
+
+    def __len__(self):
+        return len(self.stamps)
+
+    def __getitem__(self, index):
+        return next(self.frames((index,)))[1:]
+
+    def frames(self, indexes):
+        """``(index, link type, time, bytes)`` of the frames at *indexes*."""
+        if self._view is None:
+            self._view = memoryview(self.blob)      # the buffer grows no more
+        view, starts, ends = self._view, self.starts, self.ends
+        linktypes, stamps = self.linktypes, self.stamps
+        for index in indexes:
+            yield index, linktypes[index], stamps[index], view[starts[index]:ends[index]].tobytes()
+
+    def close(self):
+        if self._view is not None:
+            self._view.release()
+        if not isinstance(self.blob, bytearray):
+            self.blob.close()
+
+
+def route(store, index, ike_port, natt_port):
+    """``(ESP, (addresses, SPI))``, ``(IKE, initiator cookie)`` or None
+    for frame *index* of *store*: Ethernet and IPv4 without options read in
+    place, other frames through :mod:`~scapy_ike.decode.wire`."""
+    start, end = store.starts[index], store.ends[index]
+    blob = store.blob
+    if store.linktypes[index] == wire.ETHERNET and end - start >= 42:
+        ethertype, vihl, total, frag, proto, pair = _ETHER_IPV4.unpack_from(blob, start)
+        if ethertype == b"\x08\x00" and vihl == 0x45:
+            if total < 20 or 14 + total > end - start or frag & 0x3FFF:
+                return None
+            ip = start + 14
+            if proto == wire.PROTO_ESP:
+                return _esp(pair, blob, ip + 20, ip + total)
+            if proto != wire.PROTO_UDP or total < 28:
+                return None
+            sport, dport, length = _UDP.unpack_from(blob, ip + 20)
+            if length < 8 or 20 + length > total:
+                return None
+            return _udp(pair, blob, ip + 28, ip + 20 + length, (sport, dport), ike_port,
+                        natt_port)
+    linktype, _, data = store[index]
+    offset = wire.link_payload(linktype, data)
+    ip = None if offset is None else wire.parse_ip(data, offset, ike_port, natt_port)
+    if ip is None or ip.kind not in (wire.ESP, wire.ISAKMP):
+        return None
+    pair = ip.header[12:20] if ip.version == 4 else ip.header[8:40]
+    if ip.kind == wire.ESP:
+        return _esp(pair, ip.body, 0, len(ip.body))
+    return _isakmp(ip.body, 0, len(ip.body))
+
+
+def _esp(pair, data, start, end):
+    if end - start < 8:
+        return None                 # too short to be decrypted: no state
+    return ESP, (pair, bytes(data[start:start + 4]))
+
+
+def _isakmp(data, start, end):
+    if end - start < _ISAKMP_HEADER:
+        return None                 # too short to be followed: no state
+    return IKE, bytes(data[start:start + 8])
+
+
+def _udp(pair, blob, start, end, ports, ike_port, natt_port):
+    """As :func:`~scapy_ike.decode.wire.parse_ip` tells the payload of UDP
+    from port 4500 (RFC 3948 2) and port 500."""
+    if natt_port in ports and ike_port not in ports:
+        if end - start >= 4 and blob[start:start + 4] == b"\x00\x00\x00\x00":
+            return _isakmp(blob, start + 4, end)
+        if start == end or (end - start == 1 and blob[start] == 0xFF):
+            return None                     # a NAT keep-alive (RFC 3948 2.3), or nothing
+        return _esp(pair, blob, start, end)
+    if ike_port in ports and natt_port not in ports:
+        return _isakmp(blob, start, end)
+    return None
