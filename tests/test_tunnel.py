@@ -1,6 +1,8 @@
 """The tunnel a Quick Mode made, between our own two peers in memory:
 echo answered through it, dummy and foreign packets refused and counted."""
 
+import threading
+
 from scapy.layers.inet import ICMP, IP
 
 from scapy_ike.automaton.tunnel import Tunnel
@@ -32,3 +34,28 @@ def test_tunnel_answers_echo_and_refuses_what_is_not_tunnel_mode():
     assert (tr.recv_errors, tr.decaps, tr.encaps, tr.send_errors) == (4, 3, 1, 0)
     assert (ti.encaps, ti.decaps) == (1, 1)
     assert tr.inbound.stats["packets_in"] == 3
+
+
+def test_sr1_through_the_tunnel_socket_when_the_answer_beats_the_sender():
+    """The peer's answer comes back inside ``send`` (as over loopback):
+    ``sr1`` still returns it, on every Scapy of the supported range, since
+    the socket's select never blocks for good (Scapy 2.6's sniffer would
+    otherwise wait for ever once the sending thread stopped it)."""
+    qi, qr = established(Network(*configs()))
+    ti = Tunnel(qi, lambda esp: tr.receive(esp), qi.local_ts, qi.remote_ts)
+    tr = Tunnel(qr, lambda esp: ti.receive(esp), qr.local_ts, qr.remote_ts)
+    sock = ti.socket()
+    results = []
+
+    def ask():
+        results.append(sock.select([sock], None))
+        results.append(sock.sr1(IP(src="198.51.100.2", dst="198.51.100.1")
+                                / ICMP(id=9, seq=1) / b"sr1", timeout=1, verbose=False))
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(10)
+    assert not asking.is_alive()
+    idle, reply = results
+    assert idle == []
+    assert (reply[ICMP].type, reply[ICMP].id, bytes(reply[ICMP].payload)) == (0, 9, b"sr1")

@@ -151,6 +151,11 @@ class Tunnel:
             self.received.close()
 
 
+POLL = 0.05
+"""How long :meth:`TunnelSocket.select` waits at most when told to wait
+forever (seconds)."""
+
+
 class TunnelSocket(SuperSocket):
     """A SuperSocket whose packets travel through a :class:`Tunnel`."""
 
@@ -173,7 +178,14 @@ class TunnelSocket(SuperSocket):
 
     @staticmethod
     def select(sockets, remain=None):
-        ready = select_objects([s.tunnel.received for s in sockets], remain)
+        """The sockets with a packet waiting, after at most *remain*
+        seconds; told to wait forever (None), it still returns within
+        :data:`POLL`, as a nonblocking socket's select must: Scapy's
+        sniffer stops only between two selects (Scapy 2.6's threaded
+        ``sr1`` stops it from the sending thread when the answer came
+        back before the sending was done)."""
+        ready = select_objects([s.tunnel.received for s in sockets],
+                               POLL if remain is None else remain)
         return [s for s in sockets if s.tunnel.received in ready]
 
     def close(self):
