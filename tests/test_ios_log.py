@@ -319,3 +319,15 @@ def test_a_forged_message_is_logged_as_dropped():
     received = max(n for n in range(dropped) if lines[n].kind == "received")
     assert not [x for x in lines[received:dropped] if x.kind == "state"]
     assert len(net.of("r", ev.QuickModeEstablished)) == 1
+
+
+def test_the_log_forgets_its_oldest_sas(monkeypatch):
+    """A responder logs for days: the renderer keeps at most KEPT SAs and
+    messages, the newest, and the numbers go on from where they were."""
+    from scapy_ike.log import ios
+    monkeypatch.setattr(ios, "KEPT", 3)
+    log = ios.IosLog()
+    numbers = [log.number(bytes([n]) * 8) for n in range(5)]
+    assert numbers == [1001, 1002, 1003, 1004, 1005]
+    assert list(log._own) == [bytes([n]) * 8 for n in (2, 3, 4)]
+    assert log.number(bytes([4]) * 8) == 1005 and log.number(bytes([9]) * 8) == 1006

@@ -56,9 +56,11 @@ class AddressPool:
         if not free:
             raise PoolExhausted("no address left in %s" % self.networks[i])
         address, before = free.popitem(last=False)
-        self._last.get(before, set()).discard(address)
-        if not self._last.get(before, True):
-            del self._last[before]
+        last = self._last.get(before)
+        if last is not None:                # its user will not find it again
+            last.discard(address)
+            if not last:
+                del self._last[before]
         return address
 
     def _put_back(self, user, addresses):

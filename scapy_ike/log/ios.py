@@ -17,6 +17,7 @@ and facts for tests and tools, its text for people.  Events without a
 debug fact (lifecycle, Phase 1.5) get their one-line form from
 :mod:`scapy_ike.log.lines`."""
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from scapy_ike.constants import (
@@ -72,10 +73,10 @@ class IosLog:
 
     def __init__(self, numbers=None, first=1001):
         self._numbers = numbers
-        self._first = first
-        self._own = {}
-        self._keyed = set()
-        self._sent = {}         # (cookie, message ID) -> its last MessageSent
+        self._next = first
+        self._own = OrderedDict()       # initiator cookie -> its number
+        self._keyed = OrderedDict()     # initiator cookies of the SAs with keys
+        self._sent = OrderedDict()      # (cookie, message ID) -> its last MessageSent
         self._out = []
 
     # -- input ---------------------------------------------------------------------
@@ -90,7 +91,7 @@ class IosLog:
                     self._step(step)
                 step = _Step(e)
             elif isinstance(e, ev.MessageSent):
-                self._sent[(e.cookies[:8], e.message_id)] = e
+                _remember(self._sent, (e.cookies[:8], e.message_id), e)
                 if step is not None and _same_sa(step.received, e):
                     step.sent.append(e)
                 elif e.exch_type == X.INFORMATIONAL:    # no state of its own: told now
@@ -137,7 +138,9 @@ class IosLog:
         number = self._own.get(cky)
         if number is None:
             number = self._numbers(cky) if self._numbers is not None else None
-            self._own[cky] = number = number or self._first + len(self._own)
+            if number is None:
+                number, self._next = self._next, self._next + 1
+            _remember(self._own, cky, number)
         return number
 
     def _line(self, kind, cookies, text, received=False, **facts):
@@ -298,7 +301,7 @@ class IosLog:
                 self._line("authenticated", r.cookies, "SA has been authenticated with %s"
                            % r.peer[0], peer=r.peer[0])
             elif fact.type == T.NONCE and keying:
-                self._keyed.add(r.cookies[:8])
+                _remember(self._keyed, r.cookies[:8], True)
 
     def _checked(self, c):
         if c.phase == 1:
@@ -487,7 +490,10 @@ class IosLog:
                 self._sending(m)
                 return
         if isinstance(e, ev.QuickModeEstablished):
-            return self._created(e, "peer", "us")
+            m = self._sent.get((e.cookies[:8], e.message_id))
+            if m is not None:
+                self._created(e, m.peer[0], m.local)
+            return
         if isinstance(e, (ev.Phase1Established, ev.TransformChecked, ev.NotifyReceived,
                           ev.DeleteSent)):
             return                      # told by the lines of their message
@@ -495,6 +501,18 @@ class IosLog:
         text = lines.line(e, cid)
         if text is not None:
             self._out.append(LogLine(type(e).__name__, cid, text))
+
+
+KEPT = 65536
+"""How many IKE SAs and messages the log remembers (a responder runs for
+days): the oldest are forgotten first."""
+
+
+def _remember(table, key, value):
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > KEPT:
+        table.popitem(last=False)
 
 
 def _host(ts):

@@ -5,8 +5,8 @@ ID payloads and message IDs as IOS prints them."""
 import ipaddress
 
 from scapy_ike.constants import (
-    AuthMethod, EncapsulationMode, EspTransformId, ExchangeType as X, IdType,
-    IpsecAuthAlgorithm, PayloadType as T, vendor_id_name,
+    AuthMethod, EncapsulationMode, EncryptionAlgorithm as E, EspTransformId, ExchangeType as X,
+    IdType, IpsecAuthAlgorithm, PayloadType as T, vendor_id_name,
 )
 
 INPUTS = {X.MAIN_MODE: "IKE_MM_EXCH", X.AGGRESSIVE: "IKE_AM_EXCH", X.QUICK_MODE: "IKE_QM_EXCH",
@@ -19,8 +19,8 @@ PAYLOADS = {T.SA: "SA", T.KE: "KE", T.ID: "ID", T.CERT: "CERT", T.CR: "CERT_REQ"
             T.NAT_D: "NAT-D", T.NAT_D_DRAFT: "NAT-D", T.NAT_OA: "NAT-OA",
             T.NAT_OA_DRAFT: "NAT-OA"}
 
-_CIPHERS = {"des": "DES-CBC", "3des": "3DES-CBC", "aes": "AES-CBC", "blowfish": "BLOWFISH",
-            "cast": "CAST", "camellia": "CAMELLIA"}
+_CIPHERS = {E.DES_CBC: "DES-CBC", E.TRIPLE_DES_CBC: "3DES-CBC", E.AES_CBC: "AES-CBC",
+            E.BLOWFISH_CBC: "BLOWFISH", E.CAST_CBC: "CAST", E.CAMELLIA_CBC: "CAMELLIA"}
 _HASHES = {1: "MD5", 2: "SHA", 3: "TIGER", 4: "SHA256", 5: "SHA384", 6: "SHA512"}
 _AUTH = {AuthMethod.PSK: "pre-share", AuthMethod.RSA_SIG: "RSA sig",
          AuthMethod.DSS_SIG: "DSS sig", AuthMethod.XAUTH_INIT_PSK: "XAUTHInitPreShared",
@@ -29,7 +29,6 @@ _ENCAPS = {EncapsulationMode.TUNNEL: "Tunnel", EncapsulationMode.TRANSPORT: "Tra
            EncapsulationMode.UDP_TUNNEL: "Tunnel-UDP", EncapsulationMode.UDP_TRANSPORT:
            "Transport-UDP", EncapsulationMode.UDP_TUNNEL_DRAFT: "Tunnel-UDP",
            EncapsulationMode.UDP_TRANSPORT_DRAFT: "Transport-UDP"}
-_PHASE1_CIPHERS = {1: "des", 5: "3des", 7: "aes", 3: "blowfish", 6: "cast", 8: "camellia"}
 
 
 def message_id(mid):
@@ -60,9 +59,9 @@ def phase1_attributes(attributes):
     """The lines IOS prints under ``Checking ISAKMP transform``."""
     values = dict(attributes)
     lines = []
-    cipher = _PHASE1_CIPHERS.get(values.get("Encryption"))
-    if cipher is not None or "Encryption" in values:
-        lines.append("encryption %s" % _CIPHERS.get(cipher, "cipher %s" % values.get("Encryption")))
+    if "Encryption" in values:
+        number = values["Encryption"]
+        lines.append("encryption %s" % _CIPHERS.get(number, "cipher %s" % number))
     if "KeyLength" in values:
         lines.append("keylength of %d" % values["KeyLength"])
     if "Hash" in values:
