@@ -21,17 +21,11 @@ def layer_json(layer, show_secrets=False):
         if isinstance(f, AttributesField):
             fields[f.name] = _attributes(f.space_of(layer), value, show_secrets)
         elif isinstance(f, EnumField) and isinstance(value, int) and not isinstance(value, bool):
-            name = f.i2repr(layer, value)
-            if f.name == "exch_type":
-                name = name.lower()
-            fields[f.name] = {"number": int(value),
-                              "name": None if name in (str(value), repr(value)) else name}
+            fields[f.name] = enum_json(f, layer, value)
         else:
             fields[f.name] = _json_value(value, show_secrets)
     if isinstance(layer, L.ISAKMP_payload_VendorID):
-        from scapy_ike.constants import vendor_id_name
-        vid = bytes(layer.VendorID or b"")
-        fields["VendorID"] = {"bytes": vid.hex(), "name": vendor_id_name(vid)}
+        fields["VendorID"] = vendor_id_json(bytes(layer.VendorID or b""))
     elif isinstance(layer, L.ISAKMP_payload_ID):
         from scapy_ike.decode.isakmp_tree import identity
         fields["IdentData"] = identity(layer.IDtype, bytes(L.payload_body(layer))[4:])
@@ -40,6 +34,21 @@ def layer_json(layer, show_secrets=False):
     if reason is not None:
         out["malformed"] = reason
     return out
+
+
+def enum_json(field, layer, value):
+    """``{"number", "name"}`` of an enumerated field's *value* (the name
+    None where the field has none for it)."""
+    name = field.i2repr(layer, value)
+    if field.name == "exch_type":
+        name = name.lower()
+    return {"number": int(value), "name": None if name in (str(value), repr(value)) else name}
+
+
+def vendor_id_json(vid):
+    """``{"bytes", "name"}`` of a vendor ID's bytes (RFC 2408 3.16)."""
+    from scapy_ike.constants import vendor_id_name
+    return {"bytes": vid.hex(), "name": vendor_id_name(vid)}
 
 
 def _attributes(space, attributes, show_secrets):

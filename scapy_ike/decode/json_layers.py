@@ -3,15 +3,17 @@ schema), without Scapy dissecting every packet where the layers are plain
 headers.
 
 Ethernet, IPv4 without options (RFC 791 3.1), UDP (RFC 768), ESP
-(RFC 4303 2: SPI, sequence number, the rest as data) and Raw are built
-from the header's bytes: a header is dissected by Scapy once per set of
-values that do not change from packet to packet (IPv4's total length,
-identification and checksum and UDP's length and checksum do, and are
-put in), and Scapy is asked which layer comes next
-(``guess_payload_class``, then ``dispatch_hook``), as it would in
-dissecting the whole packet.
-Anything else (IPv6, options, padding, ISAKMP, TCP...) is dissected by
-Scapy from the start of that packet, so that the output is the same.
+(RFC 4303 2: SPI, sequence number, the rest as data), the non-ESP marker
+(RFC 3948 2.2) and Raw are built from the header's bytes: a header is
+dissected by Scapy once per set of values that do not change from packet
+to packet (IPv4's total length, identification and checksum and UDP's
+length and checksum do, and are put in), and Scapy is asked which layer
+comes next (``guess_payload_class``, then ``dispatch_hook``), as it would
+in dissecting the whole packet.  IKEv1 messages, in the frame or
+decrypted, are read by :mod:`~scapy_ike.decode.json_isakmp`.
+Anything else (IPv6, options, padding, TCP, ISAKMP that module leaves
+alone...) is dissected by Scapy from the start of that packet, so that
+the output is the same.
 """
 
 import struct
@@ -29,12 +31,18 @@ def record_layers(record, show_secrets=False):
     from scapy.config import conf
     from scapy.layers.inet import IP
     from scapy.packet import Raw
-    from scapy_ike.decode.session import IP_LAYER, _dissect
-    layers = _headers(conf.l2types.num2layer.get(record.linktype, Raw), record.data)
+    from scapy_ike.decode.session import IP_LAYER, ISAKMP_LAYER, _dissect
+    from scapy_ike.layers.isakmp import ISAKMP
+    layers = _headers(conf.l2types.num2layer.get(record.linktype, Raw), record.data,
+                      show_secrets)
     if layers is None:
         layers = _scapy(record.packet, show_secrets)
     for kind, data, _ in record.opened:
-        fast = _headers(IP, data) if kind == IP_LAYER and data[:1] and data[0] >> 4 == 4 else None
+        fast = None
+        if kind == IP_LAYER and data[:1] and data[0] >> 4 == 4:
+            fast = _headers(IP, data, show_secrets)
+        elif kind == ISAKMP_LAYER:
+            fast = _headers(_dispatched(ISAKMP, data), data, show_secrets)
         layers += fast if fast is not None else _scapy(_dissect(kind, data), show_secrets)
     return layers
 
@@ -43,13 +51,15 @@ def _scapy(pkt, show_secrets):
     return [layer_json(layer, show_secrets) for layer in pkt.iterpayloads()]
 
 
-def _headers(cls, data):
+def _headers(cls, data, show_secrets=False):
     """The JSON layers of *data* as Scapy dissects it with *cls*, or None
     where a layer is not one built here."""
     from scapy.layers.inet import IP, UDP
-    from scapy.layers.ipsec import ESP
+    from scapy.layers.ipsec import ESP, NON_ESP
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
+    from scapy_ike.decode.json_isakmp import message_layers
+    from scapy_ike.layers.isakmp import ISAKMP
     layers, offset, end = [], 0, len(data)
     while offset < end:
         if cls is Raw:
@@ -62,6 +72,9 @@ def _headers(cls, data):
             layers.append({"layer": "ESP", "fields": {"spi": spi, "seq": seq,
                                                       "data": data[offset + 8:].hex()}})
             return layers
+        if cls is ISAKMP:
+            message = message_layers(data[offset:], show_secrets)
+            return None if message is None else layers + message
         if cls is Ether:
             size, changing = 14, ()
         elif cls is IP:
@@ -74,6 +87,8 @@ def _headers(cls, data):
             size, changing = 8, (("len", 4), ("chksum", 6))
             if end - offset < 8 or struct.unpack_from("!H", data, offset + 4)[0] != end - offset:
                 return None
+        elif cls is NON_ESP:
+            size, changing = 4, ()
         else:
             return None
         if end - offset < size:
@@ -82,13 +97,19 @@ def _headers(cls, data):
         layers.append({"layer": cls.__name__, "fields": fields})
         offset += size
         rest = data[offset:]
-        cls = following or pkt.guess_payload_class(rest)
-        if "dispatch_hook" in cls.__dict__:     # as Scapy's Packet_metaclass does
-            try:
-                cls = cls.dispatch_hook(rest)
-            except Exception:
-                cls = Raw
+        cls = _dispatched(following or pkt.guess_payload_class(rest), rest)
     return layers or None
+
+
+def _dispatched(cls, data):
+    """The class Scapy dissects *data* with when asked for *cls*."""
+    from scapy.packet import Raw
+    if "dispatch_hook" in cls.__dict__:     # as Scapy's Packet_metaclass does
+        try:
+            return cls.dispatch_hook(data)
+        except Exception:
+            return Raw
+    return cls
 
 
 def _header(cls, data, offset, size, changing):
