@@ -108,10 +108,17 @@ def test_mutated_captures(capture, tmp_path, capsys):
     assert [int(line.split()[0]) for line in out.splitlines()] == list(range(1, count + 1))
     assert "Traceback" not in err and all(line.startswith("scapy-ike decode: ")
                                           for line in err.splitlines())
+    for record in mutated_records(capture, path):
+        assert record.summary() == record.summary(scapy=True), record.frame
+
+
+def mutated_records(capture, path):
+    """The records of the frames of *path* (made by :func:`mutated_capture`
+    from *capture*), decoded with *capture*'s keys."""
+    keys = read_keys(capture.with_suffix(".keys").read_text())
     session = Session(ike=IkeTracker(psk=PSKS[capture.stem].encode(),
                                      gxy=[k.gxy for k in keys.ike], qm_gxy=keys.qm_gxy))
     f, frames = open_capture(path)
     with f:
         for n, (lt, t, d) in enumerate(frames, 1):
-            record = session.decode_frame(n, t, lt, d)
-            assert record.summary() == record.summary(scapy=True), n
+            yield session.decode_frame(n, t, lt, d)

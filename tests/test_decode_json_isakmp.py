@@ -15,10 +15,8 @@ from conftest import PCAPS
 from scapy_ike.constants import PayloadType
 from scapy_ike.decode import json_isakmp, wire
 from scapy_ike.decode.capture import CaptureError, open_capture
-from scapy_ike.decode.ike import IkeTracker
 from scapy_ike.decode.json_fields import layer_json
 from scapy_ike.decode.json_layers import record_layers
-from scapy_ike.decode.keylog import read_keys
 from scapy_ike.decode.session import ISAKMP_LAYER, Session
 from scapy_ike.layers.isakmp import (
     ISAKMP, ISAKMP_payload, ISAKMP_payload_Fragment, ISAKMP_payload_Hash, ISAKMP_payload_ID,
@@ -26,8 +24,7 @@ from scapy_ike.layers.isakmp import (
     ISAKMP_payload_VendorID, malformed,
 )
 from test_captures import all_captures
-from test_decode_fuzz import ike_mutations, mutated_capture, payload_offsets
-from test_decode_ike import PSKS
+from test_decode_fuzz import ike_mutations, mutated_capture, mutated_records, payload_offsets
 from test_decode_json_layers import _scapy_layers, _session
 
 CAPTURES = all_captures() or sorted(PCAPS.glob("*.pcap"))
@@ -140,15 +137,9 @@ def test_mutated_frames_as_scapy_dissects_them(capture, tmp_path, built):
     every frame's layers are Scapy's, messages built and left alike."""
     path = tmp_path / "mutated.pcap"
     count = mutated_capture(capture, path)
-    keys = read_keys(capture.with_suffix(".keys").read_text())
-    session = Session(ike=IkeTracker(psk=PSKS[capture.stem].encode(),
-                                     gxy=[k.gxy for k in keys.ike], qm_gxy=keys.qm_gxy))
-    f, frames = open_capture(path)
-    with f:
-        for number, (linktype, stamp, data) in enumerate(frames, 1):
-            record = session.decode_frame(number, stamp, linktype, data)
-            assert record_layers(record) == _scapy_layers(record), number
-    assert number == count
+    for record in mutated_records(capture, path):
+        assert record_layers(record) == _scapy_layers(record), record.frame
+    assert record.frame == count
     assert sum(layers is None for _, layers in built) > 0
     assert sum(layers is not None for _, layers in built) > 0
 

@@ -144,7 +144,7 @@ def _dissected(cls, payload, show_secrets):
         return None
     shown, nested = known
     fields = dict(shown["fields"])
-    fields["next_payload"] = _enum(cls.fields_desc[0])(payload[0])
+    fields["next_payload"] = _enum(cls.get_field("next_payload"))(payload[0])
     if any(size for _, size in spis):
         fields["prop"] = [
             {"layer": p["layer"], "fields": dict(p["fields"], SPI=payload[at:at + size].hex())}
