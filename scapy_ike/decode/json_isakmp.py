@@ -30,8 +30,9 @@ _LIMIT = 4096
 """Entries a cache holds before it is emptied."""
 _LEFT_TO_SCAPY = frozenset({PayloadType.PROPOSAL, PayloadType.TRANSFORM, PayloadType.FRAGMENT,
                             PayloadType.NAT_D_OLD_DRAFT, PayloadType.NAT_OA_OLD_DRAFT})
-"""Payload types whose class depends on more than the type, or that are
-dissected in context (a fragment's reassembly)."""
+"""Payload types left to Scapy: proposals and transforms outside an SA
+(their attributes' meaning comes from what surrounds them), fragments,
+and the numbers whose class depends on the exchange (15 and 16)."""
 
 _LAYOUTS = {}
 """class -> its :class:`_Layout`, or None where a field is of a kind it
