@@ -145,7 +145,7 @@ def _dissected(cls, payload, show_secrets):
         return None
     shown, nested = known
     fields = dict(shown["fields"])
-    fields["next_payload"] = _enum(cls.get_field("next_payload"))(payload[0])
+    fields["next_payload"] = _enum(cls.fields_desc[0])(payload[0])     # RFC 2408 3.2
     if any(size for _, size in spis):
         fields["prop"] = [
             {"layer": p["layer"], "fields": dict(p["fields"], SPI=payload[at:at + size].hex())}
