@@ -22,10 +22,20 @@ left to Scapy: :func:`message_layers` returns None.
 import struct
 from types import SimpleNamespace
 
+from scapy import fields as f
+from scapy.config import conf
+from scapy.packet import NoPayload, Packet
+
 from scapy_ike.constants import Flags, PayloadType
 from scapy_ike.core.message import GENERIC, HEADER, PROPOSAL, SA_HEAD
 from scapy_ike.decode.json_fields import enum_json, layer_json, vendor_id_json
+from scapy_ike.layers import fields as ours
+from scapy_ike.layers.isakmp import (
+    ISAKMP, ISAKMP_Encrypted, ISAKMP_payload, ISAKMP_payload_Proposal, ISAKMP_payload_SA,
+    ISAKMP_payload_Transform, ISAKMP_payload_VendorID, MAX_PAYLOADS, VendorIDField,
+)
 
+_ENCRYPTION = int(Flags.ENCRYPTION)
 _LIMIT = 4096
 """Entries a cache holds before it is emptied."""
 _LEFT_TO_SCAPY = frozenset({PayloadType.PROPOSAL, PayloadType.TRANSFORM, PayloadType.FRAGMENT,
@@ -52,8 +62,6 @@ def message_layers(data, show_secrets=False):
     """The JSON layers of the ISAKMP message *data* (header first, then
     its payloads or encrypted body, then padding), or None where the
     message is left to Scapy's dissection."""
-    from scapy.config import conf
-    from scapy_ike.layers.isakmp import ISAKMP, ISAKMP_Encrypted
     if len(data) < HEADER.size:
         return None
     _, _, next_payload, _, _, flags, _, length = HEADER.unpack_from(data)
@@ -63,7 +71,7 @@ def message_layers(data, show_secrets=False):
     if length == HEADER.size:
         if next_payload:
             return None             # announced, no bytes: Scapy flags the header
-    elif flags & Flags.ENCRYPTION:
+    elif flags & _ENCRYPTION:
         layers.append({"layer": ISAKMP_Encrypted.__name__,
                        "fields": {"load": data[HEADER.size:length].hex()}})
     else:
@@ -78,7 +86,6 @@ def message_layers(data, show_secrets=False):
 
 def _chain(data, next_payload, end, show_secrets):
     """The payloads from the header's end to *end*, then their padding."""
-    from scapy_ike.layers.isakmp import ISAKMP, MAX_PAYLOADS
     layers, offset, cls, count = [], HEADER.size, ISAKMP, 0
     while next_payload:
         if next_payload in _LEFT_TO_SCAPY or end - offset < GENERIC.size:
@@ -106,8 +113,6 @@ def _next_class(cls, next_payload):
     layer of *cls*; None for the generic payload (an unknown type)."""
     key = (cls, next_payload)
     if key not in _CLASSES:
-        from scapy.packet import Packet
-        from scapy_ike.layers.isakmp import ISAKMP_payload
         picked = Packet.guess_payload_class(cls(next_payload=next_payload), b"")
         known = issubclass(picked, ISAKMP_payload) and picked is not ISAKMP_payload
         _CLASSES[key] = picked if known else None
@@ -127,7 +132,6 @@ def _payload(cls, payload, next_payload, show_secrets):
 def _dissected(cls, payload, show_secrets):
     """A payload as Scapy dissects it alone, with its next payload type and
     (in an SA) SPIs zeroed; the JSON object has them put back."""
-    from scapy_ike.layers.isakmp import ISAKMP_payload_SA
     spis = _proposal_spis(payload) if issubclass(cls, ISAKMP_payload_SA) else []
     if spis is None:
         return None
@@ -158,10 +162,6 @@ def _dissect_alone(cls, payload, proposals, show_secrets):
     as *cls*, or None where Scapy flags it or, in an SA, anything but
     *proposals* proposals of transforms is nested (what is nested deeper
     could depend on the payloads around the SA)."""
-    from scapy_ike.layers.isakmp import (
-        ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
-    )
-    from scapy.packet import NoPayload
     layer = cls(payload)
     if type(layer) is not cls or layer.malformed is not None \
             or not isinstance(layer.payload, NoPayload):
@@ -203,7 +203,6 @@ def _proposal_spis(sa):
 
 
 def _padding(data):
-    from scapy.config import conf
     return {"layer": conf.padding_layer.__name__, "fields": {"load": data.hex()}}
 
 
@@ -250,9 +249,6 @@ def _layout(cls):
 
 
 def _make_layout(cls):
-    from scapy import fields as f
-    from scapy_ike.layers import fields as ours
-    from scapy_ike.layers.isakmp import ISAKMP_payload_VendorID, VendorIDField
     numbers = (f.ByteField, f.XByteField, f.ShortField, f.IntField, f.XIntField, f.FieldLenField)
     enums = (ours.ByteEnumField, ours.ShortEnumField, ours.IntEnumField)
     fixed, shown, strings = "!", [], []

@@ -18,7 +18,16 @@ the output is the same.
 
 import struct
 
+from scapy.config import conf
+from scapy.layers.inet import IP, UDP
+from scapy.layers.ipsec import ESP, NON_ESP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from scapy_ike.decode import json_isakmp
 from scapy_ike.decode.json_fields import layer_json
+from scapy_ike.decode.session import IP_LAYER, ISAKMP_LAYER, _dissect
+from scapy_ike.layers.isakmp import ISAKMP
 
 _HEADERS = {}
 """(class, header bytes with the changing fields zeroed) -> (a Scapy
@@ -28,11 +37,6 @@ _LIMIT = 65536
 
 def record_layers(record, show_secrets=False):
     """The JSON layers of *record*'s frame, then of what decryption revealed."""
-    from scapy.config import conf
-    from scapy.layers.inet import IP
-    from scapy.packet import Raw
-    from scapy_ike.decode.session import IP_LAYER, ISAKMP_LAYER, _dissect
-    from scapy_ike.layers.isakmp import ISAKMP
     layers = _headers(conf.l2types.num2layer.get(record.linktype, Raw), record.data,
                       show_secrets)
     if layers is None:
@@ -54,12 +58,6 @@ def _scapy(pkt, show_secrets):
 def _headers(cls, data, show_secrets=False):
     """The JSON layers of *data* as Scapy dissects it with *cls*, or None
     where a layer is not one built here."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.ipsec import ESP, NON_ESP
-    from scapy.layers.l2 import Ether
-    from scapy.packet import Raw
-    from scapy_ike.decode.json_isakmp import message_layers
-    from scapy_ike.layers.isakmp import ISAKMP
     layers, offset, end = [], 0, len(data)
     while offset < end:
         if cls is Raw:
@@ -73,7 +71,7 @@ def _headers(cls, data, show_secrets=False):
                                                       "data": data[offset + 8:].hex()}})
             return layers
         if cls is ISAKMP:
-            message = message_layers(data[offset:], show_secrets)
+            message = json_isakmp.message_layers(data[offset:], show_secrets)
             return None if message is None else layers + message
         if cls is Ether:
             size, changing = 14, ()
@@ -103,7 +101,6 @@ def _headers(cls, data, show_secrets=False):
 
 def _dispatched(cls, data):
     """The class Scapy dissects *data* with when asked for *cls*."""
-    from scapy.packet import Raw
     if "dispatch_hook" in cls.__dict__:     # as Scapy's Packet_metaclass does
         try:
             return cls.dispatch_hook(data)
@@ -116,7 +113,6 @@ def _header(cls, data, offset, size, changing):
     """The Scapy packet of a header, its JSON fields, with the changing
     16-bit fields (*changing*: name and offset) put in, and the class of
     the layer that follows where the header alone tells it (else None)."""
-    from scapy.packet import Packet
     header = bytearray(data[offset:offset + size])
     for _, at in changing:
         header[at:at + 2] = b"\x00\x00"
