@@ -11,7 +11,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from conftest import PCAPS
+from conftest import PCAPS, shared_file
 from scapy_ike.constants import PayloadType
 from scapy_ike.decode import json_isakmp, wire
 from scapy_ike.decode.capture import CaptureError, open_capture
@@ -241,3 +241,24 @@ def test_non_esp_marker_over_4500(built):
     assert layers == _scapy_layers(record)
     assert layers[3] == {"layer": "NON_ESP", "fields": {"non_esp": 0}}
     assert [data for data, _ in built] == [message] and built[0][1] == layers[4:]
+
+
+def test_secrets_shown_only_when_asked(tmp_path, built):
+    """XAuth's password: hidden unless asked, built either way as Scapy's
+    dissection shows it."""
+    capture = shared_file("strongswan", "mm-psk-xauth-modecfg-aes256-sha256-modp2048.pcap")
+    records = messages(capture, tmp_path)
+    passwords = {}
+    for secrets in (False, True):
+        for record in records:
+            assert record_layers(record, secrets) == [
+                layer_json(layer, secrets) for pkt in [record.packet] + record.inner
+                for layer in pkt.iterpayloads()], record.frame
+        passwords[secrets] = [
+            attribute["value"] for record in records for layer in record_layers(record, secrets)
+            if layer["layer"] == "ISAKMP_payload_Attributes"
+            for attribute in layer["fields"]["attributes"]
+            if attribute["type"] == "XAUTH_USER_PASSWORD"]
+    assert passwords == {False: ["<hidden 0 bytes>", "<hidden 8 bytes>"],
+                         True: ["(empty)", "alice-pw"]}
+    assert built and all(layers is not None for _, layers in built)
