@@ -94,7 +94,7 @@ def _chain(data, next_payload, end, show_secrets):
         following, _, length = GENERIC.unpack_from(data, offset)
         if cls is None or not cls.min_length <= length <= end - offset:
             return None
-        shown = _payload(cls, data[offset:offset + length], next_payload, show_secrets)
+        shown = _payload(cls, data[offset:offset + length], show_secrets)
         if shown is None:
             return None
         layer, nested = shown
@@ -119,7 +119,7 @@ def _next_class(cls, next_payload):
     return _CLASSES[key]
 
 
-def _payload(cls, payload, next_payload, show_secrets):
+def _payload(cls, payload, show_secrets):
     """``(JSON object, number of payloads nested in it)`` of one payload
     of *cls* (*payload* its bytes, generic header included), or None."""
     layout = _layout(cls)
@@ -194,7 +194,7 @@ def _proposal_spis(sa):
         if next_payload != PayloadType.PROPOSAL or end - offset < GENERIC.size + PROPOSAL.size:
             return None
         next_payload, _, length = GENERIC.unpack_from(sa, offset)
-        size = sa[offset + GENERIC.size + 2]
+        _, _, size, _ = PROPOSAL.unpack_from(sa, offset + GENERIC.size)
         if not GENERIC.size + PROPOSAL.size + size <= length <= end - offset:
             return None
         spis.append((offset + GENERIC.size + PROPOSAL.size, size))
@@ -203,6 +203,7 @@ def _proposal_spis(sa):
 
 
 def _padding(data):
+    """The layer of bytes after a message's payloads or its length."""
     return {"layer": conf.padding_layer.__name__, "fields": {"load": data.hex()}}
 
 
@@ -249,6 +250,7 @@ def _layout(cls):
 
 
 def _make_layout(cls):
+    """What :func:`_layout` gives, made from *cls*'s ``fields_desc``."""
     numbers = (f.ByteField, f.XByteField, f.ShortField, f.IntField, f.XIntField, f.FieldLenField)
     enums = (ours.ByteEnumField, ours.ShortEnumField, ours.IntEnumField)
     fixed, shown, strings = "!", [], []
@@ -294,6 +296,7 @@ def _enum(field):
 
 
 def _vendor_id(vid):
+    """The JSON value of a Vendor ID payload's bytes, each named once."""
     known = _VENDOR_IDS.get(vid)
     if known is None:
         if len(_VENDOR_IDS) > _LIMIT:
