@@ -275,10 +275,10 @@ def _print_parallel(records, session, formatter, clock, jobs, progress, path):
     from scapy_ike.decode.parallel import decode_parallel
     mapped = map_pcap(path)
     if mapped is None:
-        store = FrameStore()
+        store = FrameStore(ports=session.ports)
         add = store.append
     else:                           # no reading to follow, only offsets
-        records, store, progress = mapped[2], FrameStore(mapped[1]), None
+        records, store, progress = mapped[2], FrameStore(mapped[1], session.ports), None
         add = store.add
     damaged = None
     try:

@@ -1,8 +1,8 @@
 """Decoding a capture with several processes, its output the same as one
 process gives.
 
-Each frame is first routed (:func:`~scapy_ike.decode.frames.route`) by
-what its decoding depends on.  Then two rounds, each sharing its work out
+Each frame is routed as it is read (:func:`~scapy_ike.decode.frames.route`)
+by what its decoding depends on.  Then two rounds, each sharing its work out
 between processes, largest share first:
 
 1. IKE, since ESP keys may come from it: the ISAKMP messages by IKE SA
@@ -26,7 +26,7 @@ import os
 import pickle
 from collections import Counter, defaultdict
 
-from scapy_ike.decode.frames import IKE, route
+from scapy_ike.decode.frames import IKE
 from scapy_ike.decode.session import Session
 
 _SHARED = {}
@@ -42,8 +42,7 @@ def decode_parallel(store, session, formatter, clock, jobs):
     afterwards."""
     ike_groups, esp_groups = defaultdict(list), defaultdict(list)
     whole = session._ike is not None and bool(session._ike.qm_gxy)
-    for index in range(len(store)):
-        where = route(store, index, *session.ports)
+    for index, where in enumerate(store.routes):
         if where is None:
             esp_groups[index // _STATELESS_RUN].append(index)
         elif where[0] == IKE:
