@@ -25,10 +25,9 @@ _ISAKMP_HEADER = 28
 
 class FrameStore:
     """A capture's frames: ``store[i]`` is the i-th ``(link type, time,
-    bytes)``, ``store.routes[i]`` what its decoding depends on
-    (:func:`route`, with the IKE and NAT-T ports *ports*).  Either appended
-    as they are read (:meth:`append`) or already in *blob*, a mapped file
-    (:meth:`add`)."""
+    bytes)``, ``store.route(i)`` what its decoding depends on (with the
+    IKE and NAT-T ports *ports*).  Either appended as they are read
+    (:meth:`append`) or already in *blob*, a mapped file (:meth:`add`)."""
 
     def __init__(self, blob=None, ports=(500, 4500)):
         self.blob = bytearray() if blob is None else blob
@@ -36,7 +35,6 @@ class FrameStore:
         self.starts, self.ends = array("Q"), array("Q")
         self.stamps = array("d")
         self.linktypes = array("H")
-        self.routes = []
         self._view = None
 
     def append(self, linktype, stamp, data):
@@ -49,7 +47,11 @@ class FrameStore:
         self.ends.append(end)
         self.stamps.append(stamp)
         self.linktypes.append(linktype)
-        self.routes.append(route(self.blob, linktype, start, end, *self.ports))
+
+    def route(self, index):
+        """What the decoding of frame *index* depends on (:func:`route`)."""
+        return route(self.blob, self.linktypes[index], self.starts[index], self.ends[index],
+                     *self.ports)
 
     def __len__(self):
         return len(self.stamps)
