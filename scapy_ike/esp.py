@@ -123,7 +123,7 @@ class EspTransform(NamedTuple):
     def from_payload(cls, transform):
         """The transform of a Quick Mode ESP proposal's Transform payload."""
         from scapy_ike.constants import EncapsulationMode as Mode, IpsecAttribute as Attr
-        from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
+        from scapy_ike.attributes import IPSEC_ATTRIBUTES
         values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
         cipher = registry.cipher_by_esp_id(transform.transform_id)
         bits = values.get(Attr.KEY_LENGTH)

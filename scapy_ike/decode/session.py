@@ -102,8 +102,8 @@ class Record:
 
 
 def _dissect(kind, data):
+    from scapy_ike.layers.isakmp import ISAKMP      # IKEv1 on UDP 500 and 4500 too
     if kind == ISAKMP_LAYER:
-        from scapy_ike.layers.isakmp import ISAKMP
         return ISAKMP(data)
     if data and data[0] >> 4 == 6:
         from scapy.layers.inet6 import IPv6
