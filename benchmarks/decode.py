@@ -23,10 +23,15 @@ seconds, packets per CPU-second and per wall-clock second, peak memory,
 and the ratios ours/tshark of the rates (above 1: we are faster), each
 round's pair giving one: their min/median/max.
 
+Our package is byte-compiled first, as an installed one is (an editable
+install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every
+module at every start).
+
 Run: ``python benchmarks/decode.py [--rounds N] [--verbose [--verbose-rounds N]]``.
 """
 
 import argparse
+import compileall
 import os
 import shutil
 import socket
@@ -188,6 +193,7 @@ def main():
     tshark = shutil.which("tshark")
     if tshark is None or not os.path.exists("/usr/bin/time"):
         raise SystemExit("tshark and /usr/bin/time are needed")
+    compileall.compile_dir(ROOT / "scapy_ike", quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = folder / "wireshark"

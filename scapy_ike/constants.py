@@ -89,6 +89,31 @@ class GdoiPayloadType(IntEnum):
     GAP = 22
 
 
+PAYLOAD_MIN_LENGTHS = {
+    PayloadType.SA: 12,                 # DOI, situation (RFC 2408 3.4, RFC 2407 4.2)
+    PayloadType.PROPOSAL: 8,            # number, protocol, SPI size, transforms (3.5)
+    PayloadType.TRANSFORM: 8,           # number, transform ID, reserved (3.6)
+    PayloadType.ID: 8,                  # ID type, protocol, port (3.8, RFC 2407 4.6.2)
+    PayloadType.CERT: 5,                # encoding (3.9)
+    PayloadType.CR: 5,                  # certificate type (3.10)
+    PayloadType.NOTIFICATION: 12,       # DOI, protocol, SPI size, type (3.14)
+    PayloadType.DELETE: 12,             # DOI, protocol, SPI size, number of SPIs (3.15)
+    PayloadType.ATTRIBUTES: 8,          # type, identifier (draft-dukes-ike-mode-cfg-02 3.2)
+    PayloadType.NAT_OA_OLD_DRAFT: 8,    # ID type, reserved (RFC 3947 5.2)
+    PayloadType.NAT_OA: 8,
+    PayloadType.NAT_OA_DRAFT: 8,
+    PayloadType.FRAGMENT: 8,            # fragment ID, number, flags
+}
+"""The length of each payload's fixed fields, its generic header's 4
+bytes (RFC 2408 3.2) included; a payload type not here has no others."""
+
+MAX_PAYLOADS = 100
+"""Payloads nested in one message (transforms in their proposal count)
+before the rest is left raw: real messages carry fewer than 50, and Scapy
+dissects each payload one stack level deeper, so hostile input must not
+reach Python's recursion limit."""
+
+
 class DOI(IntEnum):
     """Domains of interpretation (RFC 2408 3.4, RFC 2407 4.2)."""
 

@@ -88,6 +88,11 @@ class Lifetime:
     hard_packets: Optional[int] = None
 
 
+_UNLIMITED = Lifetime()
+"""No limit: an SA's packets are only counted (:meth:`SecurityAssociation._account`)."""
+_SPI_SEQ = struct.Struct("!II")
+
+
 class Opened(NamedTuple):
     """What :meth:`SecurityAssociation.open` gives: the 64-bit sequence
     number, the next header, the payload (without ESP padding), and the
@@ -118,7 +123,7 @@ class EspTransform(NamedTuple):
     def from_payload(cls, transform):
         """The transform of a Quick Mode ESP proposal's Transform payload."""
         from scapy_ike.constants import EncapsulationMode as Mode, IpsecAttribute as Attr
-        from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
+        from scapy_ike.attributes import IPSEC_ATTRIBUTES
         values = IPSEC_ATTRIBUTES.numbers(transform.transforms)
         cipher = registry.cipher_by_esp_id(transform.transform_id)
         bits = values.get(Attr.KEY_LENGTH)
@@ -218,7 +223,7 @@ class SecurityAssociation:
         self.replay_window = replay_window
         self._top = esn << 32 if esn_en else 0   # highest sequence number received
         self._bitmap = 0         # bit i: top - i was received
-        self.lifetime = lifetime
+        self.lifetime = _UNLIMITED if lifetime == _UNLIMITED else lifetime  # the quick check
         self.soft_expired = False
         self._bytes = self._packets_in = self._packets_out = 0
         self._counts = Counter()
@@ -276,7 +281,7 @@ class SecurityAssociation:
         icv = self.skip_icv if self.skip_icv is not None else self.icv_size
         if len(data) < 8 + cipher.iv_size + icv + 2:
             raise self._reject(MalformedError("%d bytes are too short for this SA" % len(data)))
-        spi, seq_lo = struct.unpack("!II", data[:8])
+        spi, seq_lo = _SPI_SEQ.unpack_from(data)
         if spi != self.spi:
             raise self._reject(MalformedError("SPI 0x%08x is not this SA's 0x%08x" % (spi, self.spi)))
         seq = self._check_replay(seq_lo)
@@ -358,6 +363,13 @@ class SecurityAssociation:
             self._bitmap |= 1 << -ahead
 
     def _account(self, size, incoming):
+        if self.lifetime is _UNLIMITED:
+            self._bytes += size
+            if incoming:
+                self._packets_in += 1
+            else:
+                self._packets_out += 1
+            return
         life = self.lifetime
         total, packets = self._bytes + size, self._packets_in + self._packets_out + 1
         if (life.hard_bytes is not None and total > life.hard_bytes) or \

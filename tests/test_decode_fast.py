@@ -61,8 +61,8 @@ def test_the_fast_path_describes_decrypted_packets():
 
 
 def test_decoding_leaves_the_routing_tables_unread(tmp_path):
-    """decode with IKE keys (Scapy loaded) does not have Scapy read the
-    routing tables, which decoding never uses; the output is unchanged."""
+    """decode --json with IKE keys (Scapy loaded) does not have Scapy read
+    the routing tables, which decoding never uses; the output is unchanged."""
     import subprocess
     import sys
     from conftest import ROOT
@@ -71,7 +71,7 @@ def test_decoding_leaves_the_routing_tables_unread(tmp_path):
             "from scapy.config import conf; "
             "print(status, len(conf.route.routes), len(conf.route6.routes), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, "decode", str(capture), "--keys",
-                           str(capture.with_suffix(".keys")), "--jobs", "1"],
+                           str(capture.with_suffix(".keys")), "--jobs", "1", "--json"],
                           capture_output=True, timeout=60, cwd=ROOT, text=True)
     assert done.stderr == "0 0 0\n"
     assert len(done.stdout.splitlines()) == 17 and done.stdout.count(" -> ") == 13

@@ -11,7 +11,7 @@ from conftest import PCAPS
 from scapy_ike.cli import main
 from scapy_ike.decode import wire
 from scapy_ike.decode.capture import CaptureError, map_pcap, open_capture
-from scapy_ike.decode.frames import ESP, IKE, FrameStore, route
+from scapy_ike.decode.frames import ESP, IKE, FrameStore
 from scapy_ike.decode.session import Session
 from test_captures import all_captures
 
@@ -52,7 +52,7 @@ def test_route_agrees_with_the_session(capture):
         linktype, stamp, data = store[index]
         record = session.decode_frame(index + 1, stamp, linktype, data)
         expected = _expected_route(record.ip)
-        assert route(store, index, 500, 4500) == expected, index + 1
+        assert store.route(index) == expected, index + 1
         kinds.add(expected and expected[0])
     if capture in CAPTURES:
         assert kinds >= {ESP, IKE}
@@ -178,3 +178,89 @@ def test_fan_out_waits_for_children_when_this_process_fails():
         fan_out(_fail_here, [[1], [2], [3]])
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)          # no child left behind
+
+
+def _esp_only(tmp_path, mutate, rounds=50):
+    """The ESP frames of a capture, *rounds* times over, as a pcap; where
+    *mutate*, each followed by a copy with its last byte flipped (its ICV
+    fails)."""
+    capture = PCAPS / "mm-psk-aes128-sha1-modp2048.pcap"
+    store = _store(capture)
+    esp = [store[i] for i in range(len(store)) if (store.route(i) or (None,))[0] == ESP]
+    frames = []
+    for n in range(rounds):
+        for linktype, stamp, data in esp:
+            frames.append((linktype, stamp + n, data))
+            if mutate:
+                frames.append((linktype, stamp + n + 1e-6, data[:-1] + bytes([data[-1] ^ 1])))
+    path = tmp_path / "esp.pcap"
+    path.write_bytes(_pcap(frames))
+    return path, capture.with_suffix(".esp_sa")
+
+
+def _spy(monkeypatch):
+    """The calls to the decoding by SA, counted."""
+    from scapy_ike.decode import parallel
+    calls = []
+    by_sa = parallel._by_sa
+    monkeypatch.setattr(parallel, "_by_sa", lambda *args: calls.append(1) or by_sa(*args))
+    return calls
+
+
+@pytest.mark.parametrize("mutate", [False, True])
+def test_frames_of_given_keys_decode_in_runs(tmp_path, capsys, monkeypatch, mutate):
+    """ESP with every key given and no ISAKMP: the frames are cut into
+    runs, one per process, and the output, failures and last errors
+    are those of one process."""
+    path, keys = _esp_only(tmp_path, mutate)
+    calls = _spy(monkeypatch)
+    argv = ["decode", str(path), "--keys", str(keys)]
+    results = []
+    for jobs in ("1", "2", "3"):
+        status = main(argv + ["--jobs", jobs])
+        results.append((status, *capsys.readouterr()))
+    assert results[0] == results[1] == results[2] and calls == []
+    status, out, err = results[0]
+    assert len(out.splitlines()) == (600 if mutate else 300)
+    assert out.count(" -> ICMP ") == 300
+    if mutate:
+        assert status == 1
+        assert err.splitlines() == [
+            "scapy-ike decode: ESP SPI 0x%s: 150 packet(s) failed: ICV does not verify (seq 3)"
+            % sa for sa in ("166249dd 192.0.2.1 > 192.0.2.2", "edb7bbf8 192.0.2.2 > 192.0.2.1")]
+    else:
+        assert (status, err) == (0, "")
+
+
+def test_an_isakmp_message_sends_the_runs_back_to_sa(tmp_path, capsys, monkeypatch):
+    """A capture with IKE (Quick Mode may key the ESP after it): the runs
+    give up and the frames are shared out by SA, the output unchanged."""
+    capture = PCAPS / "mm-psk-aes128-sha1-modp2048.pcap"
+    calls = _spy(monkeypatch)
+    argv = ["decode", str(capture), "--keys", str(capture.with_suffix(".esp_sa"))]
+    results = []
+    for jobs in ("1", "2"):
+        status = main(argv + ["--jobs", jobs])
+        results.append((status, *capsys.readouterr()))
+    assert results[0] == results[1] and calls == [1]
+    assert results[0][1].count(" -> ICMP ") == 6
+
+
+def _key(spi, src=None, dst=None, guess=None):
+    from scapy_ike.decode.keylog import EspKey
+    return EspKey(spi=spi, src=src, dst=dst, crypt_algo="AES-CBC", crypt_key=bytes(16),
+                  crypt_icv_size=None, auth_algo="HMAC-SHA1-96", auth_key=bytes(20),
+                  skip_icv=None, guess=guess)
+
+
+def test_one_key_each():
+    """Runs only where no SA can take two keys, nor a guess."""
+    from scapy_ike.decode.parallel import _one_key_each
+    a, b = "192.0.2.1", "192.0.2.2"
+    assert _one_key_each([_key(1, a, b), _key(2, a, b), _key(1, b, a)])
+    assert not _one_key_each([_key(1, a, b), _key(1, a, None)])
+    assert not _one_key_each([_key(1, a, b), _key(1, "192.0.2.0/24", b)])
+    assert not _one_key_each([_key(None), _key(7, a, b)])
+    assert _one_key_each([_key(None, a, b), _key(7, b, a)])
+    assert not _one_key_each([_key(1, a, b, guess="g^xy")])
+    assert _one_key_each([_key(None)]) and _one_key_each([])

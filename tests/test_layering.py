@@ -8,18 +8,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scapy_ike"
 
 ALLOWED = {
     "constants": set(),
+    "attributes": {"constants"},
+    "names": {"constants"},
     "crypto": {"constants"},
-    "layers": {"constants"},
-    "esp": {"constants", "crypto", "layers"},
-    "core": {"constants", "crypto", "layers", "esp"},
-    "log": {"constants", "crypto", "layers", "esp", "core"},
-    "decode": {"constants", "crypto", "layers", "esp", "core", "log"},
-    "probe": {"constants", "crypto", "layers", "esp", "core"},
-    "automaton": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe"},
-    "cli": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe",
-            "automaton"},
-    "testing": {"constants", "crypto", "layers", "esp", "core", "log", "decode", "probe",
-                "automaton"},
+    "layers": {"constants", "attributes", "names"},
+    "esp": {"constants", "attributes", "names", "crypto", "layers"},
+    "core": {"constants", "attributes", "names", "crypto", "layers", "esp"},
+    "log": {"constants", "attributes", "names", "crypto", "layers", "esp", "core"},
+    "decode": {"constants", "attributes", "names", "crypto", "layers", "esp", "core", "log"},
+    "probe": {"constants", "attributes", "names", "crypto", "layers", "esp", "core"},
+    "automaton": {"constants", "attributes", "names", "crypto", "layers", "esp", "core", "log",
+                  "decode", "probe"},
+    "cli": {"constants", "attributes", "names", "crypto", "layers", "esp", "core", "log",
+            "decode", "probe", "automaton"},
+    "testing": {"constants", "attributes", "names", "crypto", "layers", "esp", "core", "log",
+                "decode", "probe", "automaton"},
 }
 
 

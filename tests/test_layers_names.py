@@ -90,3 +90,15 @@ def test_summary_keeps_the_udp_addresses_and_ports():
                     / NON_ESP() / L.ISAKMP(init_cookie=b"\x01" * 8)))
     assert natt.summary().startswith(
         "IP / UDP 192.0.2.2:ipsec_nat_t > 192.0.2.1:ipsec_nat_t / NON_ESP / ISAKMP ")
+
+
+def test_scapys_spellings_are_those_of_scapy():
+    """The names Scapy code gives, kept without Scapy for the struct readers,
+    are those of ``scapy.layers.isakmp``."""
+    from scapy.layers import isakmp as scapy_isakmp
+
+    from scapy_ike import attributes, names
+    assert attributes.SCAPY_OAKLEY_NAMES == scapy_isakmp.ISAKMPAttributeTypes
+    assert attributes.SCAPY_IPSEC_NAMES == scapy_isakmp.IPSECAttributeTypes
+    assert names.SCAPY_PAYLOAD_NAMES == scapy_isakmp.ISAKMP_payload_type
+    assert names.SCAPY_EXCHANGE_NAMES == scapy_isakmp.ISAKMP_exchange_type

@@ -117,7 +117,7 @@ def main(argv=None) -> int:
         print("scapy-ike decode: %s" % exc, file=sys.stderr)
         return 2
     ike = None
-    if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy or args.json or args.verbose:
+    if args.json or args.verbose:
         _scapy_without_routes()
     if keys.ike or args.psk is not None or args.gxy or keys.qm_gxy:
         from scapy_ike.decode.ike import IkeTracker
@@ -161,8 +161,8 @@ def main(argv=None) -> int:
 
 
 def _scapy_without_routes():
-    """Scapy, about to be loaded (IKE and -V and --json need it), told not
-    to read the routing tables as it loads: decoding sends nothing."""
+    """Scapy, about to be loaded (-V and --json need it), told not to read
+    the routing tables as it loads: decoding sends nothing."""
     from scapy.config import conf
     conf.route_autoload = conf.route6_autoload = False
 
@@ -275,10 +275,10 @@ def _print_parallel(records, session, formatter, clock, jobs, progress, path):
     from scapy_ike.decode.parallel import decode_parallel
     mapped = map_pcap(path)
     if mapped is None:
-        store = FrameStore()
+        store = FrameStore(ports=session.ports)
         add = store.append
     else:                           # no reading to follow, only offsets
-        records, store, progress = mapped[2], FrameStore(mapped[1]), None
+        records, store, progress = mapped[2], FrameStore(mapped[1], session.ports), None
         add = store.add
     damaged = None
     try:

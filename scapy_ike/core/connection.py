@@ -32,7 +32,7 @@ from scapy_ike.core import events as ev, proposals as P, state as S
 from scapy_ike.core.children import Children
 from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.facts import facts
-from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
+from scapy_ike.attributes import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
 from scapy_ike.core.lifecycle import Lifecycle
 from scapy_ike.core.remote_access import RemoteAccess
 from scapy_ike.core.exchanges import (

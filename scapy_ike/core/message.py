@@ -17,10 +17,9 @@ import struct
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from scapy_ike.constants import DOI, Flags, PayloadType, ProtocolId
-from scapy_ike.layers.isakmp import (
-    CONFIG_ATTRIBUTES, IPSEC_ATTRIBUTES, MAX_PAYLOADS, NOTIFY_NAMES, OAKLEY_ATTRIBUTES,
-)
+from scapy_ike.attributes import CONFIG_ATTRIBUTES, IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
+from scapy_ike.constants import DOI, MAX_PAYLOADS, Flags, PayloadType, ProtocolId
+from scapy_ike.names import NOTIFY_NAMES
 
 HEADER = struct.Struct("!8s8sBBBBII")
 GENERIC = struct.Struct("!BBH")

@@ -14,15 +14,13 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional
 
+from scapy_ike.attributes import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
 from scapy_ike.constants import (
     AuthMethod, EncapsulationMode, IpsecAttribute, LifeType, OakleyAttribute, ProtocolId,
 )
 from scapy_ike.crypto import registry
 from scapy_ike.esp import EspTransform
-from scapy_ike.layers.isakmp import (
-    IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES, PROTOCOL_NAMES, ISAKMP_payload_Proposal,
-    ISAKMP_payload_SA, ISAKMP_payload_Transform,
-)
+from scapy_ike.names import PROTOCOL_NAMES
 
 
 class ProposalError(ValueError):
@@ -363,6 +361,9 @@ def _chained(layers):
 def ike_sa_payload(proposals):
     """The Phase 1 SA payload: one ISAKMP proposal with a KEY_IKE
     transform per proposal (RFC 2409 5)."""
+    from scapy_ike.layers.isakmp import (
+        ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
+    )
     transforms = _chained([
         ISAKMP_payload_Transform(transform_count=number, transform_id="KEY-IKE",
                                  transforms=proposal.attributes())
@@ -373,6 +374,9 @@ def ike_sa_payload(proposals):
 def esp_sa_payload(proposals, spi, udp_encap=False, draft=False):
     """The Quick Mode SA payload: one ESP proposal with our inbound *spi*
     and a transform per proposal (RFC 2409 5.5)."""
+    from scapy_ike.layers.isakmp import (
+        ISAKMP_payload_Proposal, ISAKMP_payload_SA, ISAKMP_payload_Transform,
+    )
     transforms = _chained([
         ISAKMP_payload_Transform(transform_count=number,
                                  transform_id=proposal.transform.cipher.esp_id,
@@ -391,6 +395,9 @@ def offered_transforms(sa):
         for t in prop.trans:
             yield prop, t
     prop = getattr(sa, "prop", None)
+    if prop is None:
+        return
+    from scapy_ike.layers.isakmp import ISAKMP_payload_Proposal, ISAKMP_payload_Transform
     while isinstance(prop, ISAKMP_payload_Proposal):
         t = prop.trans
         while isinstance(t, ISAKMP_payload_Transform):

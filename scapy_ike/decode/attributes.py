@@ -6,6 +6,7 @@ their length only unless asked."""
 import struct
 from typing import NamedTuple
 
+from scapy_ike.attributes import CONFIG_ATTRIBUTES
 from scapy_ike.core import modecfg
 from scapy_ike.core.modecfg import SECRETS as SECRET_ATTRIBUTES
 
@@ -21,7 +22,7 @@ class Shown(NamedTuple):
 
 def read_attribute(space, attribute, show_secrets=False):
     """The :class:`Shown` form of one decoded attribute of *space* (an
-    :class:`~scapy_ike.layers.fields.AttributeSpace`), None for the bytes
+    :class:`~scapy_ike.attributes.AttributeSpace`), None for the bytes
     of a malformed tail.  *show_secrets* applies to Mode Config's secret
     attributes (*space* being CONFIG_ATTRIBUTES)."""
     if attribute[0] is None:
@@ -39,7 +40,6 @@ def read_attribute(space, attribute, show_secrets=False):
 
 
 def _is_config(space):
-    from scapy_ike.layers.isakmp import CONFIG_ATTRIBUTES
     return space is CONFIG_ATTRIBUTES
 
 

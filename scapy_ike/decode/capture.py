@@ -118,16 +118,20 @@ def map_pcap(path):
 
 def _mapped_pcap(mapped, order, unit):
     linktype, record = _pcap_header(mapped[4:24], order)
+    unpack = record.unpack_from
     frame, offset, size = 1, 24, len(mapped)
     while offset < size:
         if size - offset < 16:
             raise CaptureError(frame, offset, "record header: %d of 16 bytes" % (size - offset))
-        stamp, caplen = _pcap_record(record, mapped[offset:offset + 16], unit, frame, offset)
-        if offset + 16 + caplen > size:
+        sec, frac, caplen, _ = unpack(mapped, offset)
+        start = offset + 16
+        end = start + caplen
+        if caplen > 0x4000000 or end > size:
+            _pcap_record(record, mapped[offset:start], unit, frame, offset)   # its error
             raise CaptureError(frame, offset, "record of %d bytes: %d of %d bytes"
-                               % (caplen, size - offset - 16, caplen))
-        yield linktype, stamp, offset + 16, offset + 16 + caplen
-        frame, offset = frame + 1, offset + 16 + caplen
+                               % (caplen, size - start, caplen))
+        yield linktype, sec + frac * unit, start, end
+        frame, offset = frame + 1, end
 
 
 def _pcapng(f):

@@ -25,11 +25,13 @@ _ISAKMP_HEADER = 28
 
 class FrameStore:
     """A capture's frames: ``store[i]`` is the i-th ``(link type, time,
-    bytes)``.  Either appended as they are read (:meth:`append`) or
-    already in *blob*, a mapped file (:meth:`add`)."""
+    bytes)``, ``store.route(i)`` what its decoding depends on (with the
+    IKE and NAT-T ports *ports*).  Either appended as they are read
+    (:meth:`append`) or already in *blob*, a mapped file (:meth:`add`)."""
 
-    def __init__(self, blob=None):
+    def __init__(self, blob=None, ports=(500, 4500)):
         self.blob = bytearray() if blob is None else blob
+        self.ports = ports
         self.starts, self.ends = array("Q"), array("Q")
         self.stamps = array("d")
         self.linktypes = array("H")
@@ -45,6 +47,11 @@ class FrameStore:
         self.ends.append(end)
         self.stamps.append(stamp)
         self.linktypes.append(linktype)
+
+    def route(self, index):
+        """What the decoding of frame *index* depends on (:func:`route`)."""
+        return route(self.blob, self.linktypes[index], self.starts[index], self.ends[index],
+                     *self.ports)
 
     def __len__(self):
         return len(self.stamps)
@@ -68,13 +75,12 @@ class FrameStore:
             self.blob.close()
 
 
-def route(store, index, ike_port, natt_port):
+def route(blob, linktype, start, end, ike_port, natt_port):
     """``(ESP, (addresses, SPI))``, ``(IKE, initiator cookie)`` or None
-    for frame *index* of *store*: Ethernet and IPv4 without options read in
-    place, other frames through :mod:`~scapy_ike.decode.wire`."""
-    start, end = store.starts[index], store.ends[index]
-    blob = store.blob
-    if store.linktypes[index] == wire.ETHERNET and end - start >= 42:
+    for the frame of link type *linktype* at ``blob[start:end]``: Ethernet
+    and IPv4 without options read in place, other frames through
+    :mod:`~scapy_ike.decode.wire`."""
+    if linktype == wire.ETHERNET and end - start >= 42:
         ethertype, vihl, total, frag, proto, pair = _ETHER_IPV4.unpack_from(blob, start)
         if ethertype == b"\x08\x00" and vihl == 0x45:
             if total < 20 or 14 + total > end - start or frag & 0x3FFF:
@@ -89,7 +95,7 @@ def route(store, index, ike_port, natt_port):
                 return None
             return _udp(pair, blob, ip + 28, ip + 20 + length, (sport, dport), ike_port,
                         natt_port)
-    linktype, _, data = store[index]
+    data = bytes(blob[start:end])
     offset = wire.link_payload(linktype, data)
     ip = None if offset is None else wire.parse_ip(data, offset, ike_port, natt_port)
     if ip is None or ip.kind not in (wire.ESP, wire.ISAKMP):
@@ -103,13 +109,28 @@ def route(store, index, ike_port, natt_port):
 def _esp(pair, data, start, end):
     if end - start < 8:
         return None                 # too short to be decrypted: no state
-    return ESP, (pair, bytes(data[start:start + 4]))
+    return _known((ESP, pair), bytes(data[start:start + 4]))
 
 
 def _isakmp(data, start, end):
     if end - start < _ISAKMP_HEADER:
         return None                 # too short to be followed: no state
-    return IKE, bytes(data[start:start + 8])
+    return _known(IKE, bytes(data[start:start + 8]))
+
+
+_ROUTES = {}
+"""One route object per SA: a capture's frames share them, so that
+holding every frame's route allocates nothing per frame."""
+
+
+def _known(kind, key):
+    """The route of *kind* and *key*: ``(IKE, cookie)`` or ``(ESP, (addresses, SPI))``."""
+    known = _ROUTES.get((kind, key))
+    if known is None:
+        if len(_ROUTES) > 65536:
+            _ROUTES.clear()
+        known = _ROUTES[kind, key] = (IKE, key) if kind == IKE else (ESP, (kind[1], key))
+    return known
 
 
 def _udp(pair, blob, start, end, ports, ike_port, natt_port):

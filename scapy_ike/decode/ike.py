@@ -22,6 +22,7 @@ were never there).
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
+from scapy_ike.attributes import IPSEC_ATTRIBUTES
 from scapy_ike.constants import ExchangeType, IpsecAttribute, PayloadType, ProtocolId
 from scapy_ike.core.message import Message, MessageError, parse_sa
 from scapy_ike.core.proposals import describe_offered, ike_from_transform
@@ -29,7 +30,7 @@ from scapy_ike.core.sa import PSK_METHODS, IkeSa, KeysMissing
 from scapy_ike.crypto import keys as schedule
 from scapy_ike.decode.keylog import EspKey
 from scapy_ike.esp import EspTransform
-from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, TRANSFORM_ID_NAMES
+from scapy_ike.names import TRANSFORM_ID_NAMES
 
 PHASE1 = (ExchangeType.IDENTITY_PROTECTION, ExchangeType.AGGRESSIVE)
 PSK_ALONE = "keys unknown: --psk needs --gxy or a key log (--keys)"

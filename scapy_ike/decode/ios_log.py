@@ -17,7 +17,7 @@ from scapy_ike.core.facts import facts
 from scapy_ike.core.message import Message, MessageError, parse_attributes, parse_sa
 from scapy_ike.decode import wire
 from scapy_ike.decode.session import ISAKMP_LAYER
-from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
+from scapy_ike.attributes import IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
 from scapy_ike.log import IosLog, LogLine
 
 KINDS = {X.MAIN_MODE: S.P1, X.AGGRESSIVE: S.P1, X.QUICK_MODE: S.QM, X.TRANSACTION: S.TX,

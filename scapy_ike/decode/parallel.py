@@ -1,9 +1,15 @@
 """Decoding a capture with several processes, its output the same as one
 process gives.
 
-Each frame is first routed (:func:`~scapy_ike.decode.frames.route`) by
-what its decoding depends on.  Then two rounds, each sharing its work out
-between processes, largest share first:
+Where the ESP keys were all given (none from IKE, no two for one SA), a
+capture without ISAKMP is frames that each decode alone: the frames are
+cut into as many runs as there are processes, each routed and decoded by
+its own (:func:`_run_work`).  A run that meets an ISAKMP message gives up
+(Quick Modes may key the frames after it), and then, as for every other
+capture, each frame is first routed
+(:meth:`~scapy_ike.decode.frames.FrameStore.route`) by what its decoding
+depends on.  Then two rounds, each sharing its work out between
+processes, largest share first:
 
 1. IKE, since ESP keys may come from it: the ISAKMP messages by IKE SA
    (initiator cookie, RFC 2408 3.1), whose state is its own.  A Quick Mode
@@ -22,11 +28,13 @@ formatter, and send back texts and what the merge needs.
 
 import bisect
 import gc
+import ipaddress
+import itertools
 import os
 import pickle
 from collections import Counter, defaultdict
 
-from scapy_ike.decode.frames import IKE, route
+from scapy_ike.decode.frames import IKE
 from scapy_ike.decode.session import Session
 
 _SHARED = {}
@@ -40,10 +48,66 @@ def decode_parallel(store, session, formatter, clock, jobs):
     time text)`` gives them, the time texts from *clock* (its ``first`` set);
     *session*'s messages about SAs are those of the whole capture
     afterwards."""
+    _SHARED.update(store=store, formatter=formatter, clock=clock, ports=session.ports,
+                   esp_keys=list(session.esp_keys), keys=[], opaque={})
+    try:
+        if jobs > 1 and _one_key_each(session.esp_keys):
+            texts = _by_runs(session, len(store), jobs)
+            if texts is not None:
+                return texts
+        return _by_sa(store, session, jobs)
+    finally:
+        _SHARED.clear()
+
+
+def _one_key_each(keys):
+    """Whether at most one of the ESP *keys* matches any SA, none a guess:
+    then an SA takes its key without trying it on its first packet
+    (:meth:`~scapy_ike.decode.session.Session._sa`), and its frames decode
+    alone."""
+    if any(k.guess is not None for k in keys):
+        return False
+    spis = defaultdict(list)
+    for k in keys:
+        spis[k.spi].append(k)
+    anyone = spis.pop(None, [])
+    groups = [same + anyone for same in spis.values()] or [anyone]
+    return not any(_overlap(a, b) for group in groups for a, b in itertools.combinations(group, 2))
+
+
+def _overlap(a, b):
+    """Whether some packet is from both keys' sources to both keys' destinations."""
+    return all(x is None or y is None or ipaddress.ip_network(x).overlaps(ipaddress.ip_network(y))
+               for x, y in ((a.src, b.src), (a.dst, b.dst)))
+
+
+def _by_runs(session, count, jobs):
+    """The texts of frames that each decode alone, cut into *jobs* runs;
+    None when a run met an ISAKMP message."""
+    runs = [range(count * j // jobs, count * (j + 1) // jobs) for j in range(jobs)]
+    results = fan_out(_run_work, [r for r in runs if r])
+    if any(result is None for _, result in results):
+        return None
+    texts = [None] * count
+    _merge_esp(session, results, texts)
+    return texts
+
+
+def _run_work(run):
+    """Route the frames of *run*, then decode them as :func:`_esp_work`
+    does; None at the first ISAKMP message."""
+    store = _SHARED["store"]
+    if any(where is not None and where[0] == IKE for where in map(store.route, run)):
+        return None
+    return _esp_work(run)
+
+
+def _by_sa(store, session, jobs):
+    """The texts of the frames of *store*, shared out by IKE SA, then by ESP SA."""
     ike_groups, esp_groups = defaultdict(list), defaultdict(list)
     whole = session._ike is not None and bool(session._ike.qm_gxy)
     for index in range(len(store)):
-        where = route(store, index, *session.ports)
+        where = store.route(index)
         if where is None:
             esp_groups[index // _STATELESS_RUN].append(index)
         elif where[0] == IKE:
@@ -51,15 +115,10 @@ def decode_parallel(store, session, formatter, clock, jobs):
         else:
             esp_groups[where].append(index)
     texts = [None] * len(store)
-    template = session.ike.fresh() if ike_groups else None     # its modules loaded once
-    _SHARED.update(store=store, formatter=formatter, clock=clock, ports=session.ports,
-                   esp_keys=list(session.esp_keys), template=template, keys=[], opaque={})
-    try:
-        if ike_groups:
-            _merge_ike(session, fan_out(_ike_work, _share(ike_groups, jobs)), texts)
-        _merge_esp(session, fan_out(_esp_work, _share(esp_groups, jobs)), texts)
-    finally:
-        _SHARED.clear()
+    if ike_groups:
+        _SHARED["template"] = session.ike.fresh()       # its modules loaded once
+        _merge_ike(session, fan_out(_ike_work, _share(ike_groups, jobs)), texts)
+    _merge_esp(session, fan_out(_esp_work, _share(esp_groups, jobs)), texts)
     return texts
 
 

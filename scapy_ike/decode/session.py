@@ -16,8 +16,6 @@ observation points.
 
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import List, Optional
 
 from scapy_ike.decode import wire
 from scapy_ike.decode.summary import (
@@ -31,32 +29,36 @@ IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
 ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
 
 
-@dataclass
 class Record:
-    """One frame of a capture, as decoded."""
+    """One frame of a capture, as decoded: *frame* (its number), *time*,
+    *linktype* and *data* as captured, and what decoding found."""
 
-    frame: int
-    time: float
-    linktype: int
-    data: bytes
-    line: Optional[str] = None
-    """The frame's description by the fast path; None: Scapy's."""
-    opened: List[tuple] = field(default_factory=list)
-    """``(IP_LAYER or ISAKMP_LAYER, bytes, description or None)`` of what
-    decryption revealed, outermost first."""
-    esp: List[tuple] = field(default_factory=list)
-    """``(SPI, Opened, ICV verified)`` of each ESP layer decrypted."""
-    decrypted: Optional[bool] = None
-    """True when ESP or IKE was decrypted, False when keys matched but
-    failed, None when there was nothing to decrypt or no key."""
-    error: Optional[str] = None
-    notes: List[str] = field(default_factory=list)
-    ip: object = None
-    """The frame's :class:`~scapy_ike.decode.wire.Ip` view, if it has one."""
-    inner_ips: Optional[list] = None
-    """The views of the IP packets ESP decryption revealed (None where
-    there is none), in the order of :attr:`opened`."""
-    _packet: object = None
+    __slots__ = ("frame", "time", "linktype", "data", "line", "opened", "esp", "decrypted",
+                 "error", "notes", "ip", "inner_ips", "_packet")
+
+    def __init__(self, frame, time, linktype, data):
+        self.frame, self.time, self.linktype, self.data = frame, time, linktype, data
+        self.line = None
+        """The frame's description by the fast path; None: Scapy's."""
+        self.opened = []
+        """``(IP_LAYER or ISAKMP_LAYER, bytes, description or None)`` of what
+        decryption revealed, outermost first."""
+        self.esp = []
+        """``(SPI, Opened, ICV verified)`` of each ESP layer decrypted."""
+        self.decrypted = None
+        """True when ESP or IKE was decrypted, False when keys matched but
+        failed, None when there was nothing to decrypt or no key."""
+        self.error = None
+        self.notes = []
+        self.ip = None
+        """The frame's :class:`~scapy_ike.decode.wire.Ip` view, if it has one."""
+        self.inner_ips = None
+        """The views of the IP packets ESP decryption revealed (None where
+        there is none), in the order of :attr:`opened`."""
+        self._packet = None
+
+    def __repr__(self):
+        return "<Record %d: %s>" % (self.frame, self.summary())
 
     @property
     def packet(self):
@@ -100,8 +102,8 @@ class Record:
 
 
 def _dissect(kind, data):
+    from scapy_ike.layers.isakmp import ISAKMP      # IKEv1 on UDP 500 and 4500 too
     if kind == ISAKMP_LAYER:
-        from scapy_ike.layers.isakmp import ISAKMP
         return ISAKMP(data)
     if data and data[0] >> 4 == 6:
         from scapy.layers.inet6 import IPv6

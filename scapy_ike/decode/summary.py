@@ -12,6 +12,9 @@ sequence number (RFC 4303 2).
 
 import struct
 
+from scapy_ike.constants import PAYLOAD_MIN_LENGTHS
+from scapy_ike.names import EXCHANGE_NAMES, PAYLOAD_NAMES
+
 ICMP_NAMES = {0: "echo-reply", 3: "dest-unreach", 4: "source-quench", 5: "redirect",
               8: "echo-request", 9: "router-advertisement", 10: "router-solicitation",
               11: "time-exceeded", 12: "parameter-problem", 13: "timestamp-request",
@@ -91,7 +94,6 @@ def addresses(src, dst, sport=None, dport=None):
 
 def isakmp_line(addr, exch_type, cky_i, cky_r, message_id, kinds):
     """The text of an ISAKMP message; *kinds* are its payloads' names."""
-    from scapy_ike.layers.isakmp import EXCHANGE_NAMES
     name = str(EXCHANGE_NAMES.get(exch_type, exch_type)).lower()
     return "ISAKMP %s%s %s>%s id=%08x [%s]" % (addr, name, cky_i.hex(), cky_r.hex(),
                                              message_id, " ".join(kinds))
@@ -101,7 +103,6 @@ def isakmp_summary(data, addr="", padded=False):
     """The description of the ISAKMP message *data*, or None when it is
     malformed in any way (Scapy says how).  *padded*: a decrypted body,
     whose padding follows the last payload (RFC 2408 3.5)."""
-    from scapy_ike.layers.isakmp import PAYLOAD_CLASSES, PAYLOAD_NAMES
     if len(data) < 28 or data[17] >> 4 != 1:
         return None
     cky_i, cky_r, first, _, exch, flags, mid, length = struct.unpack_from("!8s8sBBBBII", data)
@@ -111,12 +112,12 @@ def isakmp_summary(data, addr="", padded=False):
     if flags & 1:
         return isakmp_line(addr, exch, cky_i, cky_r, mid, ["<encrypted %d bytes>" % len(body)])
     kinds = []
-    if not _walk(first, body, kinds, PAYLOAD_CLASSES, PAYLOAD_NAMES, padded, 0):
+    if not _walk(first, body, kinds, padded, 0):
         return None
     return isakmp_line(addr, exch, cky_i, cky_r, mid, kinds)
 
 
-def _walk(ptype, data, kinds, classes, names, padded, depth):
+def _walk(ptype, data, kinds, padded, depth):
     """Append the names of the chain from *ptype* in *data*; False when a
     payload is shorter than its class needs, or bytes are left over."""
     offset = 0
@@ -124,19 +125,17 @@ def _walk(ptype, data, kinds, classes, names, padded, depth):
         if offset + 4 > len(data) or len(kinds) >= 100:
             return False
         following, _, length = GENERIC.unpack_from(data, offset)
-        cls = classes.get(ptype)
-        least = cls.min_length if cls is not None else 4
-        if length < least or offset + length > len(data):
+        if length < PAYLOAD_MIN_LENGTHS.get(ptype, GENERIC.size) or offset + length > len(data):
             return False
-        kinds.append(names.get(ptype, str(ptype)))
+        kinds.append(PAYLOAD_NAMES.get(ptype, str(ptype)))
         payload = data[offset + 4:offset + length]
         if ptype == SA:
-            if not _walk(PROPOSAL, payload[8:], kinds, classes, names, False, depth + 1):
+            if not _walk(PROPOSAL, payload[8:], kinds, False, depth + 1):
                 return False
         elif ptype == PROPOSAL:
             spi_size, count = payload[2], payload[3]
-            if not _walk(TRANSFORM if count else 0, payload[4 + spi_size:], kinds, classes,
-                         names, False, depth + 1):
+            if not _walk(TRANSFORM if count else 0, payload[4 + spi_size:], kinds, False,
+                         depth + 1):
                 return False
         ptype, offset = following, offset + length
     return padded or offset == len(data)
@@ -149,8 +148,7 @@ def describe(pkt):
     from scapy.layers.inet6 import IPv6
     from scapy.layers.ipsec import ESP, NAT_KEEPALIVE
     from scapy_ike.layers.isakmp import (
-        ISAKMP, ISAKMP_Encrypted, ISAKMP_Truncated, PAYLOAD_NAMES, iter_payloads,
-        malformed,
+        ISAKMP, ISAKMP_Encrypted, ISAKMP_Truncated, iter_payloads, malformed,
     )
     ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
     udp = pkt.getlayer(UDP)

@@ -1,6 +1,6 @@
 """Scapy fields for IKEv1 wire structures that Scapy's own fields cannot
-describe losslessly: data attributes (RFC 2408 3.3) and identification data
-(RFC 2407 4.6.2).
+describe losslessly: data attributes (RFC 2408 3.3, read and written by
+:mod:`scapy_ike.attributes`) and identification data (RFC 2407 4.6.2).
 
 A field that meets bytes it cannot interpret keeps them as they are and
 records why on the packet (``pkt.malformed``), so that ``bytes(pkt)`` still
@@ -8,172 +8,18 @@ gives back the input.
 """
 
 import ipaddress
-import struct
 
 from scapy import fields as _scapy_fields
 from scapy.fields import StrLenField
 
+from scapy_ike.attributes import flag_malformed, unknown
 from scapy_ike.constants import IdType
-
-
-def unknown(what, name, valid):
-    """The one-line message for a name that is not among *valid*."""
-    valid = list(valid)
-    return "%s %r; valid: %s" % (what, name, ", ".join(valid) if valid else "a number")
-
-
-def _flag(pkt, reason):
-    """Record the first reason why *pkt* is malformed."""
-    if pkt is not None and getattr(pkt, "malformed", None) is None:
-        pkt.malformed = reason
-
-
-class Attribute(tuple):
-    """One data attribute as Scapy's ``(type, value)`` pair.
-
-    ``tlv`` keeps the wire form: ``None`` for the basic (TV) format, else
-    the length of the TLV value, so that a dissected attribute builds back
-    to the same bytes.  It compares equal to a plain ``(type, value)`` tuple.
-    """
-
-    def __new__(cls, type_, value, tlv=None):
-        self = super().__new__(cls, (type_, value))
-        self.tlv = tlv
-        return self
-
-
-class AttributeSpace:
-    """Names and encodings of one attribute registry.
-
-    *types* is an IntEnum of attribute types, *values* maps a type to an
-    IntEnum of its values, *variable* lists the variable-length (TLV)
-    types, *legacy* gives Scapy's spellings ``{name: (type, {value name:
-    value}, tlv)}`` which win over the derived ones, so that names that Scapy
-    code uses keep working, and *addresses* lists types whose 4-byte values
-    read as IPv4 addresses.
-    """
-
-    def __init__(self, types, values=None, variable=(), legacy=None,
-                 addresses=(), type_style=None):
-        legacy = legacy or {}
-        style = type_style or (lambda n: n)
-        self.type_names = {int(t): style(t.name) for t in types}
-        self.value_names = {int(t): {int(v): v.name.replace("_", "-")
-                                     for v in enum}
-                            for t, enum in (values or {}).items()}
-        for name, (num, names, _tlv) in legacy.items():
-            self.type_names[num] = name
-            table = self.value_names.setdefault(num, {})
-            for vname, v in names.items():
-                table[v] = vname
-        self.type_numbers = {v: k for k, v in self.type_names.items()}
-        self.type_numbers.update({t.name: int(t) for t in types})
-        self.value_numbers = {}
-        for t, table in self.value_names.items():
-            rev = {v: k for k, v in table.items()}
-            enum = (values or {}).get(t)
-            if enum is not None:
-                rev.update({v.name: int(v) for v in enum})
-                rev.update({v.name.replace("_", "-"): int(v) for v in enum})
-            self.value_numbers[t] = rev
-        self.variable = frozenset(int(t) for t in variable)
-        self.addresses = frozenset(int(t) for t in addresses)
-
-    def type_number(self, t):
-        if isinstance(t, str):
-            try:
-                return self.type_numbers[t]
-            except KeyError:
-                raise ValueError(unknown("unknown attribute type", t,
-                                         self.type_names.values())) from None
-        return int(t)
-
-    def knows(self, t):
-        """Whether *t* (a number or a name) is a type of this space."""
-        return not isinstance(t, str) or t in self.type_numbers
-
-    def value_number(self, t, v):
-        if isinstance(v, str) and t not in self.variable:
-            try:
-                return self.value_numbers.get(t, {})[v]
-            except KeyError:
-                if t in self.addresses:
-                    return ipaddress.IPv4Address(v).packed
-                raise ValueError(unknown(
-                    "unknown value for attribute %s:" % self.type_names.get(t, t),
-                    v, self.value_names.get(t, {}).values())) from None
-        if isinstance(v, str):
-            return v.encode()
-        return v
-
-    def numbers(self, attributes):
-        """``{type: value}`` of decoded attributes, as numbers; ValueError
-        when one is not of this space or is malformed (RFC 2408 3.3)."""
-        values = {}
-        for name, value in attributes:
-            if name is None:
-                raise ValueError("malformed attribute bytes %s" % bytes(value).hex())
-            number = self.type_number(name)
-            values[number] = self.value_number(number, value)
-        return values
-
-    def encode(self, attr):
-        """Wire bytes of one ``(type, value)`` pair or :class:`Attribute`."""
-        t, v = attr
-        if t is None:                       # bytes kept from a malformed tail
-            return v
-        t = self.type_number(t)
-        v = self.value_number(t, v)
-        tlv = getattr(attr, "tlv", None)
-        if isinstance(v, str):
-            v = v.encode()
-        if isinstance(v, (bytes, bytearray)):
-            size = len(v) if tlv is None else tlv
-            return struct.pack("!HH", t & 0x7FFF, size) + bytes(v)
-        v = int(v)
-        if tlv is None and v <= 0xFFFF:
-            return struct.pack("!HH", t | 0x8000, v)
-        if tlv is None:
-            tlv = max(4, (v.bit_length() + 7) // 8)
-        return struct.pack("!HH", t & 0x7FFF, tlv) + v.to_bytes(tlv, "big")
-
-    def decode(self, pkt, data):
-        """Attributes of *data*, each an :class:`Attribute` (RFC 2408 3.3)."""
-        out = []
-        while len(data) >= 4:
-            t, v = struct.unpack("!HH", data[:4])
-            basic = bool(t & 0x8000)
-            t &= 0x7FFF
-            name = self.type_names.get(t, t)
-            if basic:
-                out.append(Attribute(name, self.value_names.get(t, {}).get(v, v)))
-                data = data[4:]
-                continue
-            raw = data[4:4 + v]
-            if len(raw) < v:
-                _flag(pkt, "attribute %s: length %d exceeds the %d bytes left"
-                      % (name, v, len(raw)))
-                out.append(Attribute(name, raw, tlv=v))
-                data = b""
-                break
-            out.append(Attribute(name, self._value(t, raw), tlv=v))
-            data = data[4 + v:]
-        if data:
-            _flag(pkt, "%d bytes after the last attribute" % len(data))
-            out.append(Attribute(None, data))
-        return out
-
-    def _value(self, t, raw):
-        if t in self.addresses and len(raw) == 4:
-            return str(ipaddress.IPv4Address(raw))
-        if t in self.variable and raw:
-            return int.from_bytes(raw, "big")
-        return raw
 
 
 class AttributesField(StrLenField):
     """A list of data attributes, in TV or TLV format (RFC 2408 3.3),
-    named by the :class:`AttributeSpace` that *space_of(pkt)* returns.
+    named by the :class:`~scapy_ike.attributes.AttributeSpace` that
+    *space_of(pkt)* returns.
 
     Names are checked when set, against every space in *spaces* (a
     transform does not know its proposal yet), so that a misspelt one is
@@ -323,7 +169,7 @@ class IdentDataField(StrLenField):
             return m
         family, size, count, joiner = form
         if len(m) != size * count:
-            _flag(pkt, "%s data has %d bytes, expected %d" % (
+            flag_malformed(pkt, "%s data has %d bytes, expected %d" % (
                 IdType(pkt.getfieldval(self.type_field)).name, len(m), size * count))
             return m
         first = str(family(m[:size]))

@@ -33,34 +33,19 @@ from scapy.layers.inet import UDP
 from scapy.layers.ipsec import ESP, NON_ESP
 from scapy.packet import Packet, bind_bottom_up, bind_top_down, split_bottom_up
 
+from scapy_ike.attributes import CONFIG_ATTRIBUTES, IPSEC_ATTRIBUTES, OAKLEY_ATTRIBUTES
 from scapy_ike.constants import (
-    ISAKMP_VERSION, IKE_PORT, AhTransformId, AuthMethod, CertEncoding,
-    ConfigAttribute, ConfigType, CONFIG_BASIC_ATTRIBUTES, DOI,
-    EncapsulationMode, EncryptionAlgorithm, EspTransformId, ExchangeType,
-    ExtendedSequenceNumber, Group, GroupType, HashAlgorithm,
-    IdType, IpcompTransformId, IpsecAttribute, IpsecAuthAlgorithm,
-    IPSEC_VARIABLE_ATTRIBUTES, IsakmpTransformId, LifeType, NotifyType,
-    OakleyAttribute, OAKLEY_VARIABLE_ATTRIBUTES, PayloadType, Prf, ProtocolId,
-    XauthStatus, XauthType, vendor_id_name,
+    ISAKMP_VERSION, IKE_PORT, MAX_PAYLOADS, PAYLOAD_MIN_LENGTHS, CertEncoding, ConfigType,
+    DOI, ExchangeType, IdType, NotifyType, PayloadType, ProtocolId, vendor_id_name,
 )
 from scapy_ike.layers.fields import (
-    AttributeSpace, AttributesField, ByteEnumField, ContextEnumField,
+    AttributesField, ByteEnumField, ContextEnumField,
     IdentDataField, IntEnumField, ShortEnumField,
 )
-
-MAX_PAYLOADS = 100
-"""Payloads nested in one message (transforms in their proposal count)
-before the rest is left raw: real messages carry fewer than 50, and Scapy
-dissects each payload one stack level deeper, so hostile input must not
-reach Python's recursion limit."""
-
-
-def _names(enum, legacy=None):
-    """``{number: name}`` for an enum field: Scapy's spelling where Scapy has
-    one, else the enum name with dashes."""
-    table = {int(m): m.name.replace("_", "-") for m in enum}
-    table.update(legacy or {})
-    return table
+from scapy_ike.names import (
+    CERT_NAMES, CONFIG_TYPE_NAMES, DOI_NAMES, EXCHANGE_NAMES, ID_NAMES, NOTIFY_NAMES,
+    PAYLOAD_NAMES, PROTOCOL_NAMES, TRANSFORM_ID_NAMES,
+)
 
 
 def _spellings(enum, prefix=""):
@@ -72,73 +57,8 @@ def _spellings(enum, prefix=""):
     return table
 
 
-PAYLOAD_NAMES = _names(PayloadType, _scapy.ISAKMP_payload_type)
-EXCHANGE_NAMES = _names(ExchangeType, {
-    k: v for k, v in _scapy.ISAKMP_exchange_type.items()})
-PROTOCOL_NAMES = _names(ProtocolId)
-DOI_NAMES = _names(DOI)
-NOTIFY_NAMES = _names(NotifyType)
-ID_NAMES = _names(IdType)
-CERT_NAMES = _names(CertEncoding)
-CONFIG_TYPE_NAMES = _names(ConfigType)
-TRANSFORM_ID_NAMES = {
-    ProtocolId.ISAKMP: _names(IsakmpTransformId),
-    ProtocolId.IPSEC_AH: _names(AhTransformId),
-    ProtocolId.IPSEC_ESP: _names(EspTransformId),
-    ProtocolId.IPCOMP: _names(IpcompTransformId),
-}
 _IP_PROTOCOLS = {0: "Unused", 1: "ICMP", 6: "TCP", 17: "UDP", 47: "GRE",
                  50: "ESP", 51: "AH", 58: "ICMPv6"}
-
-
-def _camel(name):
-    return "".join(w.capitalize() for w in name.split("_"))
-
-
-OAKLEY_ATTRIBUTES = AttributeSpace(
-    OakleyAttribute, type_style=_camel,
-    values={
-        OakleyAttribute.ENCRYPTION_ALGORITHM: EncryptionAlgorithm,
-        OakleyAttribute.HASH_ALGORITHM: HashAlgorithm,
-        OakleyAttribute.AUTHENTICATION_METHOD: AuthMethod,
-        OakleyAttribute.GROUP_DESCRIPTION: Group,
-        OakleyAttribute.GROUP_TYPE: GroupType,
-        OakleyAttribute.LIFE_TYPE: LifeType,
-        OakleyAttribute.PRF: Prf,
-    },
-    variable=OAKLEY_VARIABLE_ATTRIBUTES,
-    legacy=_scapy.ISAKMPAttributeTypes,
-)
-"""Phase 1 SA attributes (RFC 2409 Appendix A), with Scapy's names."""
-
-IPSEC_ATTRIBUTES = AttributeSpace(
-    IpsecAttribute, type_style=_camel,
-    values={
-        IpsecAttribute.SA_LIFE_TYPE: LifeType,
-        IpsecAttribute.GROUP_DESCRIPTION: Group,
-        IpsecAttribute.ENCAPSULATION_MODE: EncapsulationMode,
-        IpsecAttribute.AUTHENTICATION_ALGORITHM: IpsecAuthAlgorithm,
-        IpsecAttribute.EXTENDED_SEQUENCE_NUMBER: ExtendedSequenceNumber,
-    },
-    variable=IPSEC_VARIABLE_ATTRIBUTES,
-    legacy=_scapy.IPSECAttributeTypes,
-)
-"""IPsec SA attributes (RFC 2407 4.5), with Scapy's names."""
-
-CONFIG_ATTRIBUTES = AttributeSpace(
-    ConfigAttribute,
-    values={ConfigAttribute.XAUTH_TYPE: XauthType,
-            ConfigAttribute.XAUTH_STATUS: XauthStatus},
-    variable=(),
-    addresses=(ConfigAttribute.INTERNAL_IP4_ADDRESS,
-               ConfigAttribute.INTERNAL_IP4_NETMASK,
-               ConfigAttribute.INTERNAL_IP4_DNS,
-               ConfigAttribute.INTERNAL_IP4_NBNS,
-               ConfigAttribute.INTERNAL_IP4_DHCP),
-)
-"""Mode Config and XAuth attributes; values of the variable ones are bytes
-(addresses as text).  XAUTH_TYPE and XAUTH_STATUS are basic."""
-assert all(a in CONFIG_ATTRIBUTES.type_names for a in CONFIG_BASIC_ATTRIBUTES)
 
 
 def _context(layer, attr, default=None):
@@ -380,7 +300,7 @@ class ISAKMP_payload_Transform(ISAKMP_payload, _scapy.ISAKMP_payload_Transform):
     attributes under an ISAKMP proposal, IPsec ones under AH/ESP/IPComp."""
 
     name = "IKE Transform"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.TRANSFORM]
     fields_desc = _HEADER + [
         ByteField("transform_count", 1),
         ContextEnumField("transform_id", 1, lambda pkt: TRANSFORM_ID_NAMES.get(
@@ -403,7 +323,7 @@ class ISAKMP_payload_Proposal(ISAKMP_payload, _scapy.ISAKMP_payload_Proposal):
     ``SPIsize`` and ``trans_nb`` are computed when unset."""
 
     name = "IKE proposal"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.PROPOSAL]
     fields_desc = _HEADER + [
         ByteField("proposal", 1),
         ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES, _spellings(ProtocolId)),
@@ -429,7 +349,7 @@ class ISAKMP_payload_SA(ISAKMP_payload, _scapy.ISAKMP_payload_SA):
     situation (RFC 2407 4.2)."""
 
     name = "ISAKMP SA"
-    min_length = 12
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.SA]
     fields_desc = _HEADER + [
         IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
         FlagsField("situation", 1, 32, ["identity", "secrecy", "integrity"]),
@@ -451,7 +371,7 @@ class ISAKMP_payload_ID(ISAKMP_payload, _scapy.ISAKMP_payload_ID):
     convert."""
 
     name = "ISAKMP Identification"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.ID]
     fields_desc = _HEADER + [
         ByteEnumField("IDtype", IdType.IPV4_ADDR, ID_NAMES, _spellings(IdType, "ID_")),
         ByteEnumField("ProtoID", 0, _IP_PROTOCOLS),
@@ -496,7 +416,7 @@ class ISAKMP_payload_CERT(ISAKMP_payload):
     """Certificate payload (RFC 2408 3.9)."""
 
     name = "ISAKMP Certificate"
-    min_length = 5
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.CERT]
     fields_desc = _HEADER + [
         ByteEnumField("cert_encoding", CertEncoding.X509_SIG, CERT_NAMES, _spellings(CertEncoding)),
         XStrLenField("cert_data", b"", length_from=_body(5)),
@@ -507,7 +427,7 @@ class ISAKMP_payload_CR(ISAKMP_payload):
     """Certificate Request payload (RFC 2408 3.10)."""
 
     name = "ISAKMP Certificate Request"
-    min_length = 5
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.CR]
     fields_desc = _HEADER + [
         ByteEnumField("cert_type", CertEncoding.X509_SIG, CERT_NAMES, _spellings(CertEncoding)),
         XStrLenField("cert_authority", b"", length_from=_body(5)),
@@ -539,7 +459,7 @@ class ISAKMP_payload_Notify(ISAKMP_payload, _scapy.ISAKMP_payload_Notify):
     """Notification payload (RFC 2408 3.14, RFC 2407 4.6.3, RFC 3706)."""
 
     name = "ISAKMP Notify (Notification)"
-    min_length = 12
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.NOTIFICATION]
     fields_desc = _HEADER + [
         IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
         ByteEnumField("proto", ProtocolId.ISAKMP, PROTOCOL_NAMES, _spellings(ProtocolId)),
@@ -555,7 +475,7 @@ class ISAKMP_payload_Delete(ISAKMP_payload, _scapy.ISAKMP_payload_Delete):
     """Delete payload (RFC 2408 3.15), with one or more SPIs."""
 
     name = "ISAKMP Delete"
-    min_length = 12
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.DELETE]
     fields_desc = _HEADER + [
         IntEnumField("doi", DOI.IPSEC, DOI_NAMES, _spellings(DOI)),
         ByteEnumField("proto", ProtocolId.IPSEC_ESP, PROTOCOL_NAMES, _spellings(ProtocolId)),
@@ -594,7 +514,7 @@ class ISAKMP_payload_Attributes(ISAKMP_payload):
     (draft-dukes-ike-mode-cfg-02 3.2)."""
 
     name = "ISAKMP Attributes"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.ATTRIBUTES]
     fields_desc = _HEADER + [
         ByteEnumField("type", ConfigType.CFG_REQUEST, CONFIG_TYPE_NAMES, _spellings(ConfigType)),
         ByteField("res2", 0),
@@ -627,7 +547,7 @@ class ISAKMP_payload_NAT_OA(ISAKMP_payload):
     """NAT-OA payload (RFC 3947 5.2): the original address."""
 
     name = "ISAKMP NAT-OA"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.NAT_OA]
     fields_desc = _HEADER + [
         ByteEnumField("id_type", IdType.IPV4_ADDR, ID_NAMES, _spellings(IdType, "ID_")),
         XStrFixedLenField("res2", b"\x00\x00\x00", 3),
@@ -652,7 +572,7 @@ class ISAKMP_payload_Fragment(ISAKMP_payload):
     fragmentation extension: fragment ID, number, last-fragment flag."""
 
     name = "ISAKMP Fragment"
-    min_length = 8
+    min_length = PAYLOAD_MIN_LENGTHS[PayloadType.FRAGMENT]
     fields_desc = _HEADER + [
         ShortField("fragment_id", 1),
         ByteField("fragment_number", 1),
@@ -688,6 +608,8 @@ PAYLOAD_CLASSES = {
 (:class:`~scapy_ike.constants.GdoiPayloadType`) dissect as the generic
 :class:`ISAKMP_payload`."""
 assert set(PAYLOAD_CLASSES) | {PayloadType.NONE} == set(PayloadType)
+assert all(cls.min_length == PAYLOAD_MIN_LENGTHS.get(number, ISAKMP_payload.min_length)
+           for number, cls in PAYLOAD_CLASSES.items())
 
 
 def iter_payloads(head):

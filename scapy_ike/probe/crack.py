@@ -193,7 +193,12 @@ def matcher(target):
 
 
 def _lines(data):
-    return [line.rstrip(b"\r") for line in data.split(b"\n") if line]
+    """The non-empty lines of *data* without their ``\\n`` or ``\\r\\n``:
+    split once, stripped and filtered only where *data* needs it."""
+    lines = data.split(b"\n")
+    if b"\r" in data:
+        lines = [line.rstrip(b"\r") for line in lines]
+    return lines if all(lines) else [line for line in lines if line]
 
 
 def dictionary_slices(path, jobs):

@@ -17,7 +17,7 @@ from scapy_ike.core.errors import RemoteProtocolError, Unauthenticated
 from scapy_ike.core.exchanges import Exchange, shared_secret
 from scapy_ike.core.message import body_of, encode_notify, encode_payloads, encode_sa
 from scapy_ike.crypto import dh, keys
-from scapy_ike.layers.isakmp import IPSEC_ATTRIBUTES
+from scapy_ike.attributes import IPSEC_ATTRIBUTES
 
 QUICK = ExchangeType.QUICK_MODE
 
