@@ -68,6 +68,12 @@ def capture(tmp_path):
         frames.append(ether(ipv4(*ENDS, 50, bytes(6))))                       # too short
         frames.append(ether(ipv4(ENDS[1], ENDS[0], 50, struct.pack("!II", 9, 1) + bytes(40))))
         frames.append(b"\x00" * 12 + b"\x81\x00" + bytes(2) + frames[-2][12:])  # VLAN
+        sealed = sa.seal(next(inner_packets(inner_sa)))
+        for sport, dport, payload in ((4500, 4500, sealed), (4500, 4500, bytes(4) + sealed),
+                                      (4500, 4500, b"\xff"), (4500, 500, sealed),
+                                      (4501, 4501, sealed), (4500, 4500, sealed[:7])):
+            frames.append(ether(ipv4(*ENDS, 17, struct.pack("!HHHH", sport, dport,
+                                                            8 + len(payload), 0) + payload)))
     path = tmp_path / "plain-esp.pcap"
     path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(
         struct.pack("<IIII", 1_800_000_000, n, len(f), len(f)) + f for n, f in enumerate(frames)))
@@ -95,7 +101,8 @@ def test_a_capture_of_every_kind(tmp_path):
     (slow, slow_session, none), (quick, session, taken) = both_ways(
         path, lambda summaries: Session(keys, summaries=summaries))
     assert quick == slow and none == 0
-    assert taken == 3 * 3 - 1           # UDP, ICMP and TCP, each round, but the SA's first
+    assert taken == 3 * 4 - 1           # UDP, ICMP and TCP, and UDP in UDP-encapsulated ESP,
+    #                                     each round, but the SA's first
     assert session.failures == slow_session.failures
     assert sum(session.failures.values()) == 3
     assert session.last_error == slow_session.last_error
@@ -103,6 +110,8 @@ def test_a_capture_of_every_kind(tmp_path):
     assert quick[1].endswith("-> ICMP 198.51.100.2 > 198.51.100.1 echo-request id=7 seq=1")
     assert quick[2].endswith("-> TCP 198.51.100.2:80 > 198.51.100.1:443 [SA] seq=5 ack=6 len=2")
     assert "[error: SPI 0x00001001: ICV does not verify" in quick[13]
+    assert quick[17].startswith("ESP 192.0.2.2:4500 > 192.0.2.1:4500 SPI=0x00001001 seq=15 ")
+    assert quick[17].endswith("-> UDP 198.51.100.2:1000 > 198.51.100.1:2000 len=4")
 
 
 @pytest.mark.parametrize("capture_path", all_captures() or [pytest.param(

@@ -27,6 +27,7 @@ MAX_NESTING = 4
 """ESP inside ESP is followed this deep (RFC 4303 allows nesting)."""
 IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
 ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
+UDP_HEADER = struct.Struct("!HHH")        # ports, length (RFC 768)
 
 
 class Record:
@@ -225,23 +226,34 @@ class Session:
 
     def _plain_esp(self, frame, time, data):
         """The record of an Ethernet frame carrying IPv4 (no options, not a
-        fragment) and ESP of an SA already made, read in place: a
-        :class:`Summary` where it holds a plain IPv4 packet (no options)
-        whose summary the fast path gives, else the :class:`Record` that
-        :meth:`decode_frame` would give; None for any other frame."""
+        fragment) and ESP of an SA already made, alone or in UDP (RFC 3948
+        2), read in place: a :class:`Summary` where it holds a plain IPv4
+        packet (no options) whose summary the fast path gives, else the
+        :class:`Record` that :meth:`decode_frame` would give; None for any
+        other frame."""
         if len(data) < 42:
             return None
         ethertype, vihl, total, frag, proto, pair = wire.ETHER_IPV4.unpack_from(data)
-        if ethertype != b"\x08\x00" or vihl != 0x45 or proto != wire.PROTO_ESP \
-                or frag & 0x3FFF or not 28 <= total <= len(data) - 14:
+        if ethertype != b"\x08\x00" or vihl != 0x45 or frag & 0x3FFF \
+                or not 28 <= total <= len(data) - 14:
             return None
-        flow = self._flows.get(pair + data[34:38])
+        if proto == wire.PROTO_ESP:
+            start, end, ports = 34, 14 + total, None
+        elif proto == wire.PROTO_UDP:
+            ports = sport, dport, length = UDP_HEADER.unpack_from(data, 34)
+            ike_port, natt_port = self.ports
+            if natt_port not in (sport, dport) or ike_port in (sport, dport) \
+                    or not 16 <= length <= total - 20 or data[42:46] == b"\x00\x00\x00\x00":
+                return None         # not ESP (RFC 3948 2.2), or too short to be told here
+            start, end, ports = 42, 34 + length, ports[:2]
+        else:
+            return None
+        name = data[23:34] + data[34:start] + data[start:start + 4]    # proto, addresses, ports, SPI
+        flow = self._flows.get(name) or self._flow(name, pair, ports, data[start:start + 4])
         if flow is None:
-            flow = self._flow(pair, data[34:38])
-            if flow is None:
-                return None
+            return None
         key, sa, prefix = flow
-        body = data[34:14 + total]
+        body = data[start:end]
         opened = _open(sa, body)
         line = esp_line(prefix, key[2], ESP_HEADER.unpack_from(body)[1])
         if not isinstance(opened, EspError) and opened.next_header == IPPROTO_IPIP:
@@ -259,10 +271,10 @@ class Session:
         self._opened(record, ip, key, sa, opened, 0)
         return record
 
-    def _flow(self, pair, spi):
-        """``(SA key, SA, "src > dst ")`` of the plain ESP SA of addresses
-        *pair* and *spi* (both as on the wire), once it is made and checks
-        its ICV; None before."""
+    def _flow(self, name, pair, ports, spi):
+        """``(SA key, SA, "src > dst ")`` of the ESP SA from and to the
+        addresses *pair* (as on the wire), with UDP *ports* or None, and
+        *spi*, once it is made and checks its ICV; None before."""
         src, dst = wire.address_texts(pair)
         key = (src, dst, int.from_bytes(spi, "big"))
         sa = self._sas.get(key)
@@ -270,7 +282,7 @@ class Session:
             return None
         if len(self._flows) > 65536:
             self._flows.clear()
-        flow = self._flows[pair + spi] = (key, sa, addresses(src, dst))
+        flow = self._flows[name] = (key, sa, addresses(src, dst, *(ports or ())))
         return flow
 
     def _isakmp(self, record, ip):
