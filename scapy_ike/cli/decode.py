@@ -123,7 +123,8 @@ def main(argv=None) -> int:
         from scapy_ike.decode.ike import IkeTracker
         ike = IkeTracker(keys.ike, psk=args.psk, gxy=args.gxy, qm_gxy=keys.qm_gxy + args.gxy)
     session = Session(esp_keys=keys.esp, ike=ike, ike_port=args.ike_port,
-                      natt_port=args.natt_port)
+                      natt_port=args.natt_port,
+                      summaries=not (args.json or args.verbose or args.ios_log))
     try:
         f, records = open_capture(args.capture)
     except (OSError, CaptureError) as exc:

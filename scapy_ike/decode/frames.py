@@ -18,7 +18,6 @@ from array import array
 from scapy_ike.decode import wire
 
 ESP, IKE = "esp", "ike"
-_ETHER_IPV4 = struct.Struct("!12x2sBxHxxHxB2x8s")   # Ethernet type, IPv4 header (RFC 791)
 _UDP = struct.Struct("!HHH")
 _ISAKMP_HEADER = 28
 
@@ -81,7 +80,7 @@ def route(blob, linktype, start, end, ike_port, natt_port):
     and IPv4 without options read in place, other frames through
     :mod:`~scapy_ike.decode.wire`."""
     if linktype == wire.ETHERNET and end - start >= 42:
-        ethertype, vihl, total, frag, proto, pair = _ETHER_IPV4.unpack_from(blob, start)
+        ethertype, vihl, total, frag, proto, pair = wire.ETHER_IPV4.unpack_from(blob, start)
         if ethertype == b"\x08\x00" and vihl == 0x45:
             if total < 20 or 14 + total > end - start or frag & 0x3FFF:
                 return None

@@ -49,7 +49,8 @@ def decode_parallel(store, session, formatter, clock, jobs):
     *session*'s messages about SAs are those of the whole capture
     afterwards."""
     _SHARED.update(store=store, formatter=formatter, clock=clock, ports=session.ports,
-                   esp_keys=list(session.esp_keys), keys=[], opaque={})
+                   summaries=session.summaries, esp_keys=list(session.esp_keys), keys=[],
+                   opaque={})
     try:
         if jobs > 1 and _one_key_each(session.esp_keys):
             texts = _by_runs(session, len(store), jobs)
@@ -252,7 +253,7 @@ def _ike_work(indexes):
     tracker = _SHARED["template"].fresh()
     tracker.opaque = _Noted(noted)
     session = Session(_SHARED["esp_keys"], ike=tracker, ike_port=_SHARED["ports"][0],
-                      natt_port=_SHARED["ports"][1])
+                      natt_port=_SHARED["ports"][1], summaries=_SHARED["summaries"])
     counts = {"key": 0, "failed": 0, "unkeyed": 0}
 
     def note(index):
@@ -303,7 +304,7 @@ def _esp_work(indexes):
     errors with their frame, unkeyed, misfit)``."""
     known = _KeysSoFar(_SHARED["keys"], _SHARED["opaque"])
     session = Session(_SHARED["esp_keys"], ike=known, ike_port=_SHARED["ports"][0],
-                      natt_port=_SHARED["ports"][1])
+                      natt_port=_SHARED["ports"][1], summaries=_SHARED["summaries"])
     done = _decoded(session, indexes, before=known.at)
     errors = {key: (session.last_failure[key], error) for key, error in session.last_error.items()}
     return done, Counter(session.failures), errors, dict(session.unkeyed), session.misfit

@@ -19,7 +19,7 @@ from collections import Counter
 
 from scapy_ike.decode import wire
 from scapy_ike.decode.summary import (
-    addresses, describe, esp_line, ip_summary, isakmp_summary,
+    addresses, describe, esp_line, ip_summary, isakmp_summary, transport_summary,
 )
 from scapy_ike.esp import IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_NONE, EspError
 
@@ -27,6 +27,7 @@ MAX_NESTING = 4
 """ESP inside ESP is followed this deep (RFC 4303 allows nesting)."""
 IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
 ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
+UDP_HEADER = struct.Struct("!HHH")        # ports, length (RFC 768)
 
 
 class Record:
@@ -101,6 +102,14 @@ class Record:
                 "error": self.error}
 
 
+def _open(sa, body):
+    """*sa*'s Opened of the ESP packet *body*, or the EspError refusing it."""
+    try:
+        return sa.open(body)
+    except EspError as exc:
+        return exc
+
+
 def _dissect(kind, data):
     from scapy_ike.layers.isakmp import ISAKMP      # IKEv1 on UDP 500 and 4500 too
     if kind == ISAKMP_LAYER:
@@ -110,6 +119,20 @@ def _dissect(kind, data):
         return IPv6(data)
     from scapy.layers.inet import IP
     return IP(data)
+
+
+class Summary:
+    """A frame told by its one-line summary alone (ESP opened in the
+    usual way: :meth:`Session._plain_esp`), which is all text output
+    asks of a :class:`Record`."""
+
+    __slots__ = ("frame", "time", "_text")
+
+    def __init__(self, frame, time, text):
+        self.frame, self.time, self._text = frame, time, text
+
+    def summary(self):
+        return self._text
 
 
 class Session:
@@ -133,8 +156,12 @@ class Session:
     <Session: 1 IKE SAs, 2 ESP SAs, 0 packets failed>
     """
 
-    def __init__(self, esp_keys=(), ike=None, ike_port=500, natt_port=4500):
+    def __init__(self, esp_keys=(), ike=None, ike_port=500, natt_port=4500, summaries=False):
         self.esp_keys = list(esp_keys)
+        self.summaries = summaries
+        """Whether a frame whose one-line summary is all that is wanted may
+        be told by a :class:`Summary` (:meth:`_plain_esp`)."""
+        self._flows = {}
         self._ike = ike
         self.ports = (ike_port, natt_port)
         self._sas = {}
@@ -174,6 +201,10 @@ class Session:
 
     def decode_frame(self, frame, time, linktype, data):
         """The record of one captured frame of link type *linktype*."""
+        if self.summaries and linktype == wire.ETHERNET:
+            record = self._plain_esp(frame, time, data)
+            if record is not None:
+                return record
         record = Record(frame, time, linktype, data)
         offset = wire.link_payload(linktype, data)
         ip = None if offset is None else wire.parse_ip(data, offset, *self.ports)
@@ -192,6 +223,67 @@ class Session:
         else:
             record.line = ip_summary(ip, *self.ports)
         return record
+
+    def _plain_esp(self, frame, time, data):
+        """The record of an Ethernet frame carrying IPv4 (no options, not a
+        fragment) and ESP of an SA already made, alone or in UDP (RFC 3948
+        2), read in place: a :class:`Summary` where it holds a plain IPv4
+        packet (no options) whose summary the fast path gives, else the
+        :class:`Record` that :meth:`decode_frame` would give; None for any
+        other frame."""
+        if len(data) < 42:
+            return None
+        ethertype, vihl, total, frag, proto, pair = wire.ETHER_IPV4.unpack_from(data)
+        if ethertype != b"\x08\x00" or vihl != 0x45 or frag & 0x3FFF \
+                or not 28 <= total <= len(data) - 14:
+            return None
+        if proto == wire.PROTO_ESP:
+            start, end, ports = 34, 14 + total, None
+        elif proto == wire.PROTO_UDP:
+            ports = sport, dport, length = UDP_HEADER.unpack_from(data, 34)
+            ike_port, natt_port = self.ports
+            if natt_port not in (sport, dport) or ike_port in (sport, dport) \
+                    or not 16 <= length <= total - 20 or data[42:46] == b"\x00\x00\x00\x00":
+                return None         # not ESP (RFC 3948 2.2), or too short to be told here
+            start, end, ports = 42, 34 + length, ports[:2]
+        else:
+            return None
+        name = data[23:34] + data[34:start] + data[start:start + 4]    # proto, addresses, ports, SPI
+        flow = self._flows.get(name) or self._flow(name, pair, ports, data[start:start + 4])
+        if flow is None:
+            return None
+        key, sa, prefix = flow
+        body = data[start:end]
+        opened = _open(sa, body)
+        line = esp_line(prefix, key[2], ESP_HEADER.unpack_from(body)[1])
+        if not isinstance(opened, EspError) and opened.next_header == IPPROTO_IPIP:
+            inner = opened.payload
+            if len(inner) >= 20 and inner[0] == 0x45:
+                _, length, frag, proto, pair = wire.IPV4_HEADER.unpack_from(inner)
+                if 20 <= length <= len(inner) and not frag & 0x3FFF:
+                    text = transport_summary(4, proto, *wire.address_texts(pair), inner, 20,
+                                             length, *self.ports)
+                    if text is not None:
+                        return Summary(frame, time, line + " -> " + text)
+        record = Record(frame, time, wire.ETHERNET, data)
+        record.ip = ip = wire.parse_ip(data, 14, *self.ports)
+        record.line = line
+        self._opened(record, ip, key, sa, opened, 0)
+        return record
+
+    def _flow(self, name, pair, ports, spi):
+        """``(SA key, SA, "src > dst ")`` of the ESP SA from and to the
+        addresses *pair* (as on the wire), with UDP *ports* or None, and
+        *spi*, once it is made and checks its ICV; None before."""
+        src, dst = wire.address_texts(pair)
+        key = (src, dst, int.from_bytes(spi, "big"))
+        sa = self._sas.get(key)
+        if sa is None or sa.skip_icv is not None:
+            return None
+        if len(self._flows) > 65536:
+            self._flows.clear()
+        flow = self._flows[name] = (key, sa, addresses(src, dst, *(ports or ())))
+        return flow
 
     def _isakmp(self, record, ip):
         body = ip.body
@@ -229,14 +321,17 @@ class Session:
         spi = struct.unpack_from("!I", body)[0]
         key = (ip.src, ip.dst, spi)
         sa = self._sas.get(key) or self._sa(key, body, record)
-        if sa is None:
-            return
-        try:
-            opened = sa.open(body)
-        except EspError as exc:
+        if sa is not None:
+            self._opened(record, ip, key, sa, _open(sa, body), depth)
+
+    def _opened(self, record, ip, key, sa, opened, depth):
+        """What SA *sa* made of *ip*'s ESP packet (an Opened, or the
+        EspError that refused it), and what it carries, into *record*."""
+        spi = key[2]
+        if isinstance(opened, EspError):
             record.decrypted = False
-            record.error = "SPI 0x%08x: %s" % (spi, exc)
-            self._failed(key, str(exc), record.frame)
+            record.error = "SPI 0x%08x: %s" % (spi, opened)
+            self._failed(key, str(opened), record.frame)
             return
         record.decrypted = True
         record.esp.append((spi, opened, sa.skip_icv is None and sa.icv_size > 0))

@@ -63,21 +63,27 @@ def ip_summary(ip, ike_port=500, natt_port=4500):
     """The description of a :class:`~scapy_ike.decode.wire.Ip` carrying
     ICMP, ICMPv6, UDP or TCP, or None (anything else, or a header cut
     short)."""
-    data, start, end, proto = ip.data, ip.start, ip.end, ip.proto
-    if proto in (1, 58) and (proto == 1) == (ip.version == 4) and end - start >= 8:
+    return transport_summary(ip.version, ip.proto, ip.src, ip.dst, ip.data, ip.start, ip.end,
+                             ike_port, natt_port)
+
+
+def transport_summary(version, proto, src, dst, data, start, end, ike_port=500, natt_port=4500):
+    """As :func:`ip_summary`, for the payload ``data[start:end]`` of an IP
+    packet of *version* and protocol *proto* from *src* to *dst*."""
+    if proto in (1, 58) and (proto == 1) == (version == 4) and end - start >= 8:
         kind, code, _, ident, seq = struct.unpack_from("!BBHHH", data, start)
-        return transport_line(proto, ip.src, ip.dst, (kind, code, ident, seq))
+        return transport_line(proto, src, dst, (kind, code, ident, seq))
     if proto == 17 and end - start >= 8:
         sport, dport, length = struct.unpack_from("!HHH", data, start)
-        if 8 <= length <= end - start and not {sport, dport} & {ike_port, natt_port}:
-            return transport_line(17, ip.src, ip.dst, (sport, dport, length))
+        if 8 <= length <= end - start and sport not in (ike_port, natt_port) \
+                and dport not in (ike_port, natt_port):
+            return transport_line(17, src, dst, (sport, dport, length))
     if proto == 6 and end - start >= 20:
         sport, dport, seq, ack, offset, flags = struct.unpack_from("!HHIIBB", data, start)
         size = (offset >> 4) * 4
         if 20 <= size <= end - start:
             bits = flags | (offset & 1) << 8
-            return transport_line(6, ip.src, ip.dst,
-                                  (sport, dport, seq, ack, bits, end - start - size))
+            return transport_line(6, src, dst, (sport, dport, seq, ack, bits, end - start - size))
     return None
 
 

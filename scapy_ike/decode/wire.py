@@ -59,11 +59,12 @@ def link_payload(linktype, data):
     return None
 
 
-IPV4_HEADER = struct.Struct("!BxHxxHxB2x8s")
+IPV4_HEADER = struct.Struct("!BxHxxHxB2x8s")     # version and IHL, length, fragment, proto, addresses
+ETHER_IPV4 = struct.Struct("!12x2sBxHxxHxB2x8s")  # Ethernet type, then IPV4_HEADER
 _NAMES = {}
 
 
-def _texts(raw):
+def address_texts(raw):
     """Source and destination addresses (both halves of *raw*) as text;
     the same few pairs recur, so they are kept."""
     pair = _NAMES.get(raw)
@@ -90,7 +91,7 @@ def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
         ihl = (vihl & 15) * 4
         if ihl < 20 or total < ihl or offset + total > size or frag & 0x3FFF:
             return None
-        ip = Ip(4, *_texts(pair), proto, data[offset:offset + ihl], data,
+        ip = Ip(4, *address_texts(pair), proto, data[offset:offset + ihl], data,
                 offset + ihl, offset + total)
     elif version == 6:
         if size < offset + 40:
@@ -98,8 +99,8 @@ def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
         plen, proto = struct.unpack_from("!HB", data, offset + 4)
         if proto in IPV6_EXTENSIONS or offset + 40 + plen > size:
             return None
-        ip = Ip(6, *_texts(data[offset + 8:offset + 40]), proto, data[offset:offset + 40], data,
-                offset + 40, offset + 40 + plen)
+        ip = Ip(6, *address_texts(data[offset + 8:offset + 40]), proto,
+                data[offset:offset + 40], data, offset + 40, offset + 40 + plen)
     else:
         return None
     start, end = ip.start, ip.end
