@@ -275,18 +275,15 @@ def _print_parallel(records, session, formatter, clock, jobs, progress, path):
     from scapy_ike.decode.frames import FrameStore
     from scapy_ike.decode.parallel import decode_parallel
     mapped = map_pcap(path)
-    if mapped is None:
-        store = FrameStore(ports=session.ports)
-        add = store.append
-    else:                           # no reading to follow, only offsets
-        records, store, progress = mapped[2], FrameStore(mapped[1], session.ports), None
-        add = store.add
+    store = FrameStore(None if mapped is None else mapped[1], session.ports)
     damaged = None
     try:
-        for record in records:
-            add(*record)
-            if progress is not None and not len(store) % 512:
-                progress(len(store))
+        if mapped is not None:          # no reading to follow, only offsets
+            store.extend(mapped[2])
+        for number, record in enumerate(records if mapped is None else (), 1):
+            store.append(*record)
+            if progress is not None and not number % 512:
+                progress(number)
     except CaptureError as exc:
         damaged = exc
     if len(store):

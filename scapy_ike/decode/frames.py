@@ -47,6 +47,16 @@ class FrameStore:
         self.stamps.append(stamp)
         self.linktypes.append(linktype)
 
+    def extend(self, records):
+        """:meth:`add` each of *records*, ``(link type, time, start, end)``."""
+        starts, ends = self.starts.append, self.ends.append
+        stamps, linktypes = self.stamps.append, self.linktypes.append
+        for linktype, stamp, start, end in records:
+            starts(start)
+            ends(end)
+            stamps(stamp)
+            linktypes(linktype)
+
     def route(self, index):
         """What the decoding of frame *index* depends on (:func:`route`)."""
         return route(self.blob, self.linktypes[index], self.starts[index], self.ends[index],

@@ -32,6 +32,7 @@ only.
 """
 
 import csv
+import functools
 import ipaddress
 import os
 import re
@@ -372,13 +373,22 @@ def _address(text, version, number):
     """None for ``*``, else the address or prefix in normal form."""
     if text == "*":
         return None
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise KeyFileError(number, "bad address %r (an address, a prefix or *)" % text) from None
+    network = _network(text)
+    if network is None:
+        raise KeyFileError(number, "bad address %r (an address, a prefix or *)" % text)
     if version and network.version != version:
         raise KeyFileError(number, "%s is not an IPv%d address" % (text, version))
     return str(network) if "/" in text else str(network.network_address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(text):
+    """The address or prefix *text* as a network, or None; a table of many
+    SAs names the same few addresses."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
 
 
 def _secret(text, what, number):

@@ -3,8 +3,8 @@ process gives.
 
 Where the ESP keys were all given (none from IKE, no two for one SA), a
 capture without ISAKMP is frames that each decode alone: the frames are
-cut into as many runs as there are processes, each routed and decoded by
-its own (:func:`_run_work`).  A run that meets an ISAKMP message gives up
+cut into as many runs as there are processes, each decoded by its own
+(:func:`_run_work`).  A run that meets an ISAKMP message gives up
 (Quick Modes may key the frames after it), and then, as for every other
 capture, each frame is first routed
 (:meth:`~scapy_ike.decode.frames.FrameStore.route`) by what its decoding
@@ -95,12 +95,27 @@ def _by_runs(session, count, jobs):
 
 
 def _run_work(run):
-    """Route the frames of *run*, then decode them as :func:`_esp_work`
-    does; None at the first ISAKMP message."""
-    store = _SHARED["store"]
-    if any(where is not None and where[0] == IKE for where in map(store.route, run)):
+    """Decode the frames of *run* as :func:`_esp_work` does, with no IKE;
+    None at the first ISAKMP message."""
+    try:
+        return _esp_results(_session(_NoIsakmp()), run)
+    except _IsakmpSeen:
         return None
-    return _esp_work(run)
+
+
+class _IsakmpSeen(Exception):
+    """A run of frames holds an ISAKMP message."""
+
+
+class _NoIsakmp:
+    """The IKE side of a run of frames without ISAKMP: no keys, no opaque
+    SPIs, and a message, were one to come, ends the run."""
+
+    esp_keys = ()
+    opaque = {}
+
+    def message(self, data, src):
+        raise _IsakmpSeen
 
 
 def _by_sa(store, session, jobs):
@@ -252,8 +267,7 @@ def _ike_work(indexes):
     noted, events = [], []
     tracker = _SHARED["template"].fresh()
     tracker.opaque = _Noted(noted)
-    session = Session(_SHARED["esp_keys"], ike=tracker, ike_port=_SHARED["ports"][0],
-                      natt_port=_SHARED["ports"][1], summaries=_SHARED["summaries"])
+    session = _session(tracker)
     counts = {"key": 0, "failed": 0, "unkeyed": 0}
 
     def note(index):
@@ -303,8 +317,16 @@ def _esp_work(indexes):
     """Decode and format the frames at *indexes*: ``(texts, failures, last
     errors with their frame, unkeyed, misfit)``."""
     known = _KeysSoFar(_SHARED["keys"], _SHARED["opaque"])
-    session = Session(_SHARED["esp_keys"], ike=known, ike_port=_SHARED["ports"][0],
-                      natt_port=_SHARED["ports"][1], summaries=_SHARED["summaries"])
-    done = _decoded(session, indexes, before=known.at)
+    return _esp_results(_session(known), indexes, before=known.at)
+
+
+def _session(ike):
+    """A worker's session, with the ESP keys given and *ike* as its IKE side."""
+    return Session(_SHARED["esp_keys"], ike=ike, ike_port=_SHARED["ports"][0],
+                   natt_port=_SHARED["ports"][1], summaries=_SHARED["summaries"])
+
+
+def _esp_results(session, indexes, before=None):
+    done = _decoded(session, indexes, before=before)
     errors = {key: (session.last_failure[key], error) for key, error in session.last_error.items()}
     return done, Counter(session.failures), errors, dict(session.unkeyed), session.misfit
