@@ -239,6 +239,7 @@ class Session:
             return None
         if proto == wire.PROTO_ESP:
             start, end, ports = 34, 14 + total, None
+            name = data[26:38]                          # addresses, SPI
         elif proto == wire.PROTO_UDP:
             ports = sport, dport, length = UDP_HEADER.unpack_from(data, 34)
             ike_port, natt_port = self.ports
@@ -246,9 +247,9 @@ class Session:
                     or not 16 <= length <= total - 20 or data[42:46] == b"\x00\x00\x00\x00":
                 return None         # not ESP (RFC 3948 2.2), or too short to be told here
             start, end, ports = 42, 34 + length, ports[:2]
+            name = data[26:38] + data[42:46]            # addresses, ports, SPI
         else:
             return None
-        name = data[23:34] + data[34:start] + data[start:start + 4]    # proto, addresses, ports, SPI
         flow = self._flows.get(name) or self._flow(name, pair, ports, data[start:start + 4])
         if flow is None:
             return None
