@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from scapy.layers.inet import ICMP
+from scapy.layers.inet import ICMP, IP
 from scapy.utils import rdpcap
 
 from conftest import need_tool
@@ -110,12 +110,13 @@ def pair(tmp_path, initiator_class=IKEv1Automaton, **initiator):
 
 def outcome(automaton, timeout=10):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         done = [e for e in automaton.events if isinstance(e, (ev.QuickModeEstablished, ev.Failed))]
         if done:
             return done[0]
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(0.05)
-    return None
 
 
 def test_tamper_hook_drop_is_retransmitted(tmp_path):
@@ -125,6 +126,54 @@ def test_tamper_hook_drop_is_retransmitted(tmp_path):
     try:
         assert isinstance(outcome(i), ev.QuickModeEstablished)
         assert [type(e) for e in i.events if isinstance(e, ev.Retransmitted)] == [ev.Retransmitted]
+    finally:
+        for a in (i, r):
+            a.stop()
+            a.close()
+
+
+def _quick_mode(data):
+    """Whether a datagram we send is a Quick Mode message (RFC 2409 5.5),
+    behind the non-ESP marker or not (RFC 3948 2.2)."""
+    isakmp = data[4:] if data[:4] == bytes(4) else data
+    return len(isakmp) > 18 and isakmp[18] == 32
+
+
+def test_esp_read_with_the_quick_mode_that_keys_it_reaches_its_pair(tmp_path):
+    """The initiator sends on a new pair once QM3 is out (RFC 2409 5.5, no
+    commit bit), so QM3 and the first ESP packet can wait at the responder
+    together and be read in one batch: the pair QM3 completes is installed
+    before the next datagram is read, and the echo is answered.  QM3 is
+    held back until the initiator has its pair, then sent with the echo
+    right behind it to a responder that reads nothing meanwhile."""
+    i, r = pair(tmp_path)
+    held = []
+
+    def hold_qm3(datagram):
+        if not _quick_mode(datagram.data):
+            return datagram
+        held.append(datagram)
+        return None if len(held) > 1 else datagram      # QM1 goes, QM3 is held
+    i.tamper = hold_qm3
+    i.runbg()
+    try:
+        deadline = time.monotonic() + 10
+        while outcome(i, timeout=0) is None and time.monotonic() < deadline:
+            r.pump(0.05)
+        established = outcome(i, timeout=0)
+        assert isinstance(established, ev.QuickModeEstablished)
+        assert not [e for e in r.events if isinstance(e, ev.QuickModeEstablished)]
+        qm3 = held[1]
+        i.sockets[qm3.local_port].sendto(qm3.data, qm3.addr)
+        sock = i.tunnel_socket()
+        sock.send(IP(src="198.51.100.2", dst="198.51.100.1") / ICMP(id=7, seq=1) / b"queued")
+        time.sleep(0.2)
+        r.pump(0.5)
+        assert [e.spi_in for e in r.events if isinstance(e, ev.QuickModeEstablished)] == [
+            established.spi_out]
+        reply = sock.recv() if sock.select([sock], 2.0) else None
+        assert reply is not None and reply[ICMP].type == 0 and reply[ICMP].seq == 1
+        assert (reply[IP].src, reply[ICMP].id) == ("198.51.100.1", 7)
     finally:
         for a in (i, r):
             a.stop()

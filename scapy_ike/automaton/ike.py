@@ -229,7 +229,6 @@ class IKEv1Automaton(Automaton):
                 local = _destination(ancillary)
                 self._record(addr, (local or self.endpoint.local_address, port), data)
                 self._datagram(data, addr, port, now, local)
-            self._flush()
         if self.esp is not None and self.esp in ready:
             self._raw_esp()
         self._report(now)
@@ -241,6 +240,11 @@ class IKEv1Automaton(Automaton):
                 self._esp_in(data)
             return
         self.endpoint.receive_datagram(data, addr, now, local_port=port, local_address=local)
+        # answered and acted on before the next datagram is read: that may be
+        # ESP on the pair this one completed, the initiator sending on it as
+        # soon as QM3 is out (RFC 2409 5.5, no commit bit)
+        self._flush()
+        self._drain()
 
     def _esp_in(self, data):
         tunnel = self._inbound.get(data[:4])    # the SPI (RFC 4303 2.1)
