@@ -13,6 +13,10 @@ TEST_DEBS="tshark tcpdump ike-scan iputils-ping iproute2 iptables procps vpnc
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
   libcharon-extra-plugins libcharon-extauth-plugins"
 
+# What builds crack's compiled loop (scapy_ike/probe/_crackloop.c, linked with
+# OpenSSL's libcrypto); without them the package installs without it.
+BUILD_DEBS="gcc libc6-dev libssl-dev"
+
 install_debs() {
     local missing=()
     for pkg in "$@"; do
@@ -30,6 +34,9 @@ install_debs() {
 }
 
 make_venv() {
+    local include
+    include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    install_debs $BUILD_DEBS $([ -e "$include/Python.h" ] || echo python3-dev)
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV" 2>/dev/null || {
             install_debs python3-venv python3-pip

@@ -43,23 +43,72 @@ def test_ikescan_line_parsed_as_md5():
     assert crack.format_line(target) == shared_file(*IKESCAN_LINE).read_text().strip()
 
 
-@pytest.mark.parametrize("hash_name", ["md5", "sha1", "sha256", "sha384", "sha512"])
-def test_every_hash_found_by_dictionary(hash_name):
+HASHES = ["md5", "sha1", "sha256", "sha384", "sha512"]
+COMPILED = pytest.mark.skipif(crack._crackloop is None,
+                              reason="the compiled loop was not built (no C compiler "
+                                     "or OpenSSL headers at install)")
+LOOPS = [pytest.param(True, id="compiled", marks=COMPILED), pytest.param(False, id="interpreted")]
+
+
+@pytest.mark.parametrize("compiled", LOOPS)
+@pytest.mark.parametrize("hash_name", HASHES)
+def test_every_hash_found_by_dictionary(hash_name, compiled):
     target = made_line(hash_name, b"correct horse")
     line = crack.format_line(target)
     assert line.count(":") == (8 if hash_name in ("md5", "sha1") else 9)
     assert crack.parse_line(line) == target
-    find = crack.matcher(target)
+    find = crack.matcher(target, compiled)
     assert find([b"wrong", b"correct hors", b"correct horse", b"later"]) == b"correct horse"
     assert find([b"wrong", b"Correct horse"]) is None
+    assert find([]) is None
 
 
-def test_key_longer_than_the_block_is_hashed_first():
+@pytest.mark.parametrize("compiled", LOOPS)
+def test_key_longer_than_the_block_is_hashed_first(compiled):
     long_key = b"k" * 150          # RFC 2104 2: keys longer than B are hashed first
     target = made_line("sha256", long_key)
-    find = crack.matcher(target)
+    find = crack.matcher(target, compiled)
     assert find([b"k" * 149, long_key]) == long_key
     assert target.check(long_key) and not target.check(b"k" * 149)
+
+
+@COMPILED
+@pytest.mark.parametrize("hash_name", HASHES)
+def test_compiled_loop_finds_every_key_length_where_the_plain_hmac_does(hash_name):
+    """Keys of 0 to 2 blocks and a byte (the pads filled, a key of exactly
+    one block, longer keys hashed first), each one found at its place in a
+    list of all the others, and the index the C function returns."""
+    block = crack.BLOCK_SIZES[hash_name]
+    keys_ = [bytes((i * 7 + j) % 256 for j in range(i)) for i in range(2 * block + 2)]
+    keys_[5] = b"a\0\0b\0"             # NUL bytes are key bytes like any other
+    for n in (0, 1, 5, block - 1, block, block + 1, 2 * block + 1):
+        target = made_line(hash_name, keys_[n])
+        assert target.check(keys_[n])
+        args = (hash_name, target.ni_b + target.nr_b, target.signed(), target.hash_r)
+        assert crack._crackloop.find(*args, keys_) == n
+        assert crack._crackloop.find(*args, keys_[:n] + keys_[n + 1:]) == -1
+        assert crack.matcher(target, True)(keys_) == keys_[n] == crack.matcher(target, False)(keys_)
+
+
+@COMPILED
+def test_compiled_loop_refuses_what_it_cannot_hash():
+    target = made_line("sha1", b"x")
+    args = (target.ni_b + target.nr_b, target.signed())
+    with pytest.raises(TypeError):
+        crack._crackloop.find("sha1", *args, target.hash_r, [b"a", "text", b"x"])
+    with pytest.raises(ValueError, match="unknown hash"):
+        crack._crackloop.find("tiger", *args, target.hash_r, [b"x"])
+    with pytest.raises(ValueError, match="a sha256 HASH_R has 32 bytes"):
+        crack._crackloop.find("sha256", *args, target.hash_r, [b"x"])
+    assert crack._crackloop.find("sha1", *args, target.hash_r, (b"y", b"x")) == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/include/openssl/evp.h"),
+                    reason="no OpenSSL headers: the package installs without its compiled loop")
+def test_compiled_loop_built_where_it_can_be():
+    """The set-up installs a C compiler and OpenSSL's headers, so an install
+    that silently fell back to the interpreted loop is a broken build."""
+    assert crack._crackloop is not None
 
 
 def test_bad_lines_refused():

@@ -12,12 +12,15 @@ psk-crack tells MD5 from SHA-1 by the length of HASH_R; so do we, for
 SHA2-256/384/512 too, and a tenth field may name the hash (``sha256``), as
 :func:`format_line` writes it for the SHA-2 hashes.
 
-Speed: the HMAC is written out with :mod:`hashlib` (RFC 2104 2:
-H(K ^ opad | H(K ^ ipad | text))), the pads made with ``bytes.translate``
-and precomputed fillers, so that one candidate costs four hash calls and
-no ``hmac`` object.  A match is confirmed with :mod:`hmac` and a
-constant-time compare.  Workers split a dictionary by byte ranges and a brute
-force by first character, one process each.
+Speed: the HMAC is written out (RFC 2104 2: H(K ^ opad | H(K ^ ipad |
+text))) in a compiled loop over OpenSSL's digests (``_crackloop.c``, built
+where a C compiler and OpenSSL's headers are), a batch of candidates per
+call.  Where it was not built, the same is done with :mod:`hashlib`, the
+pads made with ``bytes.translate`` and precomputed fillers, so that one
+candidate costs four hash calls and no ``hmac`` object.  Either way a
+match is confirmed with :mod:`hmac` and a constant-time compare.  Workers
+split a dictionary by byte ranges and a brute force by first character,
+one process each.
 """
 
 import functools
@@ -34,6 +37,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from scapy_ike.crypto import registry
+
+try:
+    from scapy_ike.probe import _crackloop
+except ImportError:         # built without a C compiler or OpenSSL's headers
+    _crackloop = None
 
 BLOCK_SIZES = {"md5": 64, "sha1": 64, "sha256": 64, "sha384": 128, "sha512": 128}
 """The HMAC block size B of each hash (RFC 2104 2; FIPS 180-4 for SHA-2)."""
@@ -164,12 +172,29 @@ def fastest(name):
     return min(choices, key=lambda new: min(cost(new) for _ in range(3)))
 
 
-def matcher(target):
-    """``find(candidates)``: the first of *candidates* (bytes) that is the
-    key, or None.  HMAC by hand (RFC 2104 2): what follows each key block
-    is made once, for every key length (the fillers, the nonces, the
-    signed transcript), so that a candidate costs four hash calls, two
-    ``translate`` and four joins."""
+def matcher(target, compiled=None):
+    """``find(candidates)``: the first of *candidates* (a list of bytes)
+    that is the key, or None; by the compiled loop where it was built
+    (*compiled* None) or when *compiled* is true, else interpreted."""
+    if compiled is None:
+        compiled = _crackloop is not None
+    if not compiled:
+        return _interpreted(target)
+    search, nonces, signed = _crackloop.find, target.ni_b + target.nr_b, target.signed()
+
+    def find(candidates):
+        index = search(target.hash, nonces, signed, target.hash_r, candidates)
+        if index < 0:
+            return None
+        return candidates[index] if target.check(candidates[index]) else None
+    return find
+
+
+def _interpreted(target):
+    """:func:`matcher`'s ``find`` in Python.  HMAC by hand (RFC 2104 2):
+    what follows each key block is made once, for every key length (the
+    fillers, the nonces, the signed transcript), so that a candidate costs
+    four hash calls, two ``translate`` and four joins."""
     new = fastest(target.hash)
     block = BLOCK_SIZES[target.hash]
     nonces, signed, wanted = target.ni_b + target.nr_b, target.signed(), target.hash_r

@@ -1,0 +1,9 @@
+"""The one compiled part: the PSK search's inner loop (scapy_ike/probe/_crackloop.c),
+linked with OpenSSL's libcrypto.  It is optional: without a C compiler or
+OpenSSL's headers the package installs without it, and ``crack`` runs its
+interpreted loop."""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("scapy_ike.probe._crackloop", ["scapy_ike/probe/_crackloop.c"],
+                             libraries=["crypto"], optional=True)])
