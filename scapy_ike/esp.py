@@ -88,8 +88,6 @@ class Lifetime:
     hard_packets: Optional[int] = None
 
 
-_UNLIMITED = Lifetime()
-"""No limit: an SA's packets are only counted (:meth:`SecurityAssociation._account`)."""
 _SPI_SEQ = struct.Struct("!II")
 
 
@@ -223,7 +221,7 @@ class SecurityAssociation:
         self.replay_window = replay_window
         self._top = esn << 32 if esn_en else 0   # highest sequence number received
         self._bitmap = 0         # bit i: top - i was received
-        self.lifetime = _UNLIMITED if lifetime == _UNLIMITED else lifetime  # the quick check
+        self.lifetime = lifetime
         self.soft_expired = False
         self._bytes = self._packets_in = self._packets_out = 0
         self._counts = Counter()
@@ -363,13 +361,6 @@ class SecurityAssociation:
             self._bitmap |= 1 << -ahead
 
     def _account(self, size, incoming):
-        if self.lifetime is _UNLIMITED:
-            self._bytes += size
-            if incoming:
-                self._packets_in += 1
-            else:
-                self._packets_out += 1
-            return
         life = self.lifetime
         total, packets = self._bytes + size, self._packets_in + self._packets_out + 1
         if (life.hard_bytes is not None and total > life.hard_bytes) or \

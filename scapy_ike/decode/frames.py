@@ -12,13 +12,11 @@ an ISAKMP message (RFC 2408 3.1: the initiator cookie first) on its IKE
 SA, anything else on nothing.
 """
 
-import struct
 from array import array
 
 from scapy_ike.decode import wire
 
 ESP, IKE = "esp", "ike"
-_UDP = struct.Struct("!HHH")
 _ISAKMP_HEADER = 28
 
 
@@ -87,23 +85,14 @@ class FrameStore:
 def route(blob, linktype, start, end, ike_port, natt_port):
     """``(ESP, (addresses, SPI))``, ``(IKE, initiator cookie)`` or None
     for the frame of link type *linktype* at ``blob[start:end]``: Ethernet
-    and IPv4 without options read in place, other frames through
-    :mod:`~scapy_ike.decode.wire`."""
-    if linktype == wire.ETHERNET and end - start >= 42:
-        ethertype, vihl, total, frag, proto, pair = wire.ETHER_IPV4.unpack_from(blob, start)
-        if ethertype == b"\x08\x00" and vihl == 0x45:
-            if total < 20 or 14 + total > end - start or frag & 0x3FFF:
-                return None
-            ip = start + 14
-            if proto == wire.PROTO_ESP:
-                return _esp(pair, blob, ip + 20, ip + total)
-            if proto != wire.PROTO_UDP or total < 28:
-                return None
-            sport, dport, length = _UDP.unpack_from(blob, ip + 20)
-            if length < 8 or 20 + length > total:
-                return None
-            return _udp(pair, blob, ip + 28, ip + 20 + length, (sport, dport), ike_port,
-                        natt_port)
+    and IPv4 without options read in place (:func:`~scapy_ike.decode.wire.ether_ipv4`),
+    other frames through :func:`~scapy_ike.decode.wire.parse_ip`."""
+    found = wire.ether_ipv4(blob, start, end, ike_port, natt_port) \
+        if linktype == wire.ETHERNET else None
+    if found is not None:
+        kind, pair, _, start, end = found
+        return _esp(pair, blob, start, end) if kind == wire.ESP else \
+            _isakmp(blob, start, end) if kind == wire.ISAKMP else None
     data = bytes(blob[start:end])
     offset = wire.link_payload(linktype, data)
     ip = None if offset is None else wire.parse_ip(data, offset, ike_port, natt_port)
@@ -115,42 +104,24 @@ def route(blob, linktype, start, end, ike_port, natt_port):
     return _isakmp(ip.body, 0, len(ip.body))
 
 
+_ROUTES = {}
+"""Every route made, each once: a capture's frames share them, so that
+holding every frame's route allocates nothing per frame."""
+
+
 def _esp(pair, data, start, end):
     if end - start < 8:
         return None                 # too short to be decrypted: no state
-    return _known((ESP, pair), bytes(data[start:start + 4]))
+    return _shared((ESP, (pair, bytes(data[start:start + 4]))))
 
 
 def _isakmp(data, start, end):
     if end - start < _ISAKMP_HEADER:
         return None                 # too short to be followed: no state
-    return _known(IKE, bytes(data[start:start + 8]))
+    return _shared((IKE, bytes(data[start:start + 8])))
 
 
-_ROUTES = {}
-"""One route object per SA: a capture's frames share them, so that
-holding every frame's route allocates nothing per frame."""
-
-
-def _known(kind, key):
-    """The route of *kind* and *key*: ``(IKE, cookie)`` or ``(ESP, (addresses, SPI))``."""
-    known = _ROUTES.get((kind, key))
-    if known is None:
-        if len(_ROUTES) > 65536:
-            _ROUTES.clear()
-        known = _ROUTES[kind, key] = (IKE, key) if kind == IKE else (ESP, (kind[1], key))
-    return known
-
-
-def _udp(pair, blob, start, end, ports, ike_port, natt_port):
-    """As :func:`~scapy_ike.decode.wire.parse_ip` tells the payload of UDP
-    from port 4500 (RFC 3948 2) and port 500."""
-    if natt_port in ports and ike_port not in ports:
-        if end - start >= 4 and blob[start:start + 4] == b"\x00\x00\x00\x00":
-            return _isakmp(blob, start + 4, end)
-        if start == end or (end - start == 1 and blob[start] == 0xFF):
-            return None                     # a NAT keep-alive (RFC 3948 2.3), or nothing
-        return _esp(pair, blob, start, end)
-    if ike_port in ports and natt_port not in ports:
-        return _isakmp(blob, start, end)
-    return None
+def _shared(where):
+    if len(_ROUTES) > 65536:
+        _ROUTES.clear()
+    return _ROUTES.setdefault(where, where)

@@ -27,7 +27,6 @@ MAX_NESTING = 4
 """ESP inside ESP is followed this deep (RFC 4303 allows nesting)."""
 IP_LAYER, ISAKMP_LAYER = "ip", "isakmp"
 ESP_HEADER = struct.Struct("!II")         # SPI, sequence number (RFC 4303 2)
-UDP_HEADER = struct.Struct("!HHH")        # ports, length (RFC 768)
 
 
 class Record:
@@ -231,25 +230,11 @@ class Session:
         packet (no options) whose summary the fast path gives, else the
         :class:`Record` that :meth:`decode_frame` would give; None for any
         other frame."""
-        if len(data) < 42:
+        found = wire.ether_ipv4(data, 0, len(data), *self.ports)
+        if found is None or found[0] != wire.ESP or found[4] - found[3] < 8:
             return None
-        ethertype, vihl, total, frag, proto, pair = wire.ETHER_IPV4.unpack_from(data)
-        if ethertype != b"\x08\x00" or vihl != 0x45 or frag & 0x3FFF \
-                or not 28 <= total <= len(data) - 14:
-            return None
-        if proto == wire.PROTO_ESP:
-            start, end, ports = 34, 14 + total, None
-            name = data[26:38]                          # addresses, SPI
-        elif proto == wire.PROTO_UDP:
-            ports = sport, dport, length = UDP_HEADER.unpack_from(data, 34)
-            ike_port, natt_port = self.ports
-            if natt_port not in (sport, dport) or ike_port in (sport, dport) \
-                    or not 16 <= length <= total - 20 or data[42:46] == b"\x00\x00\x00\x00":
-                return None         # not ESP (RFC 3948 2.2), or too short to be told here
-            start, end, ports = 42, 34 + length, ports[:2]
-            name = data[26:38] + data[42:46]            # addresses, ports, SPI
-        else:
-            return None
+        _, pair, ports, start, end = found
+        name = data[26:38] if ports is None else data[26:38] + data[start:start + 4]
         flow = self._flows.get(name) or self._flow(name, pair, ports, data[start:start + 4])
         if flow is None:
             return None

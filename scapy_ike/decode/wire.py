@@ -61,6 +61,7 @@ def link_payload(linktype, data):
 
 IPV4_HEADER = struct.Struct("!BxHxxHxB2x8s")     # version and IHL, length, fragment, proto, addresses
 ETHER_IPV4 = struct.Struct("!12x2sBxHxxHxB2x8s")  # Ethernet type, then IPV4_HEADER
+UDP_HEADER = struct.Struct("!HHH")                # ports, length (RFC 768)
 _NAMES = {}
 
 
@@ -111,17 +112,58 @@ def parse_ip(data, offset=0, ike_port=500, natt_port=4500):
         ip.sport, ip.dport = sport, dport
         if length < 8 or start + length > end:
             return ip                      # a bad UDP length: Scapy says what it makes of it
-        if natt_port in (sport, dport) and ike_port not in (sport, dport):
-            payload = data[start + 8:start + length]
-            if payload[:4] == b"\x00\x00\x00\x00":
-                ip.kind, ip.body = ISAKMP, payload[4:]
-            elif payload == b"\xff":
-                ip.kind = KEEPALIVE
-            elif payload:
-                ip.kind, ip.body = ESP, payload
-        elif ike_port in (sport, dport) and natt_port not in (sport, dport):
-            ip.kind, ip.body = ISAKMP, data[start + 8:start + length]
+        kind, start, end = udp_payload(data, start + 8, start + length, (sport, dport),
+                                       ike_port, natt_port)
+        if kind is not None:
+            ip.kind, ip.body = kind, None if kind == KEEPALIVE else data[start:end]
     return ip
+
+
+def udp_payload(data, start, end, ports, ike_port=500, natt_port=4500):
+    """``(ISAKMP, ESP, KEEPALIVE or None, start, end)``: what the UDP
+    payload ``data[start:end]`` between *ports* carries, and where: port
+    4500 the non-ESP marker and ISAKMP, a NAT keep-alive, or ESP (RFC 3948
+    2), port 500 ISAKMP."""
+    if natt_port in ports and ike_port not in ports:
+        if end - start >= 4 and data[start:start + 4] == b"\x00\x00\x00\x00":
+            return ISAKMP, start + 4, end
+        if end - start == 1 and data[start] == 0xFF:
+            return KEEPALIVE, start, end
+        return (ESP if end > start else None), start, end
+    if ike_port in ports and natt_port not in ports:
+        return ISAKMP, start, end
+    return None, start, end
+
+
+NOTHING = (None, None, None, 0, 0)
+"""What :func:`ether_ipv4` gives for a frame that carries neither ISAKMP nor ESP."""
+
+
+def ether_ipv4(data, start, end, ike_port=500, natt_port=4500):
+    """What the Ethernet frame ``data[start:end]`` carries, read in place
+    where it is IPv4 without options (RFC 791), as :func:`parse_ip` tells
+    it: ``(ISAKMP or ESP, addresses, UDP ports or None, start, end)`` of
+    the message or the ESP packet (alone, RFC 4303, or in UDP, RFC 3948
+    2), :data:`NOTHING` for anything else, and None for a frame that is
+    not such IPv4 (:func:`parse_ip` must read it)."""
+    if end - start < 42:
+        return None
+    ethertype, vihl, total, frag, proto, pair = ETHER_IPV4.unpack_from(data, start)
+    if ethertype != b"\x08\x00" or vihl != 0x45:
+        return None
+    if total < 20 or 14 + total > end - start or frag & 0x3FFF:
+        return NOTHING
+    ip = start + 14
+    if proto == PROTO_ESP:
+        return ESP, pair, None, ip + 20, ip + total
+    if proto != PROTO_UDP or total < 28:
+        return NOTHING
+    sport, dport, length = UDP_HEADER.unpack_from(data, ip + 20)
+    if length < 8 or 20 + length > total:
+        return NOTHING
+    ports = (sport, dport)
+    kind, start, end = udp_payload(data, ip + 28, ip + 20 + length, ports, ike_port, natt_port)
+    return NOTHING if kind in (None, KEEPALIVE) else (kind, pair, ports, start, end)
 
 
 def transport_header(ip, next_header, length):
