@@ -54,7 +54,7 @@ def ping(tunnel_socket, src, dst, count, timeout=2.0, interval=1.0, alive=lambda
         until = time.monotonic() + timeout if last else start + seq * interval
         while True:
             left = until - time.monotonic()
-            if left <= 0 or (last and seq in answered):
+            if left <= 0 or (last and len(answered) == count):
                 break
             if tunnel_socket.select([tunnel_socket], min(left, 0.2)):
                 reply = tunnel_socket.recv()
