@@ -10,7 +10,7 @@
  *     find(hash, nonces, signed, wanted, candidates) -> index or -1
  *
  * *hash* is an OpenSSL digest name ("md5", "sha1", "sha256", "sha384",
- * "sha512"), *candidates* a list of bytes; the index is that of the first
+ * "sha512"), *candidates* a sequence of bytes; the index is that of the first
  * candidate whose HASH_R equals *wanted* (CRYPTO_memcmp).  crack.py
  * confirms a match on its plain path, with hmac.
  */
@@ -119,10 +119,10 @@ find(PyObject *module, PyObject *args)
         PyErr_Format(PyExc_ValueError, "a %s HASH_R has %zu bytes", name, p.size);
         goto done;
     }
-    seq = PySequence_Fast(candidates, "candidates must be a sequence of bytes");
+    seq = PySequence_Tuple(candidates);   /* its own references, kept while unlocked */
     if (seq == NULL)
         goto done;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     c = PyMem_Malloc(sizeof(Candidate) * (size_t)(n ? n : 1));
     if (c == NULL) {
         PyErr_NoMemory();
@@ -132,7 +132,7 @@ find(PyObject *module, PyObject *args)
         char *data;
         Py_ssize_t size;
 
-        if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(seq, i), &data, &size) < 0)
+        if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(seq, i), &data, &size) < 0)
             goto done;
         c[i].data = (const unsigned char *)data;
         c[i].size = (size_t)size;
