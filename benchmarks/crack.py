@@ -13,9 +13,10 @@ every tool tries every word.  The dictionary is N words ``w0000000``,
 ``w0000001`` ... (default 6,000,000, so that the longest run takes seconds
 and start-up weighs little).  Rates are the candidates each tool reports
 over the wall time of its process (start-up included: a tenth of a second
-for ours, its package byte-compiled first, as an installed one is).  Ours
-runs its compiled loop (``_crackloop``) where it was built and the
-interpreted one otherwise; the first line printed says which.
+for ours, its package byte-compiled first, as an installed one is).  The
+first line printed says whether ours runs its compiled loop
+(``_crackloop``) or, where it was not built, checks each candidate with
+``hmac``.
 
     python benchmarks/crack.py [--words N] [--rounds R]
 
@@ -80,7 +81,7 @@ def main():
     compileall.compile_dir(ROOT / "scapy_ike", quiet=1)
     sys.path.insert(0, str(ROOT))
     from scapy_ike.probe import crack
-    print("ours: the %s loop" % ("compiled" if crack._crackloop else "interpreted"))
+    print("ours: %s" % ("the compiled loop" if crack._crackloop else "hmac, no compiled loop"))
     with tempfile.TemporaryDirectory() as tmp:
         words = Path(tmp) / "words"
         words.write_text("".join("w%07d\n" % i for i in range(args.words)))

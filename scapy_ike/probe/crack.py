@@ -15,24 +15,19 @@ SHA2-256/384/512 too, and a tenth field may name the hash (``sha256``), as
 Speed: the HMAC is written out (RFC 2104 2: H(K ^ opad | H(K ^ ipad |
 text))) in a compiled loop over OpenSSL's digests (``_crackloop.c``, built
 where a C compiler and OpenSSL's headers are), a batch of candidates per
-call.  Where it was not built, the same is done with :mod:`hashlib`, the
-pads made with ``bytes.translate`` and precomputed fillers, so that one
-candidate costs four hash calls and no ``hmac`` object.  Either way a
-match is confirmed with :mod:`hmac` and a constant-time compare.  Workers
-split a dictionary by byte ranges and a brute force by first character,
-one process each.
+call, and a match is confirmed by :meth:`Target.check`, with :mod:`hmac`
+and a constant-time compare.  Where the loop was not built, that check
+alone tries each candidate, some six times slower.  Workers split a
+dictionary by byte ranges and a brute force by first character, one
+process each.
 """
 
-import functools
-import hashlib
 import hmac
-import importlib
 import itertools
 import mmap
 import multiprocessing
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -54,9 +49,6 @@ DEFAULT_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 CHUNK = 1 << 20
 """Bytes of a dictionary read at a time by one worker."""
-
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 class LineError(ValueError):
@@ -146,40 +138,15 @@ HASHCAT_MODES = {"md5": 5300, "sha1": 5400}
 
 # -- the search ---------------------------------------------------------------
 
-_BUILTIN = {"md5": ("_md5", "md5"), "sha1": ("_sha1", "sha1"), "sha256": ("_sha256", "sha256"),
-            "sha384": ("_sha512", "sha384"), "sha512": ("_sha512", "sha512")}
-
-
-@functools.lru_cache(maxsize=None)
-def fastest(name):
-    """The quicker constructor of hash *name* on short inputs: OpenSSL's
-    (``hashlib``) or CPython's own (``_md5``, ...), timed here once; for
-    MD5 and the SHA-512 family the latter usually wins, its per-call cost
-    being lower."""
-    choices = [getattr(hashlib, name)]
-    module, attr = _BUILTIN[name]
-    try:
-        choices.append(getattr(importlib.import_module(module), attr))
-    except (ImportError, AttributeError):
-        pass
-    sample = bytes(116)
-
-    def cost(new):
-        start = time.perf_counter()
-        for _ in range(2000):
-            new(sample).digest()
-        return time.perf_counter() - start
-    return min(choices, key=lambda new: min(cost(new) for _ in range(3)))
-
-
 def matcher(target, compiled=None):
     """``find(candidates)``: the first of *candidates* (a list of bytes)
-    that is the key, or None; by the compiled loop where it was built
-    (*compiled* None) or when *compiled* is true, else interpreted."""
+    that is the key, or None: by the compiled loop where it was built
+    (*compiled* None) or when *compiled* is true, every match confirmed by
+    :meth:`Target.check`; else by :meth:`Target.check` alone."""
     if compiled is None:
         compiled = _crackloop is not None
     if not compiled:
-        return _interpreted(target)
+        return lambda candidates: next(filter(target.check, candidates), None)
     search, nonces, signed = _crackloop.find, target.ni_b + target.nr_b, target.signed()
 
     def find(candidates):
@@ -187,33 +154,6 @@ def matcher(target, compiled=None):
         if index < 0:
             return None
         return candidates[index] if target.check(candidates[index]) else None
-    return find
-
-
-def _interpreted(target):
-    """:func:`matcher`'s ``find`` in Python.  HMAC by hand (RFC 2104 2):
-    what follows each key block is made once, for every key length (the
-    fillers, the nonces, the signed transcript), so that a candidate costs
-    four hash calls, two ``translate`` and four joins."""
-    new = fastest(target.hash)
-    block = BLOCK_SIZES[target.hash]
-    nonces, signed, wanted = target.ni_b + target.nr_b, target.signed(), target.hash_r
-    size = len(wanted)
-    inner_tails = [b"\x36" * (block - n) + nonces for n in range(block + 1)]
-    outer_fills = [b"\x5c" * (block - n) for n in range(block + 1)]
-    signed_tail, outer_fill = b"\x36" * (block - size) + signed, b"\x5c" * (block - size)
-    ipad, opad = _IPAD, _OPAD
-
-    def find(candidates):
-        for candidate in candidates:
-            key = new(candidate).digest() if len(candidate) > block else candidate
-            n = len(key)
-            skeyid = new(key.translate(opad) + outer_fills[n]
-                         + new(key.translate(ipad) + inner_tails[n]).digest()).digest()
-            if new(skeyid.translate(opad) + outer_fill
-                   + new(skeyid.translate(ipad) + signed_tail).digest()).digest() == wanted:
-                return candidate if target.check(candidate) else None
-        return None
     return find
 
 
