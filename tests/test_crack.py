@@ -3,6 +3,7 @@ read and written, HASH_R of every IKEv1 hash (RFC 2409 5.4) matched by
 dictionary and brute force, in one process and in several, and the
 ``scapy-ike crack`` command with psk-crack's output and exit status."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -130,6 +131,20 @@ def test_ikescan_capture_key_by_bruteforce_in_two_processes():
     result = crack.crack(target, jobs=2, bruteforce=4)
     assert result.key == b"q7z2"
     assert 0 < result.tried <= sum(36 ** n for n in range(1, 5))
+
+
+@pytest.mark.parametrize("charset, first", [(b"abc", b"abc"), (b"abc", b"c"),
+                                            (b"abcdefghijklmnopqrstuvwxyz", b"qz")])
+def test_bruteforce_makes_every_key_once_in_order(charset, first, monkeypatch):
+    """Each length in turn, each first character, the rest in product
+    order; no batch above BATCH (here 9: suffixes of two of three
+    characters, of none of twenty-six)."""
+    monkeypatch.setattr(crack, "BATCH", 9)
+    batches = list(crack._bruteforce_batches(4, charset, first))
+    assert [key for batch in batches for key in batch] == [
+        bytes([head, *rest]) for n in range(1, 5) for head in first
+        for rest in itertools.product(charset, repeat=n - 1)]
+    assert max(map(len, batches)) == (9 if len(charset) == 3 else 1)
 
 
 def test_dictionary_slices_cover_every_line_once(tmp_path):

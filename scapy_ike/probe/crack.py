@@ -221,16 +221,20 @@ def search_dictionary(target, path, start, end, stop=None, progress=None):
 
 
 def _bruteforce_batches(length, charset, first):
+    """Lists of every key of 1 to *length* characters of *charset* whose
+    first character is in *first*, in :func:`itertools.product`'s order: the
+    last characters, as many as make at most :data:`BATCH` keys, are made
+    once per length, and a batch is one prefix joined to each of them."""
     chars = [bytes([c]) for c in charset]
     for n in range(1, length + 1):
+        tail = 0
+        while tail < n - 1 and len(chars) ** (tail + 1) <= BATCH:
+            tail += 1
+        suffixes = [b"".join(p) for p in itertools.product(chars, repeat=tail)]
         for head in first:
-            words = (bytes([head]) + b"".join(rest)
-                     for rest in itertools.product(chars, repeat=n - 1))
-            while True:
-                batch = list(itertools.islice(words, BATCH))
-                if not batch:
-                    break
-                yield batch
+            for middle in itertools.product(chars, repeat=n - 1 - tail):
+                prefix = bytes([head]) + b"".join(middle)
+                yield [prefix + suffix for suffix in suffixes]
 
 
 def search_bruteforce(target, length, charset, first, stop=None, progress=None):
