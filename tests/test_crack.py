@@ -101,6 +101,8 @@ def test_compiled_loop_refuses_what_it_cannot_hash():
         crack._crackloop.find("tiger", *args, target.hash_r, [b"x"])
     with pytest.raises(ValueError, match="a sha256 HASH_R has 32 bytes"):
         crack._crackloop.find("sha256", *args, target.hash_r, [b"x"])
+    with pytest.raises(ValueError, match="sha3-256 has blocks of 136 bytes"):
+        crack._crackloop.find("sha3-256", *args, bytes(32), [b"x"])
     assert crack._crackloop.find("sha1", *args, target.hash_r, (b"y", b"x")) == 1
 
 

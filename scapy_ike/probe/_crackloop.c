@@ -18,6 +18,7 @@
 #include <Python.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #define MAX_BLOCK 128
@@ -110,12 +111,18 @@ find(PyObject *module, PyObject *args)
     p.md = EVP_get_digestbyname(name);
 #endif
     if (p.md == NULL) {
+        ERR_clear_error();      /* no failure left queued for the next OpenSSL user */
         PyErr_Format(PyExc_ValueError, "unknown hash %s", name);
         goto done;
     }
     p.block = (size_t)EVP_MD_block_size(p.md);
     p.size = (size_t)EVP_MD_size(p.md);
-    if (p.block > MAX_BLOCK || (size_t)wanted.len != p.size) {
+    if (p.block > MAX_BLOCK) {
+        PyErr_Format(PyExc_ValueError, "%s has blocks of %zu bytes, more than %d",
+                     name, p.block, MAX_BLOCK);
+        goto done;
+    }
+    if ((size_t)wanted.len != p.size) {
         PyErr_Format(PyExc_ValueError, "a %s HASH_R has %zu bytes", name, p.size);
         goto done;
     }
@@ -146,10 +153,12 @@ find(PyObject *module, PyObject *args)
     found = search(&p, nonces.buf, (size_t)nonces.len, sig.buf, (size_t)sig.len,
                    wanted.buf, c, n);
     Py_END_ALLOW_THREADS
-    if (found == -2)
+    if (found == -2) {
+        ERR_clear_error();
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL failed to hash");
-    else
+    } else {
         result = PyLong_FromSsize_t(found);
+    }
 done:
     EVP_MD_CTX_free(p.ctx);
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
