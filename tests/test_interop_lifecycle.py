@@ -134,7 +134,7 @@ def test_our_rekeys_and_renewals_against_charon(strongswan_peer):
               "Deletes; charon: %d CHILD SAs; %s" % (mine, theirs, SECONDS, len(rekeys),
                                                     len(renewals), len(deleted), len(children),
                                                     dict(reasons(automaton))))
-        assert mine >= SECONDS - 2 and theirs >= SECONDS - 2
+        assert mine >= SECONDS - 2 and theirs >= SECONDS - 2, story(automaton)
         assert len(rekeys) >= 5 and len(renewals) >= 1
         made = [(e.spi_in, e.spi_out) for e in events_of(automaton, ev.QuickModeEstablished)]
         assert {(o, i) for i, o in children} == set(made)
