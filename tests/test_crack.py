@@ -217,27 +217,30 @@ def test_cli_bad_file(tmp_path):
     assert out.returncode == 2 and "line 1: 3 fields" in out.stderr
 
 
-@pytest.mark.interop
-def test_psk_crack_reads_our_sha1_line(tmp_path):
+def psk_crack_bruteforce(tmp_path, target, length):
+    """What psk-crack (ike-scan's) prints for *target*'s line, searched by
+    brute force up to *length* characters."""
     psk_crack = need_tool("psk-crack")
-    target = made_line("sha1", b"k9")
     path = tmp_path / "line"
     path.write_text(crack.format_line(target) + "\n")
-    out = subprocess.run([psk_crack, "--bruteforce=2", str(path)], capture_output=True,
-                         text=True, timeout=60).stdout
+    return subprocess.run([psk_crack, "--bruteforce=%d" % length, str(path)],
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+@pytest.mark.interop
+def test_psk_crack_reads_our_sha1_line(tmp_path):
+    target = made_line("sha1", b"k9")
+    out = psk_crack_bruteforce(tmp_path, target, 2)
     assert 'key "k9" matches SHA1 hash %s' % target.hash_r.hex() in out
 
 
+@pytest.mark.interop
 def test_bruteforce_finds_keys_that_psk_crack_misses(tmp_path):
     """psk-crack counts with the first character the fastest and so never
     makes a key of two characters or more that ends in the first character
     of its set; ours tries every key (as the README says)."""
-    psk_crack = need_tool("psk-crack")
     target = made_line("md5", b"a0")
-    path = tmp_path / "line"
-    path.write_text(crack.format_line(target) + "\n")
-    out = subprocess.run([psk_crack, "--bruteforce=2", str(path)], capture_output=True,
-                         text=True, timeout=60).stdout
+    out = psk_crack_bruteforce(tmp_path, target, 2)
     assert "no match found for MD5 hash %s" % target.hash_r.hex() in out
     assert "Ending psk-crack: 1296 iterations" in out
     assert crack.crack(target, jobs=1, bruteforce=2) == crack.Result(b"a0", 36 + 10 * 36 + 1)

@@ -4,8 +4,8 @@
  * HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)
  * (RFC 2409 5, 5.4), prf being the HMAC of the negotiated hash written out
  * (RFC 2104 2: H(K ^ opad | H(K ^ ipad | text)), a key longer than the
- * block hashed first), over OpenSSL's EVP digests with one context kept
- * for every hash.  The interpreter lock is released while it runs.
+ * block hashed first), over OpenSSL's EVP digests, one context reused for
+ * every hash.  The interpreter lock is released while it runs.
  *
  *     find(hash, nonces, signed, wanted, candidates) -> index or -1
  *
